@@ -1,0 +1,43 @@
+# Deep Learning Lab — `make run` starts the app, `make test` runs the whole suite.
+# Both create .venv and install the pinned requirements on first use (about 2–3 minutes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8501
+export MLFLOW_DISABLE_TELEMETRY := true
+
+.PHONY: install run test test-fast browser bench lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+# A Chromium for the browser tests: Debian's package when we are root on Debian,
+# otherwise an explanation (the browser tests then skip and say why).
+browser:
+	@bash scripts/ensure_chromium.sh
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/app
+
+bench: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/fit_overhead.py
+	PYTHONPATH=. $(BIN)/python bench/trajectories.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

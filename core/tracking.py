@@ -1,0 +1,483 @@
+"""The only place that talks to MLflow.
+
+Writing: :func:`start_run` returns a :class:`TrackedRun` — params from the config
+dataclass, metrics queued and sent in batches by a background thread (training never
+waits on the store), figures/images/weights as artifacts, and a final status of FINISHED,
+FAILED (with the error text) or KILLED (stopped by the user), never left RUNNING.
+
+An unreachable tracking server never freezes or kills a training: every call has a short
+timeout and few retries, the run keeps everything in memory meanwhile and says so in
+``run.warnings``, sends it when the server answers again, and if it still does not answer
+when the run ends, writes the whole run to the local store instead (tagged with where it
+was meant to go).
+
+Reading (for the Runs page): :func:`list_experiments`, :func:`search_runs`,
+:func:`metric_history`, :func:`image_artifacts`, :func:`delete_runs`, :func:`count_runs`.
+
+``mlflow`` is imported lazily, so ``core`` stays importable where MLflow is not installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from core.data import data_dir
+
+# Bounded network behaviour for a remote store (MLflow's defaults retry for minutes).
+# Set before any MLflow call; a user's own settings win.
+for _key, _value in {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "3",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+TAG_PAGE = "dll.page"
+TAG_COMPARISON = "dll.comparison"
+TAG_ERROR = "dll.error"
+TAG_FALLBACK = "dll.fallback_from"
+STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED")
+_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+
+# ------------------------------------------------------------------------- the store
+
+
+def local_uri() -> str:
+    """The default store: SQLite in the project's data folder."""
+    return f"sqlite:///{data_dir() / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else :func:`local_uri` (always explicit: MLflow's
+    own default depends on the working directory)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_uri()
+
+
+def is_local(uri: str | None = None) -> bool:
+    uri = uri or tracking_uri()
+    return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+
+
+def artifact_root() -> Path:
+    path = data_dir() / "mlartifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _client(uri: str | None = None):  # -> mlflow.MlflowClient
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri or tracking_uri())
+
+
+def experiment_id(page: str, uri: str | None = None) -> str:
+    """Id of the page's experiment (one per page, named after the page), created on demand."""
+    uri = uri or tracking_uri()
+    client = _client(uri)
+    exp = client.get_experiment_by_name(page)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+        return exp.experiment_id
+    location = (artifact_root() / page).as_uri() if is_local(uri) else None
+    try:
+        return client.create_experiment(page, artifact_location=location)
+    except Exception:  # noqa: BLE001 - created meanwhile by another thread
+        exp = client.get_experiment_by_name(page)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def ui_command(uri: str | None = None) -> str:
+    """The shell command that opens MLflow's own UI on the same store."""
+    uri = uri or tracking_uri()
+    if is_local(uri):
+        return f".venv/bin/mlflow ui --backend-store-uri {uri} --port 5000"
+    return f"open {uri} in a browser (it is an MLflow server)"
+
+
+def flatten_params(config: Any) -> dict[str, str]:
+    """Params from a config dataclass (or a mapping), nested keys joined with dots."""
+    if config is None:
+        return {}
+    raw = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", v)
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            out[prefix[:-1]] = text[:6000]
+
+    walk("", raw)
+    return out
+
+
+# --------------------------------------------------------------------- writing runs
+
+
+class TrackedRun:
+    """One MLflow run that survives an unreachable store. Thread-safe.
+
+    Use as a context manager: a normal exit ends FINISHED; ``TrainingCancelled`` (or
+    ``KeyboardInterrupt``) ends KILLED; any other exception ends FAILED with its text.
+    """
+
+    flush_interval_s = 1.0
+    retry_interval_s = 5.0
+
+    def __init__(
+        self,
+        page: str,
+        config: Any = None,
+        *,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        uri: str | None = None,
+    ) -> None:
+        self.page = page
+        self.uri = uri or tracking_uri()
+        self.run_name = run_name
+        self.params = flatten_params(config)
+        self.tags = {TAG_PAGE: page, **(tags or {})}
+        self.start_ms = int(time.time() * 1000)
+        self.run_id: str | None = None
+        self.status = "RUNNING"
+        self.warnings: list[str] = []
+        self.fell_back = False
+        self._metrics: list[tuple[str, float, int, int]] = []  # (key, value, ts_ms, step)
+        self._sent = 0
+        self._artifacts: list[tuple[Path, str | None]] = []  # (local file, artifact dir)
+        self._artifacts_sent = 0
+        self._staging = Path(tempfile.mkdtemp(prefix="dll-run-", dir=data_dir()))
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._offline_since: float | None = None
+        self._next_try = 0.0
+        self._try_sync()
+        self._thread = threading.Thread(target=self._loop, name=f"tracking-{page}", daemon=True)
+        self._thread.start()
+
+    # -- public -----------------------------------------------------------------------
+
+    @property
+    def offline(self) -> bool:
+        return self._offline_since is not None
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """Queue metrics for ``step``; sent in the background within about a second."""
+        ts = int(time.time() * 1000)
+        with self._lock:
+            self._metrics.extend((k, float(v), ts, int(step)) for k, v in metrics.items())
+        if len(self._metrics) - self._sent >= _BATCH:
+            self._wake.set()
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        with self._lock:
+            self.tags.update({k: str(v)[:5000] for k, v in tags.items()})
+        self._wake.set()
+
+    def log_text(self, text: str, name: str) -> None:
+        path = self._stage(name)
+        path.write_text(text, encoding="utf-8")
+        self._add_artifact(path, None)
+
+    def log_figure(self, fig: Any, name: str) -> None:
+        """A Plotly figure as an interactive HTML artifact (``name`` ends in .html)."""
+        path = self._stage(name)
+        fig.write_html(str(path), include_plotlyjs="cdn", full_html=True)
+        self._add_artifact(path, "figures")
+
+    def log_image(self, image: Any, name: str) -> None:
+        """An image (HxW, HxWx3 uint8/float array, or PIL image) as a PNG artifact."""
+        import numpy as np
+        from PIL import Image
+
+        if not isinstance(image, Image.Image):
+            arr = np.asarray(image)
+            if arr.dtype != np.uint8:
+                arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+            image = Image.fromarray(arr)
+        path = self._stage(name if name.endswith(".png") else f"{name}.png")
+        image.save(path)
+        self._add_artifact(path, "images")
+
+    def log_state_dict(self, model: Any, name: str = "weights.pt") -> None:
+        """Final weights (``torch.save`` of the state dict; load with ``weights_only=True``)."""
+        import torch
+
+        path = self._stage(name)
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+        self._add_artifact(path, "model")
+
+    def end(self, status: str = "FINISHED", error: str | None = None) -> None:
+        """Flush everything and close the run with ``status`` (FINISHED/FAILED/KILLED)."""
+        if status not in ("FINISHED", "FAILED", "KILLED"):
+            raise ValueError(f"a run ends FINISHED, FAILED or KILLED, not {status!r}")
+        with self._lock:
+            if self.status != "RUNNING":
+                return
+            self.status = status
+            if error:
+                self.tags[TAG_ERROR] = error[:5000]
+        if error:
+            self.log_text(error, "error.txt")
+        self._closed.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+        self._next_try = 0.0
+        if not self._try_sync(final=True):
+            self._fall_back()
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+    def __enter__(self) -> TrackedRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        from core.training import TrainingCancelled
+
+        if exc is None:
+            self.end("FINISHED")
+        elif isinstance(exc, (TrainingCancelled, KeyboardInterrupt)):
+            self.end("KILLED", str(exc))
+        else:
+            self.end("FAILED", f"{type(exc).__name__}: {exc}")
+        return False
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _stage(self, name: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:120] or "file"
+        return self._staging / f"{len(self._artifacts)}-{safe}"
+
+    def _add_artifact(self, path: Path, folder: str | None) -> None:
+        final = path.with_name(path.name.split("-", 1)[1])
+        if final.exists():
+            final = path
+        else:
+            path.rename(final)
+        with self._lock:
+            self._artifacts.append((final, folder))
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            if not self._closed.is_set():
+                self._try_sync()
+
+    def _try_sync(self, final: bool = False) -> bool:
+        """Send what is pending; return True when the store holds everything."""
+        now = time.monotonic()
+        if self._offline_since is not None and now < self._next_try:
+            return False
+        try:
+            self._sync(final)
+        except Exception as exc:  # noqa: BLE001 - any store failure: keep data, warn, retry later
+            if self._offline_since is None:
+                self._offline_since = now
+                self.warnings.append(
+                    f"The tracking store at {self.uri} did not answer ({type(exc).__name__}); "
+                    "training goes on and the run's data are kept and will be sent when it is back."
+                )
+            self._next_try = now + self.retry_interval_s
+            return False
+        if self._offline_since is not None:
+            self._offline_since = None
+            self.warnings.append("The tracking store answered again; the kept data were sent.")
+        return True
+
+    def _sync(self, final: bool) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        client = _client(self.uri)
+        with self._lock:
+            need_create = self.run_id is None
+        if need_create:
+            exp = experiment_id(self.page, self.uri)
+            run = client.create_run(exp, start_time=self.start_ms, tags=dict(self.tags), run_name=self.run_name)
+            client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in self.params.items()])
+            with self._lock:
+                self.run_id = run.info.run_id
+        with self._lock:
+            chunk = self._metrics[self._sent :]
+            tags = dict(self.tags)
+            artifacts = self._artifacts[self._artifacts_sent :]
+        for i in range(0, len(chunk), _BATCH):
+            part = chunk[i : i + _BATCH]
+            client.log_batch(self.run_id, metrics=[Metric(k, v, ts, s) for k, v, ts, s in part])
+            with self._lock:
+                self._sent += len(part)
+        if final or tags:
+            client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        for path, folder in artifacts:
+            client.log_artifact(self.run_id, str(path), folder)
+            with self._lock:
+                self._artifacts_sent += 1
+        if final:
+            client.set_terminated(self.run_id, self.status)
+
+    def _fall_back(self) -> None:
+        """The store is still down at the end: write the whole run to the local store."""
+        remote = self.uri
+        if remote == local_uri():
+            self.warnings.append("The local tracking store could not be written; this run is not saved.")
+            return
+        self.uri = local_uri()
+        self.tags[TAG_FALLBACK] = remote
+        self.run_id, self._sent, self._artifacts_sent, self._offline_since = None, 0, 0, None
+        try:
+            self._sync(final=True)
+            self.fell_back = True
+            self.warnings.append(
+                f"The tracking server at {remote} never came back; the whole run was saved "
+                f"to the local store ({self.uri}) instead."
+            )
+        except Exception as exc:  # noqa: BLE001
+            self.warnings.append(f"This run could not be saved anywhere: {type(exc).__name__}: {exc}")
+
+
+def start_run(
+    page: str,
+    config: Any = None,
+    *,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    uri: str | None = None,
+) -> TrackedRun:
+    """Open a run in the page's experiment; params come from the config dataclass."""
+    return TrackedRun(page, config, run_name=run_name, tags=tags, uri=uri)
+
+
+# --------------------------------------------------------------------- reading runs
+
+
+def list_experiments(uri: str | None = None) -> list[dict[str, str]]:
+    """Active experiments as ``{"id", "name"}`` dicts, by name."""
+    from mlflow.entities import ViewType
+
+    exps = _client(uri).search_experiments(view_type=ViewType.ACTIVE_ONLY)
+    return sorted(({"id": e.experiment_id, "name": e.name} for e in exps), key=lambda e: e["name"])
+
+
+def search_runs(
+    experiment_ids: Iterable[str] | None = None,
+    filter_string: str = "",
+    max_results: int = 5000,
+    uri: str | None = None,
+):  # -> pandas.DataFrame
+    """Runs as a DataFrame, newest first: ``run_id``, ``experiment``, ``run_name``,
+    ``status``, ``start_time``, ``end_time`` (UTC datetimes), ``duration_s``, then
+    ``params.*``, ``metrics.*`` (latest values) and ``tags.*`` columns."""
+    import pandas as pd
+    from mlflow.entities import ViewType
+
+    client = _client(uri)
+    exps = {e["id"]: e["name"] for e in list_experiments(uri)}
+    ids = list(experiment_ids) if experiment_ids is not None else list(exps)
+    rows: list[dict[str, Any]] = []
+    token = None
+    while ids and len(rows) < max_results:
+        page = client.search_runs(
+            ids,
+            filter_string=filter_string,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=min(1000, max_results - len(rows)),
+            order_by=["attributes.start_time DESC"],
+            page_token=token,
+        )
+        for r in page:
+            info = r.info
+            row: dict[str, Any] = {
+                "run_id": info.run_id,
+                "experiment": exps.get(info.experiment_id, info.experiment_id),
+                "run_name": info.run_name,
+                "status": info.status,
+                "start_time": info.start_time,
+                "end_time": info.end_time,
+            }
+            row.update({f"params.{k}": v for k, v in r.data.params.items()})
+            row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
+            row.update({f"tags.{k}": v for k, v in r.data.tags.items() if not k.startswith("mlflow.")})
+            rows.append(row)
+        token = page.token
+        if not token:
+            break
+    df = pd.DataFrame(rows, columns=["run_id", "experiment", "run_name", "status", "start_time", "end_time"])
+    if rows:
+        df = pd.DataFrame(rows)
+    for col in ("start_time", "end_time"):
+        df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
+    df["duration_s"] = (df["end_time"] - df["start_time"]).dt.total_seconds()
+    return df
+
+
+def count_runs(uri: str | None = None) -> int:
+    """How many active runs the store holds (all experiments)."""
+    return len(search_runs(uri=uri, max_results=100_000))
+
+
+def metric_history(run_id: str, key: str, uri: str | None = None):  # -> pandas.DataFrame
+    """Every logged value of one metric: columns ``step``, ``value``, ``timestamp``."""
+    import pandas as pd
+
+    hist = _client(uri).get_metric_history(run_id, key)
+    df = pd.DataFrame([(m.step, m.value, m.timestamp) for m in hist], columns=["step", "value", "timestamp"])
+    return df.sort_values(["step", "timestamp"]).reset_index(drop=True)
+
+
+def image_artifacts(run_id: str, uri: str | None = None) -> list[tuple[str, Path]]:
+    """The run's PNG/JPEG artifacts as ``(artifact path, local file)`` pairs."""
+    client = _client(uri)
+    found: list[str] = []
+
+    def walk(path: str | None) -> None:
+        for f in client.list_artifacts(run_id, path):
+            if f.is_dir:
+                walk(f.path)
+            elif f.path.lower().endswith((".png", ".jpg", ".jpeg")):
+                found.append(f.path)
+
+    walk(None)
+    dest = Path(tempfile.mkdtemp(prefix="dll-art-", dir=data_dir()))
+    return [(p, Path(client.download_artifacts(run_id, p, str(dest)))) for p in found]
+
+
+def delete_runs(run_ids: Iterable[str], uri: str | None = None) -> int:
+    """Delete runs (MLflow's soft delete: they leave every list); returns how many."""
+    client = _client(uri)
+    n = 0
+    for rid in run_ids:
+        client.delete_run(rid)
+        n += 1
+    return n
+
+
+def mark_stale_runs_killed(uri: str | None = None) -> int:
+    """Runs left RUNNING by a process that died are closed as KILLED; returns how many.
+
+    Call once at start-up, before this process starts any run of its own.
+    """
+    df = search_runs(filter_string="attributes.status = 'RUNNING'", uri=uri)
+    client = _client(uri)
+    for rid in df["run_id"]:
+        client.set_tag(rid, TAG_ERROR, "the app stopped while this run was going")
+        client.set_terminated(rid, "KILLED")
+    return len(df)

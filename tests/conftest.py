@@ -1,0 +1,33 @@
+"""Shared fixtures: every test session gets its own data folder and local tracking store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Point the lab's data folder (and so its SQLite tracking store) at a temp dir."""
+    path = tmp_path_factory.mktemp("dll-data")
+    old = {k: os.environ.get(k) for k in ("DLL_DATA_DIR", "MLFLOW_TRACKING_URI")}
+    os.environ["DLL_DATA_DIR"] = str(path)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield path
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder (and empty tracking store) of this test's own."""
+    monkeypatch.setenv("DLL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path

@@ -1,0 +1,185 @@
+"""Tracking: MLflow round trips, final statuses, and a tracking server that goes away."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core import tracking
+from core.training import Callback, TrainingCancelled, fit
+
+
+@dataclass(frozen=True)
+class Cfg:
+    lr: float = 0.1
+    hidden: tuple = (8, 4)
+    name: str = "x"
+
+
+def test_params_metrics_artifacts_and_finished(fresh_store):
+    with tracking.start_run("demo", Cfg(), run_name="r1", tags={tracking.TAG_COMPARISON: "c1"}) as run:
+        for s in range(1, 2501):  # more than one log_batch
+            run.log_metrics({"train_loss": 1.0 / s}, s)
+        run.log_image(np.full((4, 4, 3), 0.5), "grey")
+        run.log_state_dict(nn.Linear(2, 1))
+    df = tracking.search_runs()
+    row = df.iloc[0]
+    assert row["status"] == "FINISHED" and row["experiment"] == "demo" and row["run_name"] == "r1"
+    assert row["params.lr"] == "0.1" and row["params.hidden"] == "[8, 4]" and row["params.name"] == "x"
+    assert row["tags.dll.comparison"] == "c1" and row["tags.dll.page"] == "demo"
+    hist = tracking.metric_history(run.run_id, "train_loss")
+    assert hist["step"].tolist() == list(range(1, 2501))
+    np.testing.assert_allclose(hist["value"], 1.0 / np.arange(1, 2501))
+    images = tracking.image_artifacts(run.run_id)
+    assert [p for p, _ in images] == ["images/grey.png"] and images[0][1].exists()
+    weights = Path(fresh_store) / "mlartifacts" / "demo" / run.run_id / "artifacts" / "model" / "weights.pt"
+    assert set(torch.load(weights, weights_only=True)) == {"weight", "bias"}
+    assert str(fresh_store) in tracking.tracking_uri()
+    assert tracking.count_runs() == 1
+
+
+def test_failed_and_killed_statuses(fresh_store):
+    with pytest.raises(RuntimeError), tracking.start_run("demo", Cfg(), run_name="bad"):
+        raise RuntimeError("loss became NaN at step 3 — try a smaller learning rate")
+    with pytest.raises(TrainingCancelled), tracking.start_run("demo", Cfg(), run_name="stopped") as run:
+        from core.training import History
+
+        run.log_metrics({"train_loss": 1.0}, 1)
+        raise TrainingCancelled(History())
+    df = tracking.search_runs().set_index("run_name")
+    assert df.loc["bad", "status"] == "FAILED"
+    assert "NaN at step 3" in df.loc["bad", "tags.dll.error"]
+    assert df.loc["stopped", "status"] == "KILLED" and df.loc["stopped", "metrics.train_loss"] == 1.0
+
+
+def test_stale_running_runs_are_marked_killed(fresh_store):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking.tracking_uri())
+    run = client.create_run(tracking.experiment_id("demo"))
+    assert tracking.mark_stale_runs_killed() == 1
+    assert client.get_run(run.info.run_id).info.status == "KILLED"
+    assert tracking.mark_stale_runs_killed() == 0
+
+
+def test_unreachable_server_never_blocks_and_falls_back(fresh_store):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
+    t0 = time.perf_counter()
+    run = tracking.start_run("demo", Cfg(), uri=f"http://127.0.0.1:{port}")
+    for step in range(1, 201):
+        run.log_metrics({"train_loss": float(step)}, step)
+    run.end("FINISHED")
+    assert time.perf_counter() - t0 < 20
+    assert run.fell_back and any("did not answer" in w for w in run.warnings)
+    df = tracking.search_runs()  # the local store
+    assert df.iloc[0]["tags.dll.fallback_from"] == f"http://127.0.0.1:{port}"
+    assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) == 200
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(tmp: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{tmp / 'server.db'}",
+         "--artifacts-destination", str(tmp / "server-artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    end = time.time() + 60
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("mlflow server did not start")
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(20)
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = _free_port()
+    proc = _start_server(tmp_path, port)
+    yield tmp_path, port, proc
+    if proc.poll() is None:
+        _stop_server(proc)
+
+
+def test_training_survives_a_server_killed_midway(fresh_store, server):
+    """A real `mlflow server` is stopped during fit(): the training finishes, warns, and
+    every metric is kept (here: written to the local store, since the server stays down)."""
+    tmp, port, proc = server
+    uri = f"http://127.0.0.1:{port}"
+    run = tracking.start_run("demo", Cfg(), run_name="survivor", uri=uri)
+    assert run.run_id is not None  # created on the live server
+
+    class LogAndKill(Callback):
+        def on_step(self, step, epoch, loss):
+            run.log_metrics({"train_loss": loss}, step)
+            if step == 20:
+                time.sleep(1.5)  # let the first steps reach the server
+                _stop_server(proc)
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    X, y = torch.randn(256, 4), torch.randint(0, 2, (256,))
+    t0 = time.perf_counter()
+    hist = fit(model, (X, y), torch.optim.SGD(model.parameters(), lr=0.1), epochs=10, batch_size=32,
+               callbacks=[LogAndKill()], device=torch.device("cpu"), sync_every=1)
+    run.end("FINISHED")
+    assert hist.steps_done == 80
+    assert time.perf_counter() - t0 < 40
+    assert any("did not answer" in w for w in run.warnings)
+    assert run.fell_back
+    local = tracking.search_runs()
+    assert local.iloc[0]["run_name"] == "survivor" and local.iloc[0]["status"] == "FINISHED"
+    saved = tracking.metric_history(local.iloc[0]["run_id"], "train_loss")
+    assert saved["step"].tolist() == list(range(1, 81))
+    np.testing.assert_allclose(saved["value"], hist.step_loss, rtol=1e-6)
+
+
+def test_metrics_are_sent_when_the_server_comes_back(fresh_store, server):
+    tmp, port, proc = server
+    uri = f"http://127.0.0.1:{port}"
+    run = tracking.start_run("demo", Cfg(), run_name="patient", uri=uri)
+    run.retry_interval_s = 0.2
+    run.log_metrics({"m": 1.0}, 1)
+    time.sleep(1.5)
+    _stop_server(proc)
+    for s in range(2, 11):
+        run.log_metrics({"m": float(s)}, s)
+    time.sleep(1.5)
+    assert run.offline
+    proc2 = _start_server(tmp, port)
+    try:
+        run.end("FINISHED")
+        assert not run.fell_back
+        assert any("answered again" in w for w in run.warnings)
+        df = tracking.search_runs(uri=uri)
+        assert df.iloc[0]["status"] == "FINISHED"
+        assert tracking.metric_history(df.iloc[0]["run_id"], "m", uri=uri)["value"].tolist() == [float(s) for s in range(1, 11)]
+    finally:
+        _stop_server(proc2)
