@@ -263,8 +263,8 @@ class LiveMetrics(Callback):
     """Feeds a training's steps and epochs to a tracked run and to the job's live view.
 
     Per step: ``train_loss`` to MLflow (batched by the run) and a row to ``series`` in the
-    job snapshot. Per epoch: the epoch record (``dev_loss``, ``dev_accuracy``, ``seconds``…)
-    logged with the epoch as its step. ``progress`` maps (epoch, step) to the job's bar.
+    job snapshot. Per epoch: the epoch record logged with the epoch as its step, as
+    ``epoch_train_loss``, ``epoch_seconds``, ``dev_loss``, ``dev_accuracy``. ``progress`` maps (epoch, step) to the job's bar.
     """
 
     def __init__(
@@ -289,7 +289,8 @@ class LiveMetrics(Callback):
             self.ctx.report(self.lo + (self.hi - self.lo) * min(step / self.total, 1.0))
 
     def on_epoch_end(self, epoch: int, record: dict[str, float], model: Any) -> None:
-        metrics = {("epoch_seconds" if k == "seconds" else k): v for k, v in record.items() if k != "epoch"}
+        renamed = {"seconds": "epoch_seconds", "train_loss": "epoch_train_loss"}  # keep step-level keys apart
+        metrics = {renamed.get(k, k): v for k, v in record.items() if k != "epoch"}
         if self.run is not None:
             self.run.log_metrics(metrics, epoch)
         if self.ctx is not None:

@@ -1,0 +1,61 @@
+"""The Optimizers page through AppTest: the loss-surface lab and a tiny tracked race."""
+
+import urllib.error
+import urllib.request
+
+from core import tracking
+from tests.app.helpers import by_label, page, run_until, texts
+
+
+def _race(at, dataset="digits", epochs=1, **lrs):
+    by_label(at.selectbox, "Dataset").set_value(dataset)
+    by_label(at.slider, "Epochs").set_value(epochs)
+    for name, value in lrs.items():
+        by_label(at.number_input, f"α {name}").set_value(value)
+    by_label(at.button, "Start the race").click()
+    return at.run()
+
+
+def test_surface_lab_renders_and_reacts():
+    at = page("optimizers").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 2  # contour + loss curves
+    assert len(at.dataframe) >= 1
+    by_label(at.selectbox, "Surface").set_value("Rosenbrock").run()
+    assert not at.exception
+    by_label(at.selectbox, "Surface").set_value("Ravine").run()
+    by_label(at.select_slider, "Learning rate α").set_value(1.0).run()
+    assert "diverged" in texts(at)
+    by_label(at.multiselect, "Optimizers").set_value([]).run()
+    assert "Choose at least one optimizer" in texts(at)
+
+
+def test_tiny_race_is_tracked(fresh_store):
+    at = _race(page("optimizers").run())
+    run_until(at, lambda a: "Finished in" in texts(a))
+    assert any("Final dev accuracy" in str(c.proto.spec) for c in at.get("plotly_chart"))
+    df = tracking.search_runs()
+    assert sorted(df["params.optimizer"]) == ["Adam", "Gradient descent", "Momentum", "RMSprop"]
+    assert set(df["status"]) == {"FINISHED"} and df["tags.dll.comparison"].nunique() == 1
+
+
+def test_huge_learning_rate_gives_nan_message_and_failed_run(fresh_store):
+    at = page("optimizers").run()
+    by_label(at.multiselect, "Optimizers in the race").set_value(["Gradient descent"])
+    by_label(at.slider, "Hidden layers").set_value(2)  # with one ReLU layer a huge α kills units instead
+    at = _race(at, epochs=3, **{"Gradient descent": 1e3})
+    run_until(at, lambda a: "Finished in" in texts(a))
+    assert "try a smaller learning rate" in texts(at)
+    df = tracking.search_runs()
+    assert df["status"].tolist() == ["FAILED"]
+    assert "loss became" in df.iloc[0]["tags.dll.error"]
+
+
+def test_unavailable_download_is_a_clear_message(fresh_store, monkeypatch):
+    def refuse(*a, **k):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    at = _race(page("optimizers").run(), dataset="cifar10")
+    run_until(at, lambda a: "The training stopped" in texts(a))
+    assert "Offline alternatives" in texts(at) and "digits" in texts(at)

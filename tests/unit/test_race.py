@@ -1,0 +1,93 @@
+"""The optimizer race: same start for every lane, tracked runs, NaN lanes and Stop."""
+
+import pytest
+import torch
+
+from core import tracking
+from core.jobs import JobManager
+from core.optimizers.race import RaceConfig, build_mlp, run_race
+
+CPU = torch.device("cpu")
+
+
+def test_lanes_share_initial_weights_and_are_tracked(fresh_store):
+    cfg = RaceConfig(
+        dataset="digits",
+        optimizers=("Gradient descent", "Adam"),
+        learning_rates=(0.1, 0.01),
+        epochs=2,
+        batch_size=32,
+        hidden=(32,),
+        seed=3,
+    )
+    result = run_race(None, cfg, device=CPU)
+    a, b = result.lanes
+    assert a.status == b.status == "FINISHED"
+    # same weights and same first batch: the first loss (before any update) must be identical
+    assert a.step_loss[0] == pytest.approx(b.step_loss[0], rel=1e-6)
+    assert a.step_loss[1] != pytest.approx(b.step_loss[1], rel=1e-6)
+    assert a.steps == b.steps == 2 * -(-result.sizes["train"] // 32)
+    assert 0.8 < b.dev_accuracy <= 1.0  # 10 classes: chance is 0.1
+    df = tracking.search_runs().set_index("params.optimizer")
+    assert set(df["tags.dll.comparison"]) == {result.comparison}
+    assert set(df["status"]) == {"FINISHED"}
+    assert df.loc["Adam", "params.lr"] == "0.01" and df.loc["Gradient descent", "params.batch_regime"] == "mini-batch"
+    hist = tracking.metric_history(b.run_id, "train_loss")
+    assert hist["value"].tolist() == pytest.approx(b.step_loss, rel=1e-6)
+    assert len(tracking.metric_history(b.run_id, "dev_accuracy")) == 2
+
+
+def test_a_diverging_lane_fails_with_the_message_and_the_race_goes_on(fresh_store):
+    cfg = RaceConfig(
+        dataset="xor",
+        optimizers=("Gradient descent", "Adam"),
+        learning_rates=(1e6, 0.01),
+        epochs=3,
+        batch_regime="full batch",
+        hidden=(32, 32),
+        toy_points=200,
+    )
+    result = run_race(None, cfg, device=CPU)
+    gd, adam = result.lanes
+    assert gd.status == "FAILED" and "try a smaller learning rate" in gd.error
+    assert adam.status == "FINISHED"
+    df = tracking.search_runs().set_index("params.optimizer")
+    assert df.loc["Gradient descent", "status"] == "FAILED"
+    assert "loss became" in df.loc["Gradient descent", "tags.dll.error"]
+
+
+def test_stop_kills_the_current_lane_and_skips_the_rest(fresh_store):
+    mgr = JobManager(limit=1)
+    cfg = RaceConfig(
+        dataset="mnist_sample",
+        optimizers=("Momentum", "Adam"),
+        learning_rates=(0.1, 0.002),
+        batch_regime="stochastic",
+        epochs=5,
+    )
+    job = mgr.submit("optimizers", run_race, cfg)
+    import time
+
+    end = time.time() + 60
+    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("Momentum", [])) < 50:
+        time.sleep(0.05)
+    mgr.cancel(job.id)
+    snap = mgr.wait(job.id, 60)
+    assert snap.status == "killed"
+    lanes = snap.result.lanes
+    assert [ln.status for ln in lanes] == ["KILLED", "SKIPPED"]
+    df = tracking.search_runs()
+    assert df["status"].tolist() == ["KILLED"]
+    assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) >= 50
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="one learning rate per optimizer"):
+        RaceConfig(optimizers=("Adam",), learning_rates=(0.1, 0.2))
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        RaceConfig(optimizers=("Lion",), learning_rates=(0.1,))
+    with pytest.raises(ValueError, match="batch regime"):
+        RaceConfig(batch_regime="huge")
+    assert RaceConfig(batch_regime="stochastic").effective_batch_size == 1
+    assert RaceConfig(batch_regime="full batch").effective_batch_size is None
+    assert sum(p.numel() for p in build_mlp(64, (16,), 10).parameters()) == 64 * 16 + 16 + 16 * 10 + 10

@@ -1,0 +1,81 @@
+"""The app's shell: page catalogue, sidebar (device, global seed, tracking store), start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import tracking
+from core.device import device_info
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (section, script, title, icon). Only scripts that exist are listed in the navigation.
+CATALOGUE: list[tuple[str, str, str, str]] = [
+    ("", "pages/home.py", "Home", ":material/home:"),
+    ("Foundations", "pages/basics.py", "Network basics", ":material/hub:"),
+    ("Foundations", "pages/optimizers.py", "Optimizers", ":material/trending_down:"),
+    ("Foundations", "pages/regularization.py", "Regularization", ":material/tune:"),
+    ("Foundations", "pages/strategy.py", "ML strategy", ":material/flag:"),
+    ("Vision", "pages/cnn.py", "CNNs", ":material/grid_on:"),
+    ("Vision", "pages/detection.py", "Object detection", ":material/center_focus_strong:"),
+    ("Vision", "pages/faces.py", "Face recognition", ":material/face:"),
+    ("Vision", "pages/style.py", "Neural style transfer", ":material/palette:"),
+    ("Sequences", "pages/rnn.py", "RNNs", ":material/repeat:"),
+    ("Sequences", "pages/seq2seq.py", "Sequence models", ":material/translate:"),
+    ("Generative", "pages/generative.py", "GANs and VAEs", ":material/auto_awesome:"),
+    ("Tracking", "pages/runs.py", "Runs", ":material/monitoring:"),
+]
+
+
+def navigation() -> st.navigation:
+    """``st.navigation`` over the pages that exist, grouped by section."""
+    sections: dict[str, list[st.Page]] = {}
+    for section, script, title, icon in CATALOGUE:
+        if (ROOT / script).exists():
+            sections.setdefault(section, []).append(
+                st.Page(str(ROOT / script), title=title, icon=icon, default=script == "pages/home.py")
+            )
+    return st.navigation(sections)
+
+
+def available_pages() -> list[tuple[str, str]]:
+    """(section, title) of every page present, for the home page's map."""
+    return [(s, t) for s, script, t, _ in CATALOGUE if (ROOT / script).exists() and script != "pages/home.py"]
+
+
+@st.cache_resource(show_spinner=False)
+def startup() -> str:
+    """Once per process: close runs that a previous process left RUNNING."""
+    try:
+        n = tracking.mark_stale_runs_killed()
+    except Exception as exc:  # noqa: BLE001 - the store may be down; the app still starts
+        return f"The tracking store could not be checked at start-up ({type(exc).__name__})."
+    return f"{n} run(s) left RUNNING by an earlier session were marked KILLED." if n else ""
+
+
+def global_seed() -> int:
+    """The seed chosen in the sidebar (0 until the sidebar has been drawn)."""
+    return int(st.session_state.get("global.seed", 0))
+
+
+def sidebar() -> None:
+    info = device_info()
+    with st.sidebar:
+        st.caption(f"**Device:** {info.label}")
+        st.number_input(
+            "Global seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="global.seed",
+            help="Every page seeds its data split, initial weights and sampling with this number.",
+        )
+        st.caption(f"**Tracking:** `{short_uri(tracking.tracking_uri())}`")
+
+
+def short_uri(uri: str) -> str:
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        try:
+            return f"sqlite: {path.relative_to(ROOT)}"
+        except ValueError:
+            return f"sqlite: {path}"
+    return uri
