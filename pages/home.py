@@ -15,7 +15,7 @@ def _run_count(uri: str) -> int | None:
         return None
 
 
-st.title("🧪 Deep Learning Lab")
+st.title("Deep Learning Lab")
 st.markdown(
     """
 Learn deep learning by **running** it. Every page of this lab takes one idea of the course —

@@ -72,7 +72,40 @@ def _dense_grad(p: Tensor, name: str) -> Tensor | None:
     return grad
 
 
-class GradientDescent(torch.optim.Optimizer):
+class CourseOptimizer(torch.optim.Optimizer):
+    """Shared step loop: closure, parameter groups, gradient checks, zero-initialised state.
+
+    A rule names its state tensors in ``state_names`` and writes its formula in
+    ``update(p, grad, state, group)``; ``state["step"]`` is ``t``, counted per parameter from 1.
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """One parameter's update; every rule below overrides this with its formula."""
+        raise TypeError(f"{type(self).__name__} defines no update rule")
+
+    @torch.no_grad()
+    def step(self, closure: Closure = None) -> float | Tensor | None:  # type: ignore[override]
+        """Apply one update to every parameter that has a gradient; returns the closure's loss."""
+        loss = _closure_loss(closure)
+        name = type(self).__name__
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = _dense_grad(p, name)
+                if grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    for key in self.state_names:
+                        state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                self.update(p, grad, state, group)
+        return loss
+
+
+class GradientDescent(CourseOptimizer):
     """Plain (batch / mini-batch / stochastic) gradient descent.
 
     Update, for every parameter θ with gradient dθ::
@@ -87,24 +120,16 @@ class GradientDescent(torch.optim.Optimizer):
         lr: learning rate α ≥ 0.
     """
 
+    state_names = ()
+
     def __init__(self, params: Params, lr: float) -> None:
         super().__init__(params, {"lr": _check_lr(lr)})
 
-    @torch.no_grad()
-    def step(self, closure: Closure = None) -> float | Tensor | None:  # type: ignore[override]
-        """Apply one update to every parameter that has a gradient; returns the closure's loss."""
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr = group["lr"]
-            for p in group["params"]:
-                grad = _dense_grad(p, "GradientDescent")
-                if grad is None:
-                    continue
-                p.add_(grad, alpha=-lr)  # θ := θ − α·dθ
-        return loss
+    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        p.add_(grad, alpha=-group["lr"])  # θ := θ − α·dθ
 
 
-class Momentum(torch.optim.Optimizer):
+class Momentum(CourseOptimizer):
     """Gradient descent with momentum, the course's exponentially weighted form.
 
     Update, with ``v`` initialised to zeros (Polyak, 1964, "Some methods of speeding up
@@ -119,32 +144,19 @@ class Momentum(torch.optim.Optimizer):
         beta: momentum β in [0, 1); β = 0 is plain gradient descent.
     """
 
+    state_names = ("v",)
+
     def __init__(self, params: Params, lr: float, beta: float = 0.9) -> None:
         defaults = {"lr": _check_lr(lr), "beta": _check_beta(beta, "beta")}
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Closure = None) -> float | Tensor | None:  # type: ignore[override]
-        """Apply one update to every parameter that has a gradient; returns the closure's loss."""
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr, beta = group["lr"], group["beta"]
-            for p in group["params"]:
-                grad = _dense_grad(p, "Momentum")
-                if grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                v = state["v"]
-                v.mul_(beta).add_(grad, alpha=1.0 - beta)  # v = βv + (1−β)dW
-                p.add_(v, alpha=-lr)  # W := W − αv
-        return loss
+    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        beta, v = group["beta"], state["v"]
+        v.mul_(beta).add_(grad, alpha=1.0 - beta)  # v = βv + (1−β)dW
+        p.add_(v, alpha=-group["lr"])  # W := W − αv
 
 
-class Adagrad(torch.optim.Optimizer):
+class Adagrad(CourseOptimizer):
     """Adagrad: per-coordinate step sizes from the running sum of squared gradients.
 
     Update, with ``s`` initialised to zeros (Duchi, Hazan & Singer, 2011, "Adaptive
@@ -162,31 +174,18 @@ class Adagrad(torch.optim.Optimizer):
         eps: ε ≥ 0 added to ``s`` before the square root.
     """
 
+    state_names = ("s",)
+
     def __init__(self, params: Params, lr: float, eps: float = 1e-8) -> None:
         super().__init__(params, {"lr": _check_lr(lr), "eps": _check_eps(eps)})
 
-    @torch.no_grad()
-    def step(self, closure: Closure = None) -> float | Tensor | None:  # type: ignore[override]
-        """Apply one update to every parameter that has a gradient; returns the closure's loss."""
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr, eps = group["lr"], group["eps"]
-            for p in group["params"]:
-                grad = _dense_grad(p, "Adagrad")
-                if grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["s"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                s = state["s"]
-                s.addcmul_(grad, grad)  # s = s + dW²
-                p.addcdiv_(grad, (s + eps).sqrt_(), value=-lr)  # W := W − α/sqrt(s + ε)·dW
-        return loss
+    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        s = state["s"]
+        s.addcmul_(grad, grad)  # s = s + dW²
+        p.addcdiv_(grad, (s + group["eps"]).sqrt_(), value=-group["lr"])  # W := W − α/sqrt(s + ε)·dW
 
 
-class RMSprop(torch.optim.Optimizer):
+class RMSprop(CourseOptimizer):
     """RMSprop: divide the gradient by a running root-mean-square of recent gradients.
 
     Update, with ``s`` initialised to zeros (Tieleman & Hinton, 2012, Coursera
@@ -205,32 +204,19 @@ class RMSprop(torch.optim.Optimizer):
         eps: ε ≥ 0 added to ``s`` before the square root.
     """
 
+    state_names = ("s",)
+
     def __init__(self, params: Params, lr: float, beta: float = 0.9, eps: float = 1e-8) -> None:
         defaults = {"lr": _check_lr(lr), "beta": _check_beta(beta, "beta"), "eps": _check_eps(eps)}
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Closure = None) -> float | Tensor | None:  # type: ignore[override]
-        """Apply one update to every parameter that has a gradient; returns the closure's loss."""
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr, beta, eps = group["lr"], group["beta"], group["eps"]
-            for p in group["params"]:
-                grad = _dense_grad(p, "RMSprop")
-                if grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["s"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                s = state["s"]
-                s.mul_(beta).addcmul_(grad, grad, value=1.0 - beta)  # s = βs + (1−β)dW²
-                p.addcdiv_(grad, (s + eps).sqrt_(), value=-lr)  # W := W − α/sqrt(s + ε)·dW
-        return loss
+    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        beta, s = group["beta"], state["s"]
+        s.mul_(beta).addcmul_(grad, grad, value=1.0 - beta)  # s = βs + (1−β)dW²
+        p.addcdiv_(grad, (s + group["eps"]).sqrt_(), value=-group["lr"])  # W := W − α/sqrt(s + ε)·dW
 
 
-class Adam(torch.optim.Optimizer):
+class Adam(CourseOptimizer):
     """Adam: momentum on the gradient plus RMSprop scaling, both bias-corrected.
 
     Update, with ``v`` and ``s`` initialised to zeros and ``t`` counting this parameter's
@@ -252,6 +238,8 @@ class Adam(torch.optim.Optimizer):
         eps: ε ≥ 0 added to sqrt(ŝ).
     """
 
+    state_names = ("v", "s")
+
     def __init__(
         self,
         params: Params,
@@ -268,31 +256,15 @@ class Adam(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Closure = None) -> float | Tensor | None:  # type: ignore[override]
-        """Apply one update to every parameter that has a gradient; returns the closure's loss."""
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr, beta1, beta2, eps = group["lr"], group["beta1"], group["beta2"], group["eps"]
-            for p in group["params"]:
-                grad = _dense_grad(p, "Adam")
-                if grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["s"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                t = state["step"]
-                v, s = state["v"], state["s"]
-                v.mul_(beta1).add_(grad, alpha=1.0 - beta1)  # v = β1·v + (1−β1)·dW
-                s.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)  # s = β2·s + (1−β2)·dW²
-                bias1 = 1.0 - beta1**t  # v̂ = v / (1 − β1^t)
-                bias2 = 1.0 - beta2**t  # ŝ = s / (1 − β2^t)
-                denom = s.sqrt().div_(math.sqrt(bias2)).add_(eps)  # sqrt(ŝ) + ε
-                p.addcdiv_(v, denom, value=-lr / bias1)  # W := W − α·v̂/(sqrt(ŝ) + ε)
-        return loss
+    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        beta1, beta2, t = group["beta1"], group["beta2"], state["step"]
+        v, s = state["v"], state["s"]
+        v.mul_(beta1).add_(grad, alpha=1.0 - beta1)  # v = β1·v + (1−β1)·dW
+        s.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)  # s = β2·s + (1−β2)·dW²
+        bias1 = 1.0 - beta1**t  # v̂ = v / (1 − β1^t)
+        bias2 = 1.0 - beta2**t  # ŝ = s / (1 − β2^t)
+        denom = s.sqrt().div_(math.sqrt(bias2)).add_(group["eps"])  # sqrt(ŝ) + ε
+        p.addcdiv_(v, denom, value=-group["lr"] / bias1)  # W := W − α·v̂/(sqrt(ŝ) + ε)
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.plots.surfaces import OPTIMIZER_COLORS
+from core.runs import smooth
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#B279A2", "#72B7B2", "#EECA3B", "#9D755D")
 MAX_POINTS = 1500
@@ -15,19 +16,6 @@ MAX_POINTS = 1500
 
 def color_for(name: str, i: int) -> str:
     return OPTIMIZER_COLORS.get(name, PALETTE[i % len(PALETTE)])
-
-
-def ema(values: Sequence[float], weight: float) -> np.ndarray:
-    """Debiased exponential moving average (TensorBoard-style smoothing), weight in [0, 1)."""
-    if not 0.0 <= weight < 1.0:
-        raise ValueError("smoothing weight must be in [0, 1)")
-    out = np.empty(len(values))
-    acc, norm = 0.0, 0.0
-    for i, v in enumerate(values):
-        acc = weight * acc + (1 - weight) * v
-        norm = weight * norm + (1 - weight)
-        out[i] = acc / norm
-    return out
 
 
 def _thin(x: np.ndarray, y: np.ndarray, n: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +53,7 @@ def lane_curves(
             tx, ty = _thin(xs, ys)
             fig.add_scatter(x=tx, y=ty, mode="lines", line=dict(color=color, width=1), opacity=0.25,
                             showlegend=False, hoverinfo="skip", legendgroup=name)
-            ys = ema(ys, smoothing)
+            ys = smooth(ys, smoothing)
         tx, ty = _thin(xs, ys)
         fig.add_scatter(x=tx, y=ty, mode="lines", name=name, line=dict(color=color, width=2.2), legendgroup=name,
                         hovertemplate=f"{name}<br>{x} %{{x}}<br>{y} %{{y:.4g}}<extra></extra>")
@@ -75,6 +63,8 @@ def lane_curves(
     )
     if log_y:
         fig.update_yaxes(type="log")
+    if x == "epoch":
+        fig.update_xaxes(tickformat="d", dtick=1 if max((len(r) for r in series.values()), default=0) <= 20 else None)
     return fig
 
 

@@ -1,8 +1,9 @@
 """Home page and the app shell (navigation, sidebar)."""
 
+from streamlit.testing.v1 import AppTest
+
 from core import tracking
 from tests.app.helpers import ROOT, page, texts
-from streamlit.testing.v1 import AppTest
 
 
 def test_home_shows_device_torch_store_and_run_count(fresh_store):

@@ -115,14 +115,36 @@ def page(browser):
     ctx.close()
 
 
-def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (its status widget is gone)."""
-    page.wait_for_timeout(400)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout)
+def wait_idle(page, timeout: float = 90_000, quiet_ms: int = 1500) -> None:
+    """Wait until Streamlit has finished running: the page has content and its status widget
+    ("running…") has stayed away for ``quiet_ms`` (it appears only ~1 s after a run starts)."""
+    deadline = time.time() + timeout / 1000
+    quiet_since = None
+    while time.time() < deadline:
+        busy = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        has_content = page.locator('[data-testid="stMain"] h1, [data-testid="stMain"] [data-testid="stMarkdown"]').count() > 0
+        if busy or not has_content:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif (time.time() - quiet_since) * 1000 >= quiet_ms:
+            return
+        page.wait_for_timeout(100)
+    raise TimeoutError("the app was still running after the timeout")
 
 
 def shot(page, name: str) -> Path:
+    """Screenshot of the whole page: Streamlit scrolls inside its main block, so the
+    viewport is stretched to the content's height for the picture, then put back."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')]"
+        ".map(e => e.scrollHeight), document.body.scrollHeight)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 8000)})
+    page.wait_for_timeout(600)
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path

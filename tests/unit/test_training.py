@@ -9,7 +9,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.training import (
-    Callback, CancelToken, EarlyStopping, TrainingCancelled, TrainingDiverged, accuracy, evaluate, fit,
+    Callback,
+    CancelToken,
+    EarlyStopping,
+    TrainingCancelled,
+    TrainingDiverged,
+    accuracy,
+    evaluate,
+    fit,
 )
 
 CPU = torch.device("cpu")

@@ -1,0 +1,432 @@
+"""Data logic of the Runs page: filter, paginate, compare and rank tracked runs.
+
+Everything here works on the DataFrame that :func:`core.tracking.search_runs` returns
+(one row per run: ``run_id``, ``experiment``, ``run_name``, ``status``, ``start_time``,
+``end_time``, ``duration_s``, then ``params.*``, ``metrics.*`` and ``tags.*`` columns).
+The functions are pure (DataFrame in, DataFrame or values out) except :func:`load_images`,
+which reads image artifacts through :mod:`core.tracking`. No Streamlit, no MLflow here.
+
+Which way is "better" for a metric is decided from its name by :func:`metric_direction`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Direction = Literal["min", "max"]
+
+PARAM = "params."
+METRIC = "metrics."
+TAG = "tags."
+PAGE_TAG = "tags.dll.page"
+COMPARISON_TAG = "tags.dll.comparison"
+MISSING = "—"
+
+# Words that mark a metric where lower is better / higher is better (see metric_direction).
+LOWER_IS_BETTER = (
+    "loss", "error", "err", "time", "seconds", "sec", "latency", "duration", "perplexity",
+    "ppl", "distance", "fid", "mse", "mae", "rmse", "nll", "wer", "cer", "regret",
+)  # fmt: skip
+HIGHER_IS_BETTER = (
+    "accuracy", "acc", "bleu", "map", "auc", "f1", "precision", "recall", "score", "iou",
+    "psnr", "ssim", "r2", "reward", "throughput",
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------------ columns
+
+
+def param_columns(df: pd.DataFrame) -> list[str]:
+    """Bare names of the params that at least one run of ``df`` has, in column order."""
+    return [c[len(PARAM) :] for c in df.columns if c.startswith(PARAM) and df[c].notna().any()]
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """Bare names of the metrics that at least one run of ``df`` has, in column order."""
+    return [c[len(METRIC) :] for c in df.columns if c.startswith(METRIC) and df[c].notna().any()]
+
+
+def _col(prefix: str, name: str) -> str:
+    return name if name.startswith(prefix) else prefix + name
+
+
+# --------------------------------------------------------------------- directions
+
+
+def _tokens(name: str) -> list[str]:
+    """``"devAccuracy/top1"`` -> ``["dev", "accuracy", "top1"]`` (camelCase and separators)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])", " ", name)
+    return [t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t]
+
+
+def metric_direction(name: str) -> Direction:
+    """Whether lower (``"min"``) or higher (``"max"``) values of metric ``name`` are better.
+
+    The rule: the name is split into words (at ``_ . / - space`` and camelCase). If a word
+    is one of :data:`LOWER_IS_BETTER` (loss, error, time, seconds, perplexity, distance,
+    fid, mse, ...) lower is better; otherwise if a word is one of :data:`HIGHER_IS_BETTER`
+    (accuracy, acc, bleu, map, auc, f1, precision, recall, score, ...) higher is better.
+    Words of four letters or more also count inside a longer word (``"valloss"``).
+    Lower-is-better words win (``"fid_score"`` is a distance), and a name with no known
+    word defaults to ``"min"``, since most logged training quantities are costs.
+    """
+    tokens = _tokens(name)
+
+    def has(words: Sequence[str]) -> bool:
+        return any(t == w or (len(w) >= 4 and w in t) for t in tokens for w in words)
+
+    if has(LOWER_IS_BETTER):
+        return "min"
+    if has(HIGHER_IS_BETTER):
+        return "max"
+    return "min"
+
+
+# ------------------------------------------------------------------------ filters
+
+
+def _same_value(a: object, b: str) -> bool:
+    """Equal as text, or as numbers when both read as numbers (``"0.10"`` == ``"0.1"``)."""
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return False
+    left, right = str(a).strip(), b.strip()
+    if left == right:
+        return True
+    try:
+        return float(left) == float(right)
+    except ValueError:
+        return False
+
+
+def filter_runs(
+    df: pd.DataFrame,
+    experiments: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+    param: str | None = None,
+    value: str | None = None,
+    text: str | None = None,
+) -> pd.DataFrame:
+    """Runs of ``df`` that pass every given filter (``None`` or empty: no filter).
+
+    ``experiments``: experiment names; ``statuses``: run statuses (FINISHED, FAILED, ...);
+    ``param`` (bare name or ``params.`` column) with ``value``: runs whose param equals the
+    value (as text, or as numbers); ``param`` without ``value``: runs that have the param;
+    ``text``: case-insensitive substring of the run name, id, experiment, page, comparison
+    tag or any ``param=value``. The index is reset.
+    """
+    mask = pd.Series(True, index=df.index)
+    experiments = list(experiments or [])
+    statuses = list(statuses or [])
+    if experiments:
+        mask &= df["experiment"].isin(experiments)
+    if statuses:
+        mask &= df["status"].isin(statuses)
+    if param:
+        col = _col(PARAM, param)
+        if col not in df.columns:
+            mask &= False
+        elif value is None or value == "":
+            mask &= df[col].notna()
+        else:
+            mask &= df[col].map(lambda v: _same_value(v, str(value))).astype(bool)
+    if text and text.strip():
+        needle = text.strip().lower()
+        mask &= _search_text(df).str.contains(needle, regex=False)
+    return df[mask].reset_index(drop=True)
+
+
+def _search_text(df: pd.DataFrame) -> pd.Series:
+    """One lower-case string per run holding everything :func:`filter_runs` searches."""
+    parts = [df[c].fillna("").astype(str) for c in ("run_name", "run_id", "experiment") if c in df.columns]
+    parts += [df[c].fillna("").astype(str) for c in (PAGE_TAG, COMPARISON_TAG) if c in df.columns]
+    for name in param_columns(df):
+        col = df[PARAM + name]
+        parts.append(col.map(lambda v, n=name: "" if pd.isna(v) else f"{n}={v}"))
+    if not parts:
+        return pd.Series("", index=df.index)
+    joined = parts[0]
+    for p in parts[1:]:
+        joined = joined + " " + p
+    return joined.str.lower()
+
+
+def paginate(df: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame, int]:
+    """Rows of 1-based ``page`` and the number of pages (at least 1).
+
+    ``page`` is clamped into ``[1, n_pages]``, so a page number left over from a larger
+    result still shows something. ``ValueError`` when ``page_size`` < 1.
+    """
+    if page_size < 1:
+        raise ValueError(f"page_size must be at least 1, got {page_size}")
+    n_pages = max(1, math.ceil(len(df) / page_size))
+    page = clamp_page(page, n_pages)
+    start = (page - 1) * page_size
+    return df.iloc[start : start + page_size], n_pages
+
+
+def clamp_page(page: int, n_pages: int) -> int:
+    """``page`` moved into ``[1, n_pages]``."""
+    return int(min(max(int(page), 1), max(int(n_pages), 1)))
+
+
+# ---------------------------------------------------------------- table columns
+
+
+def key_params(df: pd.DataFrame, limit: int = 5) -> list[str]:
+    """Up to ``limit`` bare param names worth a table column.
+
+    Params whose value varies across the runs come first (a param missing in some runs
+    varies), then constant ones; within each group, the ones more runs have, then by name.
+    """
+    if limit < 1:
+        return []
+    scored = []
+    for name in param_columns(df):
+        col = df[PARAM + name]
+        varies = col.nunique(dropna=False) > 1
+        scored.append((not varies, -int(col.notna().sum()), name))
+    return [name for *_, name in sorted(scored)[:limit]]
+
+
+def key_metrics(df: pd.DataFrame, limit: int = 6) -> list[str]:
+    """Up to ``limit`` bare metric names for table columns: the ones most runs have first."""
+    if limit < 1:
+        return []
+    scored = sorted((-int(df[METRIC + m].notna().sum()), m) for m in metric_columns(df))
+    return [m for _, m in scored[:limit]]
+
+
+def format_duration(seconds: float | None) -> str:
+    """``4.2`` -> ``"4.2 s"``, ``185`` -> ``"3 min 05 s"``, ``7380`` -> ``"2 h 03 min"``;
+    unknown (a run still going) -> ``"—"``."""
+    if seconds is None or not np.isfinite(seconds) or seconds < 0:
+        return MISSING
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    total = int(round(seconds))
+    if total < 3600:
+        return f"{total // 60} min {total % 60:02d} s"
+    return f"{total // 3600} h {total % 3600 // 60:02d} min"
+
+
+def run_labels(df: pd.DataFrame) -> pd.Series:
+    """A unique, readable label per run: its name, with a short id when names repeat."""
+    names = df["run_name"].fillna("").astype(str)
+    short = df["run_id"].astype(str).str[:6]
+    names = names.where(names != "", short)
+    repeated = names.duplicated(keep=False)
+    labels = names.where(~repeated, names + " (" + short + ")")
+    return pd.Series(labels.to_numpy(), index=df.index, name="label")
+
+
+def page_of(df: pd.DataFrame) -> pd.Series:
+    """The lab page that made each run (``dll.page`` tag), else its experiment's name."""
+    page = df[PAGE_TAG] if PAGE_TAG in df.columns else pd.Series(None, index=df.index, dtype=object)
+    return page.where(page.notna(), df["experiment"])
+
+
+def display_table(df: pd.DataFrame, params: Sequence[str] = (), metrics: Sequence[str] = ()) -> pd.DataFrame:
+    """The runs as a table for people: Run, Page, Status, Started, Duration, then the given
+    params (text) and metrics (final values). Indexed by ``run_id``, row order kept.
+
+    A param and a metric with the same name get " (param)" / " (metric)" suffixes.
+    """
+    out = pd.DataFrame(
+        {
+            "Run": run_labels(df).to_numpy(),
+            "Page": page_of(df).to_numpy(),
+            "Status": df["status"].to_numpy(),
+            "Started": df["start_time"].to_numpy(),
+            "Duration": [format_duration(s) for s in df["duration_s"]],
+        },
+        index=pd.Index(df["run_id"].to_numpy(), name="run_id"),
+    )
+    clash = set(params) & set(metrics)
+    for p in params:
+        col = df[PARAM + p] if PARAM + p in df.columns else pd.Series(None, index=df.index)
+        out[f"{p} (param)" if p in clash else p] = col.to_numpy()
+    for m in metrics:
+        col = df[METRIC + m] if METRIC + m in df.columns else pd.Series(np.nan, index=df.index)
+        out[f"{m} (metric)" if m in clash else m] = pd.to_numeric(col, errors="coerce").to_numpy()
+    return out
+
+
+# -------------------------------------------------------------------- comparing
+
+
+def params_diff(selected: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Params of the selected runs side by side, and the names of those that differ.
+
+    Returns ``(table, differing)``: ``table`` has one row per param (index: bare param
+    name, differing params first, then alphabetical), one text column per run (headed by
+    :func:`run_labels`, ``"—"`` where the run lacks the param) and a boolean ``"differs"``
+    column. A param differs when the runs do not all hold the same value (a missing value
+    counts as a value).
+    """
+    labels = list(run_labels(selected))
+    names = sorted(param_columns(selected))
+    rows = {name: [MISSING if pd.isna(v) else str(v) for v in selected[PARAM + name]] for name in names}
+    differs = {name: len(set(values)) > 1 for name, values in rows.items()}
+    order = sorted(names, key=lambda n: (not differs[n], n))
+    table = pd.DataFrame([rows[n] for n in order], index=pd.Index(order, name="param"), columns=labels, dtype=object)
+    table["differs"] = pd.Series([differs[n] for n in order], index=table.index, dtype=bool)
+    return table, [n for n in order if differs[n]]
+
+
+def highlight_differences(table: pd.DataFrame, color: str = "#fff3b0"):  # -> pandas Styler
+    """A Styler of a :func:`params_diff` table with the differing rows' background ``color``."""
+
+    def row_style(row: pd.Series) -> list[str]:
+        style = f"background-color: {color}; font-weight: 600" if row.get("differs", False) else ""
+        return [style] * len(row)
+
+    return table.style.apply(row_style, axis=1)
+
+
+def best_runs(df: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """The best run for each metric (bare names; default every metric some run has).
+
+    Columns: ``metric``, ``direction`` (``"min"``/``"max"`` from :func:`metric_direction`),
+    ``better`` (``"lower"``/``"higher"``), ``run_id``, ``run_name``, ``value``, ``runs``
+    (how many runs have the metric). Metrics no run has are left out; on a tie the first
+    run in ``df``'s order wins.
+    """
+    columns = ["metric", "direction", "better", "run_id", "run_name", "value", "runs"]
+    rows = []
+    for m in metric_columns(df) if metrics is None else metrics:
+        col = METRIC + m
+        if col not in df.columns:
+            continue
+        values = pd.to_numeric(df[col], errors="coerce")
+        if values.notna().sum() == 0:
+            continue
+        direction = metric_direction(m)
+        pos = int(np.nanargmin(values.to_numpy()) if direction == "min" else np.nanargmax(values.to_numpy()))
+        row = df.iloc[pos]
+        rows.append(
+            {
+                "metric": m,
+                "direction": direction,
+                "better": "lower" if direction == "min" else "higher",
+                "run_id": row["run_id"],
+                "run_name": row["run_name"],
+                "value": float(values.iloc[pos]),
+                "runs": int(values.notna().sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def smooth(values: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: a debiased exponential moving average.
+
+    ``last = weight·last + (1 − weight)·v`` starting from 0, divided by
+    ``1 − weight**n`` (n = finite values seen so far) so the start is not pulled toward 0.
+    ``weight`` 0 returns the values unchanged; non-finite values pass through and do not
+    enter the average. ``ValueError`` unless ``0 <= weight < 1``.
+    """
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+    arr = np.asarray(values, dtype=float)
+    out = np.empty_like(arr)
+    last, n = 0.0, 0
+    for i, v in enumerate(arr):
+        if not np.isfinite(v):
+            out[i] = v
+            continue
+        last = last * weight + (1.0 - weight) * v
+        n += 1
+        out[i] = last / (1.0 - weight**n)
+    return out
+
+
+def comparison_groups(df: pd.DataFrame) -> pd.DataFrame:
+    """Groups of runs started together (same ``dll.comparison`` tag), two runs or more.
+
+    Columns: ``group`` (tag value), ``label`` ("page · N runs · start"), ``run_ids``
+    (list, in ``df``'s order); newest group first.
+    """
+    columns = ["group", "label", "run_ids"]
+    if COMPARISON_TAG not in df.columns:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    pages = page_of(df)
+    for group, part in df[df[COMPARISON_TAG].notna()].groupby(COMPARISON_TAG, sort=False):
+        if len(part) < 2:
+            continue
+        started = part["start_time"].min()
+        when = started.strftime("%Y-%m-%d %H:%M UTC") if pd.notna(started) else "unknown start"
+        rows.append(
+            {
+                "group": group,
+                "label": f"{pages.loc[part.index[0]]} · {len(part)} runs · {when}",
+                "run_ids": list(part["run_id"]),
+                "_start": started,
+            }
+        )
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame(rows).sort_values("_start", ascending=False, kind="stable")
+    return out[columns].reset_index(drop=True)
+
+
+def merge_selection(*groups: Iterable[str]) -> list[str]:
+    """Run ids from several sources (table rows, picks, a group) without repeats, in order."""
+    seen: dict[str, None] = {}
+    for group in groups:
+        for rid in group:
+            seen.setdefault(rid, None)
+    return list(seen)
+
+
+def to_csv(df: pd.DataFrame) -> bytes:
+    """The table as UTF-8 CSV bytes (no index; times in ISO 8601)."""
+    return df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z").encode("utf-8")
+
+
+# ---------------------------------------------------------------- store helpers
+
+
+def redact_uri(text: str) -> str:
+    """Hide a password in any URI in ``text``: ``http://me:secret@host`` -> ``http://me:***@host``."""
+    return re.sub(r"(//[^/:@\s]+):[^/@\s]+@", r"\1:***@", text)
+
+
+def store_error_message(exc: BaseException, uri: str) -> str:
+    """One plain sentence for a tracking store that could not be read."""
+    where = redact_uri(uri)
+    hint = (
+        "If it is an MLflow server, check that it is running and reachable, or unset "
+        "MLFLOW_TRACKING_URI to use the local store."
+        if "://" in uri and not uri.startswith(("sqlite:", "file:"))
+        else "Check that the file is readable and not locked by another program."
+    )
+    return f"The runs could not be read from the tracking store at {where} ({type(exc).__name__}). {hint}"
+
+
+def load_images(run_id: str, uri: str | None = None, limit: int = 12) -> list[tuple[str, bytes]]:
+    """Up to ``limit`` image artifacts of a run as ``(artifact path, PNG/JPEG bytes)``.
+
+    The temporary download is removed once the bytes are read.
+    """
+    from core import tracking
+
+    out: list[tuple[str, bytes]] = []
+    pairs = tracking.image_artifacts(run_id, uri=uri)
+    for artifact, local in pairs[:limit]:
+        out.append((artifact, Path(local).read_bytes()))
+    if pairs:  # every file sits in one fresh "dll-art-*" folder, at most as deep as its path
+        artifact, local = pairs[0]
+        for folder in list(Path(local).parents)[: len(Path(artifact).parts)]:
+            if folder.name.startswith("dll-art-"):
+                shutil.rmtree(folder, ignore_errors=True)
+                break
+    return out

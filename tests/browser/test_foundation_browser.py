@@ -1,0 +1,52 @@
+"""The real app in headless Chromium: home, the Optimizers page with a tiny race, the Runs page."""
+
+import pytest
+
+from tests.browser.conftest import shot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def _no_exception(page):
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+def test_home_page(page, app_url):
+    page.goto(app_url)
+    wait_idle(page)
+    assert page.get_by_role("heading", name="Deep Learning Lab").is_visible()
+    assert page.get_by_text("Tracked runs").is_visible()
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    assert nav.get_by_text("Optimizers").is_visible() and nav.get_by_text("Runs").is_visible()
+    _no_exception(page)
+    shot(page, "home")
+
+
+def test_optimizer_lab_race_and_runs(page, app_url):
+    page.goto(f"{app_url}/optimizers")
+    wait_idle(page)
+    page.get_by_role("tab", name="Loss-surface lab").click()
+    wait_idle(page)
+    lab = page.get_by_role("tabpanel", name="Loss-surface lab")
+    assert lab.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    lab.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
+    _no_exception(page)
+    shot(page, "optimizers-lab")
+
+    page.get_by_role("tab", name="Race on a real network").click()
+    wait_idle(page)
+    race = page.get_by_role("tabpanel", name="Race on a real network")
+    race.get_by_role("button", name="Start the race").click()
+    race.get_by_text("Finished in").wait_for(timeout=180_000)
+    wait_idle(page)
+    assert race.locator('[data-testid="stPlotlyChart"]').count() >= 3  # loss, dev accuracy, final bars
+    assert race.get_by_text("Final dev accuracy").count() >= 1 or race.locator("text=Final dev accuracy").count() >= 1
+    _no_exception(page)
+    shot(page, "optimizers-race")
+
+    page.goto(f"{app_url}/runs")
+    wait_idle(page)
+    _no_exception(page)
+    for name in ("Gradient descent", "Momentum", "RMSprop", "Adam"):
+        assert page.get_by_text(name).count() >= 1 or page.locator(f"text={name}").count() >= 1
+    shot(page, "runs")
