@@ -3,8 +3,7 @@
 Everything here works on the DataFrame that :func:`core.tracking.search_runs` returns
 (one row per run: ``run_id``, ``experiment``, ``run_name``, ``status``, ``start_time``,
 ``end_time``, ``duration_s``, then ``params.*``, ``metrics.*`` and ``tags.*`` columns).
-The functions are pure (DataFrame in, DataFrame or values out) except :func:`load_images`,
-which reads image artifacts through :mod:`core.tracking`. No Streamlit, no MLflow here.
+The functions are pure (DataFrame in, DataFrame or values out). No Streamlit, no MLflow here.
 
 Which way is "better" for a metric is decided from its name by :func:`metric_direction`.
 """
@@ -13,9 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -410,23 +407,3 @@ def store_error_message(exc: BaseException, uri: str) -> str:
         else "Check that the file is readable and not locked by another program."
     )
     return f"The runs could not be read from the tracking store at {where} ({type(exc).__name__}). {hint}"
-
-
-def load_images(run_id: str, uri: str | None = None, limit: int = 12) -> list[tuple[str, bytes]]:
-    """Up to ``limit`` image artifacts of a run as ``(artifact path, PNG/JPEG bytes)``.
-
-    The temporary download is removed once the bytes are read.
-    """
-    from core import tracking
-
-    out: list[tuple[str, bytes]] = []
-    pairs = tracking.image_artifacts(run_id, uri=uri)
-    for artifact, local in pairs[:limit]:
-        out.append((artifact, Path(local).read_bytes()))
-    if pairs:  # every file sits in one fresh "dll-art-*" folder, at most as deep as its path
-        artifact, local = pairs[0]
-        for folder in list(Path(local).parents)[: len(Path(artifact).parts)]:
-            if folder.name.startswith("dll-art-"):
-                shutil.rmtree(folder, ignore_errors=True)
-                break
-    return out

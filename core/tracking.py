@@ -443,8 +443,8 @@ def metric_history(run_id: str, key: str, uri: str | None = None):  # -> pandas.
     return df.sort_values(["step", "timestamp"]).reset_index(drop=True)
 
 
-def image_artifacts(run_id: str, uri: str | None = None) -> list[tuple[str, Path]]:
-    """The run's PNG/JPEG artifacts as ``(artifact path, local file)`` pairs."""
+def image_artifacts(run_id: str, uri: str | None = None, limit: int = 12) -> list[tuple[str, bytes]]:
+    """Up to ``limit`` PNG/JPEG artifacts of the run as ``(artifact path, file bytes)``."""
     client = _client(uri)
     found: list[str] = []
 
@@ -457,7 +457,10 @@ def image_artifacts(run_id: str, uri: str | None = None) -> list[tuple[str, Path
 
     walk(None)
     dest = Path(tempfile.mkdtemp(prefix="dll-art-", dir=data_dir()))
-    return [(p, Path(client.download_artifacts(run_id, p, str(dest)))) for p in found]
+    try:
+        return [(p, Path(client.download_artifacts(run_id, p, str(dest))).read_bytes()) for p in found[:limit]]
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
 
 
 def delete_runs(run_ids: Iterable[str], uri: str | None = None) -> int:

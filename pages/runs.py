@@ -39,7 +39,7 @@ def load_history(uri: str, run_id: str, key: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=300, show_spinner=False)
 def load_images(uri: str, run_id: str) -> list[tuple[str, bytes]]:
-    return R.load_images(run_id, uri=uri)
+    return tracking.image_artifacts(run_id, uri=uri)
 
 
 def plural(n: int, word: str) -> str:

@@ -19,6 +19,8 @@ from core.data import DATASETS, load_dataset, split_dataset
 from core.device import pick_device, seed_everything
 from core.jobs import JobContext, LiveMetrics
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.plots.static import curves_png
+from core.plots.surfaces import OPTIMIZER_COLORS
 from core.training import TrainingCancelled, TrainingDiverged, evaluate, fit
 
 PAGE = "optimizers"
@@ -106,6 +108,15 @@ def build_mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _log_lane_figure(run: tracking.TrackedRun, lane: LaneResult) -> None:
+    """The lane's loss per step (and dev accuracy per epoch) as a PNG artifact."""
+    if not lane.step_loss:
+        return
+    steps = range(1, len(lane.step_loss) + 1)
+    run.log_image(curves_png({lane.optimizer: (steps, lane.step_loss)}, title=f"{lane.optimizer}, α = {lane.lr:g}",
+                             log_y=True, colors=OPTIMIZER_COLORS), "loss_curve")
+
+
 def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | None = None) -> RaceResult:
     """Train the same network once per optimizer (as a background job's function).
 
@@ -153,6 +164,7 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
         except TrainingDiverged as exc:
             lane.status, lane.error = "FAILED", str(exc)
             lane.step_loss, lane.epochs, lane.steps = exc.history.step_loss, exc.history.epochs, exc.step
+            _log_lane_figure(run, lane)
             run.end("FAILED", str(exc))
             if ctx is not None:
                 ctx.warn(f"{name}: {exc}")
@@ -160,6 +172,7 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
         except TrainingCancelled as exc:
             lane.status, lane.step_loss, lane.epochs = "KILLED", exc.history.step_loss, exc.history.epochs
             lane.steps = exc.history.steps_done
+            _log_lane_figure(run, lane)
             run.end("KILLED", "stopped by the user")
             result.lanes += [LaneResult(o, r, "SKIPPED") for o, r in list(zip(cfg.optimizers, cfg.learning_rates))[i + 1 :]]
             exc.result = result
@@ -175,6 +188,7 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
         lane.seconds_per_epoch = elapsed / max(len(hist.epochs), 1)
         run.log_metrics({"final_dev_accuracy": lane.dev_accuracy or 0.0, "seconds_per_epoch": lane.seconds_per_epoch}, hist.steps_done)
         run.log_state_dict(model)
+        _log_lane_figure(run, lane)
         run.end("FINISHED")
         lane.run_id = run.run_id
         if ctx is not None:

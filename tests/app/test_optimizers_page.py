@@ -59,3 +59,37 @@ def test_unavailable_download_is_a_clear_message(fresh_store, monkeypatch):
     at = _race(page("optimizers").run(), dataset="cifar10")
     run_until(at, lambda a: "The training stopped" in texts(a))
     assert "Offline alternatives" in texts(at) and "digits" in texts(at)
+
+
+def test_stop_ends_the_race_killed_with_metrics_so_far(fresh_store):
+    at = page("optimizers").run()
+    by_label(at.radio, "Batch regime").set_value("stochastic")
+    by_label(at.multiselect, "Optimizers in the race").set_value(["Momentum", "Adam"])
+    at = _race(at, dataset="mnist_sample", epochs=10)
+    run_until(at, lambda a: any(b.label == "Stop" for b in a.button)  # running, with live curves drawn
+              and any("Training loss per step" in str(c.proto.spec) for c in a.get("plotly_chart")), every=1.0)
+    by_label(at.button, "Stop").click().run()
+    run_until(at, lambda a: "Stopped." in texts(a))
+    assert not at.exception
+    df = tracking.search_runs()
+    assert df["status"].tolist() == ["KILLED"]  # Momentum stopped, Adam never started
+    assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) > 0
+
+
+def test_tracking_server_down_warns_and_keeps_the_runs(fresh_store, monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    at = page("optimizers").run()
+    by_label(at.multiselect, "Optimizers in the race").set_value(["Adam"])
+    at = _race(at)
+    run_until(at, lambda a: "Finished in" in texts(a))
+    said = texts(at)
+    assert "did not answer" in said and "saved to the local store" in said
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    df = tracking.search_runs()  # the local store got the whole run
+    assert df["status"].tolist() == ["FINISHED"]
+    assert df.iloc[0]["tags.dll.fallback_from"] == f"http://127.0.0.1:{port}"

@@ -35,6 +35,8 @@ def test_lanes_share_initial_weights_and_are_tracked(fresh_store):
     hist = tracking.metric_history(b.run_id, "train_loss")
     assert hist["value"].tolist() == pytest.approx(b.step_loss, rel=1e-6)
     assert len(tracking.metric_history(b.run_id, "dev_accuracy")) == 2
+    (path, png), = tracking.image_artifacts(b.run_id)
+    assert path == "images/loss_curve.png" and png[:4] == b"\x89PNG"
 
 
 def test_a_diverging_lane_fails_with_the_message_and_the_race_goes_on(fresh_store):

@@ -322,7 +322,7 @@ def test_round_trip_through_tracking(fresh_store) -> None:
     hist = tracking.metric_history(rid, "dev_loss")
     fig = plots.metric_curves({"adam": hist}, "dev_loss", smoothing=0.6)
     assert len(fig.data) == 2 and list(fig.data[0].y) == pytest.approx([0.4, 0.3, 0.2])
-    images = R.load_images(rid)
+    images = tracking.image_artifacts(rid)
     assert [p for p, _ in images] == ["images/sample.png"] and images[0][1][:4] == b"\x89PNG"
     assert not list(fresh_store.glob("dll-art-*"))  # the temporary download is cleaned up
     csv = pd.read_csv(io.BytesIO(R.to_csv(df)))

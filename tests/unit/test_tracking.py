@@ -41,7 +41,8 @@ def test_params_metrics_artifacts_and_finished(fresh_store):
     assert hist["step"].tolist() == list(range(1, 2501))
     np.testing.assert_allclose(hist["value"], 1.0 / np.arange(1, 2501))
     images = tracking.image_artifacts(run.run_id)
-    assert [p for p, _ in images] == ["images/grey.png"] and images[0][1].exists()
+    assert [p for p, _ in images] == ["images/grey.png"] and images[0][1][:4] == b"\x89PNG"
+    assert not list(Path(fresh_store).glob("dll-art-*"))  # the temporary download is gone
     weights = Path(fresh_store) / "mlartifacts" / "demo" / run.run_id / "artifacts" / "model" / "weights.pt"
     assert set(torch.load(weights, weights_only=True)) == {"weight", "bias"}
     assert str(fresh_store) in tracking.tracking_uri()
