@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m ui.launch --server.port $(PORT)
 
 # A Chromium for the browser tests: Debian's package when we are root on Debian,
 # otherwise an explanation (the browser tests then skip and say why).

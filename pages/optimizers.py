@@ -106,7 +106,7 @@ def _render_race(snap) -> None:
     smooth = c1.slider("Smoothing", 0.0, 0.99, 0.8, 0.01, key=f"{PAGE}.smooth")
     log_y = c2.toggle("Log scale", value=True, key=f"{PAGE}.logy")
     st.plotly_chart(lane_curves(lanes, smoothing=smooth, log_y=log_y), key=f"{PAGE}.race_loss")
-    if any(epochs.values()):
+    if any("dev_accuracy" in row for rows in epochs.values() for row in rows):
         st.plotly_chart(lane_curves(epochs, x="epoch", y="dev_accuracy", title="Dev accuracy after each epoch"),
                         key=f"{PAGE}.race_acc")
     result = snap.result
@@ -117,8 +117,9 @@ def _render_race(snap) -> None:
             "run": ln.run_id, "note": ln.error or "",
         } for ln in result.lanes]
         table = pd.DataFrame(rows)
-        st.plotly_chart(epoch_bars({r["optimizer"]: r["dev accuracy"] for r in rows}, title="Final dev accuracy"),
-                        key=f"{PAGE}.race_bars")
+        finals = {r["optimizer"]: r["dev accuracy"] for r in rows if r["dev accuracy"] is not None}
+        if finals:
+            st.plotly_chart(epoch_bars(finals, title="Final dev accuracy"), key=f"{PAGE}.race_bars")
         st.dataframe(table, hide_index=True, width="stretch", column_config={
             "dev accuracy": st.column_config.NumberColumn(format="percent"),
             "s / epoch": st.column_config.NumberColumn(format="%.3f")})

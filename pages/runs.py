@@ -147,7 +147,7 @@ def curves_tab(uri: str, selected: pd.DataFrame) -> None:
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
     metric = c1.selectbox("Metric", metrics, key="runs.metric")
     log_y = c2.toggle("Log scale", key="runs.log_y")
-    weight = c3.slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="runs.smoothing", help="TensorBoard's debiased EMA")
+    weight = c3.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs.smoothing", help="TensorBoard's debiased EMA")
     have = selected[selected[R.METRIC + metric].notna()]
     if len(have) > MAX_CURVES:
         st.caption(f"Showing the first {MAX_CURVES} of {len(have)} runs that have {metric}.")
@@ -181,7 +181,10 @@ def parcoords_tab(selected: pd.DataFrame, filtered: pd.DataFrame) -> None:
         return
     c1, c2 = st.columns([1, 2])
     metric = c1.selectbox("Colour by metric", metrics, key="runs.pc_metric")
-    chosen = c2.multiselect("Params", params, default=R.key_params(base, 6), key="runs.pc_params")
+    varying = [p for p in R.key_params(base, len(params)) if base[R.PARAM + p].nunique(dropna=False) > 1]
+    default = varying[:6] or R.key_params(base, 3)  # what differs is what explains the metric
+    picked = hash(tuple(base["run_id"]))  # a new choice of runs gets fresh defaults
+    chosen = c2.multiselect("Params", params, default=default, key=f"runs.pc_params.{picked}")
     st.plotly_chart(plots.parallel_coordinates(base, chosen, metric), key="runs.parcoords", theme=None)
     st.caption("Drag along an axis to keep only the runs inside a range.")
 

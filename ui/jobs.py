@@ -63,7 +63,8 @@ def panel(page: str, render: Callable[[JobSnapshot], None], *, every: float = 0.
 def _status(page: str, snap: JobSnapshot) -> None:
     if snap.status == QUEUED:
         ahead = f"{snap.ahead} job{'s' if snap.ahead != 1 else ''} ahead" if snap.ahead else "next in line"
-        st.info(f"⏳ Waiting for a free training slot ({ahead}). It starts by itself — you can leave this page.")
+        st.info(f"Waiting for a free training slot ({ahead}). It starts by itself — you can leave this page.",
+                icon=":material/hourglass_top:")
     elif not snap.done:
         st.progress(snap.progress, text=f"{snap.message} · {snap.elapsed_s:.0f} s")
     elif snap.status == FINISHED:

@@ -114,7 +114,8 @@ def _log_lane_figure(run: tracking.TrackedRun, lane: LaneResult) -> None:
         return
     steps = range(1, len(lane.step_loss) + 1)
     run.log_image(curves_png({lane.optimizer: (steps, lane.step_loss)}, title=f"{lane.optimizer}, α = {lane.lr:g}",
-                             log_y=True, colors=OPTIMIZER_COLORS), "loss_curve")
+                             log_y=True, colors=OPTIMIZER_COLORS, smoothing=0.9 if steps[-1] > 200 else 0.0),
+                  "loss_curve")
 
 
 def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | None = None) -> RaceResult:

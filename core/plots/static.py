@@ -16,24 +16,32 @@ def curves_png(
     ylabel: str = "loss",
     log_y: bool = False,
     colors: Mapping[str, str] | None = None,
+    smoothing: float = 0.0,
 ) -> np.ndarray:
     """Lines ``name -> (x, y)`` on one set of axes; returns an [H, W, 3] uint8 image.
 
-    Non-finite points are dropped; ``log_y`` is ignored when a value is not positive.
+    Non-finite points are dropped; with ``log_y`` non-positive points are dropped too.
+    With ``smoothing`` in (0, 1) each line is drawn faint and its debiased EMA on top.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from core.runs import smooth
+
     fig = Figure(figsize=(7, 3.6), dpi=110)
     canvas = FigureCanvasAgg(fig)  # an off-screen canvas of its own: no global backend switch
     ax = fig.add_subplot()
-    positive = True
     for name, (x, y) in series.items():
         x, y = np.asarray(x, float), np.asarray(y, float)
-        keep = np.isfinite(y)
-        positive &= bool(np.all(y[keep] > 0))
-        ax.plot(x[keep], y[keep], label=name, lw=1.6, color=(colors or {}).get(name))
-    if log_y and positive:
+        keep = np.isfinite(y) & ((y > 0) if log_y else True)
+        x, y = x[keep], y[keep]
+        color = (colors or {}).get(name)
+        if smoothing > 0 and len(y) > 2:
+            (raw,) = ax.plot(x, y, lw=0.8, alpha=0.25, color=color)
+            ax.plot(x, smooth(y, smoothing), lw=1.8, label=name, color=raw.get_color())
+        else:
+            ax.plot(x, y, lw=1.6, label=name, color=color)
+    if log_y:
         ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)

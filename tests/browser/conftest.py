@@ -59,9 +59,7 @@ def app_url(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
+            "ui.launch",  # what `make run` uses (see ui/launch.py)
             "--server.headless",
             "true",
             "--server.port",

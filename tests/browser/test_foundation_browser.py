@@ -11,6 +11,18 @@ def _no_exception(page):
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
 
 
+def test_deep_link_into_a_fresh_server_gets_the_lab_navigation(page, app_url):
+    """The first visit of a fresh server goes straight to a page (this test runs first)."""
+    page.goto(f"{app_url}/optimizers")
+    wait_idle(page)
+    shot(page, "deep-link-first-visit")
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Foundations" in nav and "Tracking" in nav, nav
+    assert "app" not in nav.split("\n"), nav  # not Streamlit's automatic pages/ list
+    assert page.get_by_text("Global seed").is_visible()
+    assert page.get_by_role("heading", name="Optimizers").is_visible()
+
+
 def test_home_page(page, app_url):
     page.goto(app_url)
     wait_idle(page)
