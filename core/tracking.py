@@ -2,7 +2,7 @@
 
 Writing: :func:`start_run` returns a :class:`TrackedRun` — params from the config
 dataclass, metrics queued and sent in batches by a background thread (training never
-waits on the store), figures/images/weights as artifacts, and a final status of FINISHED,
+waits on the store), figures (PNG images) and weights as artifacts, and a final status of FINISHED,
 FAILED (with the error text) or KILLED (stopped by the user), never left RUNNING.
 
 An unreachable tracking server never freezes or kills a training: every call has a short
@@ -197,12 +197,6 @@ class TrackedRun:
         path = self._stage(name)
         path.write_text(text, encoding="utf-8")
         self._add_artifact(path, None)
-
-    def log_figure(self, fig: Any, name: str) -> None:
-        """A Plotly figure as an interactive HTML artifact (``name`` ends in .html)."""
-        path = self._stage(name)
-        fig.write_html(str(path), include_plotlyjs="cdn", full_html=True)
-        self._add_artifact(path, "figures")
 
     def log_image(self, image: Any, name: str) -> None:
         """An image (HxW, HxWx3 uint8/float array, or PIL image) as a PNG artifact."""
