@@ -93,3 +93,21 @@ def test_tracking_server_down_warns_and_keeps_the_runs(fresh_store, monkeypatch)
     df = tracking.search_runs()  # the local store got the whole run
     assert df["status"].tolist() == ["FINISHED"]
     assert df.iloc[0]["tags.dll.fallback_from"] == f"http://127.0.0.1:{port}"
+
+
+def test_a_race_waits_visibly_while_the_slot_is_taken(fresh_store):
+    import threading
+
+    from core.device import pick_device
+    from core.jobs import get_manager
+
+    gate = threading.Event()  # another learner's training holds this device's only slot
+    blocker = get_manager().submit("elsewhere", lambda ctx, _: gate.wait(60), slot=pick_device().type)
+    try:
+        at = _race(page("optimizers").run())
+        run_until(at, lambda a: "Waiting for a free training slot" in texts(a), timeout=30)
+        assert "next in line" in texts(at)
+    finally:
+        gate.set()
+    get_manager().wait(blocker.id, 30)
+    run_until(at, lambda a: "Finished in" in texts(a))

@@ -49,8 +49,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    data = tmp_path_factory.mktemp("browser-data")
+def app_data(tmp_path_factory) -> Path:
+    """The served app's data folder (its tracking store is ``mlflow.db`` in there)."""
+    return tmp_path_factory.mktemp("browser-data")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_data):
+    data = app_data
     port = _free_port()
     env = {**os.environ, "DLL_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)

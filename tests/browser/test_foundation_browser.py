@@ -62,3 +62,32 @@ def test_optimizer_lab_race_and_runs(page, app_url):
     for name in ("Gradient descent", "Momentum", "RMSprop", "Adam"):
         assert page.get_by_text(name).count() >= 1 or page.locator(f"text={name}").count() >= 1
     shot(page, "runs")
+
+
+def test_a_race_finishes_and_is_tracked_after_the_tab_is_closed(browser, app_url, app_data):
+    import time
+
+    from core import tracking
+
+    uri = f"sqlite:///{app_data / 'mlflow.db'}"
+    before = len(tracking.search_runs(uri=uri))
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(f"{app_url}/optimizers")
+    wait_idle(page)
+    page.get_by_role("tab", name="Race on a real network").click()
+    wait_idle(page)
+    race = page.get_by_role("tabpanel", name="Race on a real network")
+    race.get_by_test_id("stRadioGroup").get_by_text("stochastic", exact=True).click()  # a race of some seconds
+    page.wait_for_timeout(500)
+    race.get_by_role("button", name="Start the race").click()
+    page.get_by_text("training with").first.wait_for(timeout=60_000)
+    ctx.close()  # the learner closes the tab mid-race
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        runs = tracking.search_runs(uri=uri)
+        if len(runs) - before == 4 and set(runs["status"][: len(runs) - before]) == {"FINISHED"}:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"the race did not finish after the tab closed: {runs[['run_name', 'status']]}")
