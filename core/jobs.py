@@ -163,9 +163,9 @@ class JobManager:
         job = self._jobs.get(job_id)
         if job is None:
             return None
-        with self._cond:
+        with self._cond:  # the line holds the running jobs first, then the waiting ones in order
             line = self._line.get(job.slot, [])
-            ahead = line.index(job.id) if job.status == QUEUED and job.id in line else 0
+            ahead = line.index(job.id) - self._running.get(job.slot, 0) if job.id in line else 0
         with job.lock:
             return JobSnapshot(
                 id=job.id,
@@ -179,7 +179,7 @@ class JobManager:
                 warnings=tuple(job.warnings),
                 error=job.error,
                 result=job.result,
-                ahead=max(ahead - self._running_before(job), 0) if job.status == QUEUED else 0,
+                ahead=max(ahead, 0) if job.status == QUEUED else 0,
                 created=job.created,
                 started=job.started,
                 ended=job.ended,
@@ -193,9 +193,6 @@ class JobManager:
         return self.snapshot(job_id)
 
     # -- internals -------------------------------------------------------------------
-
-    def _running_before(self, job: Job) -> int:
-        return self._running.get(job.slot, 0)
 
     def _forget_old(self, page: str) -> None:
         done = [j for j in self._jobs.values() if j.page == page and j.status in DONE]

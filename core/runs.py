@@ -392,18 +392,15 @@ def to_csv(df: pd.DataFrame) -> bytes:
 # ---------------------------------------------------------------- store helpers
 
 
-def redact_uri(text: str) -> str:
-    """Hide a password in any URI in ``text``: ``http://me:secret@host`` -> ``http://me:***@host``."""
-    return re.sub(r"(//[^/:@\s]+):[^/@\s]+@", r"\1:***@", text)
-
-
 def store_error_message(exc: BaseException, uri: str) -> str:
     """One plain sentence for a tracking store that could not be read."""
+    from core.tracking import is_local, redact_uri
+
     where = redact_uri(uri)
     hint = (
-        "If it is an MLflow server, check that it is running and reachable, or unset "
+        "Check that the file is readable and not locked by another program."
+        if is_local(uri)
+        else "If it is an MLflow server, check that it is running and reachable, or unset "
         "MLFLOW_TRACKING_URI to use the local store."
-        if "://" in uri and not uri.startswith(("sqlite:", "file:"))
-        else "Check that the file is readable and not locked by another program."
     )
     return f"The runs could not be read from the tracking store at {where} ({type(exc).__name__}). {hint}"

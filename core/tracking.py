@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.data import data_dir
+from core.data import PROJECT_ROOT, data_dir
 
 # Bounded network behaviour for a remote store (MLflow's defaults retry for minutes).
 # Set before any MLflow call; a user's own settings win.
@@ -63,6 +64,24 @@ def tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` when set, else :func:`local_uri` (always explicit: MLflow's
     own default depends on the working directory)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or local_uri()
+
+
+def redact_uri(text: str) -> str:
+    """Hide a password in any URI in ``text``: ``http://me:secret@host`` -> ``http://me:***@host``."""
+    return re.sub(r"(//[^/:@\s]+):[^/@\s]+@", r"\1:***@", text)
+
+
+def display_uri(uri: str | None = None) -> str:
+    """The store as people should see it: password hidden, a SQLite path relative to the
+    project when it lies inside it."""
+    uri = uri or tracking_uri()
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        try:
+            return f"sqlite: {path.relative_to(PROJECT_ROOT)}"
+        except ValueError:
+            return f"sqlite: {path}"
+    return redact_uri(uri)
 
 
 def is_local(uri: str | None = None) -> bool:
@@ -257,17 +276,14 @@ class TrackedRun:
     # -- internals ----------------------------------------------------------------------
 
     def _stage(self, name: str) -> Path:
+        """A fresh staging path that keeps the artifact's (sanitised) file name."""
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:120] or "file"
-        return self._staging / f"{len(self._artifacts)}-{safe}"
+        folder = Path(tempfile.mkdtemp(dir=self._staging))  # one folder each: same names never clash
+        return folder / safe
 
     def _add_artifact(self, path: Path, folder: str | None) -> None:
-        final = path.with_name(path.name.split("-", 1)[1])
-        if final.exists():
-            final = path
-        else:
-            path.rename(final)
         with self._lock:
-            self._artifacts.append((final, folder))
+            self._artifacts.append((path, folder))
         self._wake.set()
 
     def _loop(self) -> None:
@@ -288,7 +304,7 @@ class TrackedRun:
             if self._offline_since is None:
                 self._offline_since = now
                 self.warnings.append(
-                    f"The tracking store at {self.uri} did not answer ({type(exc).__name__}); "
+                    f"The tracking store at {redact_uri(self.uri)} did not answer ({type(exc).__name__}); "
                     "training goes on and the run's data are kept and will be sent when it is back."
                 )
             self._next_try = now + self.retry_interval_s
@@ -335,14 +351,14 @@ class TrackedRun:
             self.warnings.append("The local tracking store could not be written; this run is not saved.")
             return
         self.uri = local_uri()
-        self.tags[TAG_FALLBACK] = remote
+        self.tags[TAG_FALLBACK] = redact_uri(remote)
         self.run_id, self._sent, self._artifacts_sent, self._offline_since = None, 0, 0, None
         try:
             self._sync(final=True)
             self.fell_back = True
             self.warnings.append(
-                f"The tracking server at {remote} never came back; the whole run was saved "
-                f"to the local store ({self.uri}) instead."
+                f"The tracking server at {redact_uri(remote)} never came back; the whole run was saved "
+                f"to the local store ({display_uri(self.uri)}) instead."
             )
         except Exception as exc:  # noqa: BLE001
             self.warnings.append(f"This run could not be saved anywhere: {type(exc).__name__}: {exc}")

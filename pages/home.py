@@ -42,7 +42,7 @@ c2.metric("GPU memory" if info.kind == "cuda" else "CPU threads",
           f"{info.memory_gb:.0f} GB" if info.kind == "cuda" and info.memory_gb else str(info.threads))
 c3.metric("PyTorch", info.torch_version.split("+")[0])
 c4.metric("Tracked runs", "unknown" if count is None else f"{count:,}")
-st.caption(f"Tracking store: `{shell.short_uri(tracking.tracking_uri())}`")
+st.caption(f"Tracking store: `{tracking.display_uri()}`")
 if count is None:
     st.warning("The tracking store does not answer right now. Trainings still run and keep their data.")
 

@@ -66,9 +66,9 @@ def delete(run_ids: list[str], uri: str) -> None:
 def mlflow_ui(uri: str) -> None:
     with st.expander("Open MLflow's own UI"):
         st.write("MLflow's UI shows the same runs, with its own charts and artifact browser. Run:")
-        st.code(R.redact_uri(tracking.ui_command(uri)), language="bash")
+        st.code(tracking.redact_uri(tracking.ui_command(uri)), language="bash")
         st.write("Tracking store:")
-        st.code(R.redact_uri(uri), language=None)
+        st.code(tracking.redact_uri(uri), language=None)
 
 
 def filters(df: pd.DataFrame) -> pd.DataFrame:

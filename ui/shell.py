@@ -68,14 +68,4 @@ def sidebar() -> None:
             "Global seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="global.seed",
             help="Every page seeds its data split, initial weights and sampling with this number.",
         )
-        st.caption(f"**Tracking:** `{short_uri(tracking.tracking_uri())}`")
-
-
-def short_uri(uri: str) -> str:
-    if uri.startswith("sqlite:///"):
-        path = Path(uri.removeprefix("sqlite:///"))
-        try:
-            return f"sqlite: {path.relative_to(ROOT)}"
-        except ValueError:
-            return f"sqlite: {path}"
-    return uri
+        st.caption(f"**Tracking:** `{tracking.display_uri()}`")

@@ -7,7 +7,6 @@ of one race share a ``dll.comparison`` tag, so the Runs page can put them side b
 from __future__ import annotations
 
 import copy
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
@@ -21,7 +20,7 @@ from core.jobs import JobContext, LiveMetrics
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.static import curves_png
 from core.plots.surfaces import OPTIMIZER_COLORS
-from core.training import TrainingCancelled, TrainingDiverged, evaluate, fit
+from core.training import History, TrainingCancelled, TrainingDiverged, fit
 
 PAGE = "optimizers"
 BATCH_REGIMES = ("mini-batch", "full batch", "stochastic")
@@ -145,54 +144,46 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
             ctx.report(i / n_lanes, f"training with {name} ({i + 1} of {n_lanes})")
         model = copy.deepcopy(base).to(device)  # identical initial weights in every lane
         opt = make_optimizer(name, model.parameters(), lr, beta=cfg.beta, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps)
-        run = tracking.start_run(
-            PAGE,
-            {**params, "optimizer": name, "lr": lr},
-            run_name=f"{name} lr={lr:g}",
-            tags={tracking.TAG_COMPARISON: comparison},
-        )
-        lane.run_id = run.run_id
-        live = LiveMetrics(
-            ctx, run, series=name, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
-            progress_span=(i / n_lanes, (i + 1) / n_lanes),
-        )
-        t0 = time.perf_counter()
+        run = tracking.start_run(PAGE, {**params, "optimizer": name, "lr": lr}, run_name=f"{name} lr={lr:g}",
+                                 tags={tracking.TAG_COMPARISON: comparison})
+        live = LiveMetrics(ctx, run, series=name, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
+                           progress_span=(i / n_lanes, (i + 1) / n_lanes))
         try:
-            hist = fit(
-                model, split.train, opt, dev=split.dev, epochs=cfg.epochs, batch_size=bs,
-                callbacks=[live], cancel=ctx.cancel if ctx else None, device=device, seed=cfg.seed,
-            )
+            with run:  # ends FINISHED, KILLED (Stop) or FAILED (NaN, any error) with the message
+                try:
+                    hist = fit(model, split.train, opt, dev=split.dev, epochs=cfg.epochs, batch_size=bs,
+                               callbacks=[live], cancel=ctx.cancel if ctx else None, device=device, seed=cfg.seed)
+                except (TrainingDiverged, TrainingCancelled) as exc:
+                    _record(lane, exc.history)
+                    _log_lane_figure(run, lane)
+                    raise
+                _record(lane, hist)
+                if lane.dev_accuracy is not None:
+                    run.log_metrics({"final_dev_accuracy": lane.dev_accuracy}, hist.steps_done)
+                run.log_metrics({"seconds_per_epoch": lane.seconds_per_epoch}, hist.steps_done)
+                run.log_state_dict(model)
+                _log_lane_figure(run, lane)
+            lane.status = "FINISHED"
         except TrainingDiverged as exc:
             lane.status, lane.error = "FAILED", str(exc)
-            lane.step_loss, lane.epochs, lane.steps = exc.history.step_loss, exc.history.epochs, exc.step
-            _log_lane_figure(run, lane)
-            run.end("FAILED", str(exc))
             if ctx is not None:
                 ctx.warn(f"{name}: {exc}")
-            continue
         except TrainingCancelled as exc:
-            lane.status, lane.step_loss, lane.epochs = "KILLED", exc.history.step_loss, exc.history.epochs
-            lane.steps = exc.history.steps_done
-            _log_lane_figure(run, lane)
-            run.end("KILLED", "stopped by the user")
+            lane.status = "KILLED"
             result.lanes += [LaneResult(o, r, "SKIPPED") for o, r in list(zip(cfg.optimizers, cfg.learning_rates))[i + 1 :]]
             exc.result = result
             raise
-        except BaseException as exc:
-            run.end("FAILED", f"{type(exc).__name__}: {exc}")
-            raise
-        elapsed = time.perf_counter() - t0
-        ev = evaluate(model, *split.dev, device=device) if split.sizes["dev"] else {}
-        lane.status, lane.steps = "FINISHED", hist.steps_done
-        lane.step_loss, lane.epochs = hist.step_loss, hist.epochs
-        lane.dev_accuracy, lane.dev_loss = ev.get("accuracy"), ev.get("loss")
-        lane.seconds_per_epoch = elapsed / max(len(hist.epochs), 1)
-        run.log_metrics({"final_dev_accuracy": lane.dev_accuracy or 0.0, "seconds_per_epoch": lane.seconds_per_epoch}, hist.steps_done)
-        run.log_state_dict(model)
-        _log_lane_figure(run, lane)
-        run.end("FINISHED")
-        lane.run_id = run.run_id
-        if ctx is not None:
-            for w in run.warnings:
-                ctx.warn(w)
+        finally:
+            lane.run_id = run.run_id  # known once the store has answered
+            if ctx is not None:
+                for w in run.warnings:
+                    ctx.warn(w)
     return result
+
+
+def _record(lane: LaneResult, hist: History) -> None:
+    """Copy a (possibly partial) training history into the lane."""
+    lane.step_loss, lane.epochs, lane.steps = hist.step_loss, hist.epochs, hist.steps_done
+    lane.dev_accuracy, lane.dev_loss = hist.last("dev_accuracy"), hist.last("dev_loss")
+    if hist.epochs:
+        lane.seconds_per_epoch = sum(e["seconds"] for e in hist.epochs) / len(hist.epochs)

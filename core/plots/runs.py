@@ -6,12 +6,11 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
-from core.runs import METRIC, MISSING, PARAM, metric_direction, smooth
+from core.plots.curves import curves
+from core.runs import METRIC, MISSING, PARAM, metric_direction
 
 TEMPLATE = "plotly_white"
-COLORS = qualitative.Plotly + qualitative.D3
 GOOD_COLORSCALE = "Viridis"  # bright yellow = good, dark purple = bad (after reversal for "min")
 
 
@@ -32,55 +31,23 @@ def metric_curves(
     log_y: bool = False,
     smoothing: float = 0.0,
 ) -> go.Figure:
-    """One line per run of ``metric`` against step, overlaid.
+    """One line per run of ``metric`` against step, overlaid (see :func:`core.plots.curves.curves`).
 
     ``histories``: run label -> DataFrame with ``step`` and ``value`` columns (every logged
-    value). With ``smoothing`` > 0 (TensorBoard's weight, in [0, 1)) each run shows its
-    smoothed curve with the raw one faint underneath in the same colour; the legend lists
-    each run once and clicking it hides both lines. ``log_y`` puts the value axis on a log
-    scale (non-positive values are then not drawn).
+    value). The title says which way is better for the metric.
     """
-    if not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-    fig = go.Figure()
-    drawn = 0
-    for i, (label, hist) in enumerate(histories.items()):
-        if hist is None or len(hist) == 0:
-            continue
-        hist = hist.sort_values("step", kind="stable")
-        steps = hist["step"].to_numpy()
-        values = hist["value"].to_numpy(dtype=float)
-        color = COLORS[i % len(COLORS)]
-        mode = "lines+markers" if len(hist) <= 1 else "lines"
-        hover = f"<b>{label}</b><br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"
-        if smoothing > 0:
-            fig.add_trace(
-                go.Scatter(
-                    x=steps, y=values, mode=mode, name=f"{label} (raw)", legendgroup=label,
-                    showlegend=False, opacity=0.25, line=dict(color=color, width=1),
-                    hovertemplate=hover.replace("</b>", " (raw)</b>"),
-                )
-            )  # fmt: skip
-            values = smooth(values, smoothing)
-        fig.add_trace(
-            go.Scatter(
-                x=steps, y=values, mode=mode, name=label, legendgroup=label,
-                line=dict(color=color, width=2), hovertemplate=hover,
-            )
-        )  # fmt: skip
-        drawn += 1
-    title = f"{metric} <span style='font-size:0.8em;color:gray'>({_better(metric)})</span>"
+    series = {
+        label: (hist["step"].to_numpy(), hist["value"].to_numpy(dtype=float))
+        for label, hist in histories.items()
+        if hist is not None and len(hist)
+    }
+    fig = curves(series, xlabel="step", ylabel=metric, log_y=log_y, smoothing=smoothing)
     fig.update_layout(
-        template=TEMPLATE,
-        title=dict(text=title, x=0.0, xanchor="left"),
-        xaxis_title="step",
-        yaxis_title=metric + (" (log scale)" if log_y else ""),
+        title=dict(text=f"{metric} <span style='font-size:0.8em;color:gray'>({_better(metric)})</span>", x=0.0,
+                   xanchor="left"),
         legend_title_text="run",
-        hovermode="closest",
-        margin=dict(l=60, r=20, t=60, b=50),
     )
-    fig.update_yaxes(type="log" if log_y else "linear")
-    if drawn == 0:
+    if not fig.data:
         _empty(fig, f"No values of {metric} were logged by these runs.")
     return fig
 

@@ -1,4 +1,4 @@
-"""Figures for trainings: live loss curves of several lanes, per-epoch metrics, results."""
+"""Figures for trainings: live curves of several lanes, final results per lane."""
 
 from __future__ import annotations
 
@@ -7,23 +7,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.plots.curves import PALETTE, curves
 from core.plots.surfaces import OPTIMIZER_COLORS
-from core.runs import smooth
-
-PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#B279A2", "#72B7B2", "#EECA3B", "#9D755D")
-MAX_POINTS = 1500
 
 
 def color_for(name: str, i: int) -> str:
     return OPTIMIZER_COLORS.get(name, PALETTE[i % len(PALETTE)])
-
-
-def _thin(x: np.ndarray, y: np.ndarray, n: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """Keep at most ``n`` evenly spaced points (always the last one)."""
-    if len(x) <= n:
-        return x, y
-    idx = np.unique(np.linspace(0, len(x) - 1, n).round().astype(int))
-    return x[idx], y[idx]
 
 
 def lane_curves(
@@ -35,36 +24,11 @@ def lane_curves(
     log_y: bool = False,
     title: str = "Training loss per step",
 ) -> go.Figure:
-    """One line per lane (e.g. per optimizer) of ``y`` against ``x``; rows are dicts.
-
-    With ``smoothing`` > 0 the raw curve is drawn faint under the smoothed one.
-    Non-finite values are dropped (a diverged lane simply ends).
-    """
-    fig = go.Figure()
-    for i, (name, rows) in enumerate(series.items()):
-        xs = np.array([r[x] for r in rows if y in r], dtype=float)
-        ys = np.array([r[y] for r in rows if y in r], dtype=float)
-        keep = np.isfinite(ys)
-        xs, ys = xs[keep], ys[keep]
-        if len(xs) == 0:
-            continue
-        color = color_for(name, i)
-        if smoothing > 0 and len(ys) > 2:
-            tx, ty = _thin(xs, ys)
-            fig.add_scatter(x=tx, y=ty, mode="lines", line=dict(color=color, width=1), opacity=0.25,
-                            showlegend=False, hoverinfo="skip", legendgroup=name)
-            ys = smooth(ys, smoothing)
-        tx, ty = _thin(xs, ys)
-        fig.add_scatter(x=tx, y=ty, mode="lines", name=name, line=dict(color=color, width=2.2), legendgroup=name,
-                        hovertemplate=f"{name}<br>{x} %{{x}}<br>{y} %{{y:.4g}}<extra></extra>")
-    fig.update_layout(
-        template="plotly_white", title=title, height=380, margin=dict(l=10, r=10, t=50, b=10),
-        xaxis_title=x, yaxis_title=y.replace("_", " "), legend=dict(orientation="h", y=-0.2),
-    )
-    if log_y:
-        fig.update_yaxes(type="log")
-    if x == "epoch":
-        fig.update_xaxes(tickformat="d", dtick=1 if max((len(r) for r in series.values()), default=0) <= 20 else None)
+    """Live job rows (dicts) per lane, e.g. per optimizer: ``y`` against ``x``, one line each."""
+    xy = {name: ([r[x] for r in rows if y in r], [r[y] for r in rows if y in r]) for name, rows in series.items()}
+    fig = curves(xy, xlabel=x, ylabel=y.replace("_", " "), title=title, log_y=log_y, smoothing=smoothing,
+                 colors={name: color_for(name, i) for i, name in enumerate(series)})
+    fig.update_layout(height=380, legend=dict(orientation="h", y=-0.2))
     return fig
 
 

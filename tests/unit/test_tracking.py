@@ -73,19 +73,26 @@ def test_stale_running_runs_are_marked_killed(fresh_store):
     assert tracking.mark_stale_runs_killed() == 0
 
 
+def test_displayed_uris_hide_passwords():
+    assert tracking.display_uri("http://me:secret@host:5000") == "http://me:***@host:5000"
+    assert tracking.display_uri(f"sqlite:///{tracking.PROJECT_ROOT}/data/mlflow.db") == "sqlite: data/mlflow.db"
+    assert tracking.display_uri("sqlite:////elsewhere/x.db") == "sqlite: /elsewhere/x.db"
+
+
 def test_unreachable_server_never_blocks_and_falls_back(fresh_store):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here
     t0 = time.perf_counter()
-    run = tracking.start_run("demo", Cfg(), uri=f"http://127.0.0.1:{port}")
+    run = tracking.start_run("demo", Cfg(), uri=f"http://me:secret@127.0.0.1:{port}")
     for step in range(1, 201):
         run.log_metrics({"train_loss": float(step)}, step)
     run.end("FINISHED")
     assert time.perf_counter() - t0 < 20
     assert run.fell_back and any("did not answer" in w for w in run.warnings)
+    assert not any("secret" in w for w in run.warnings)
     df = tracking.search_runs()  # the local store
-    assert df.iloc[0]["tags.dll.fallback_from"] == f"http://127.0.0.1:{port}"
+    assert df.iloc[0]["tags.dll.fallback_from"] == f"http://me:***@127.0.0.1:{port}"
     assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) == 200
 
 
