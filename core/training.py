@@ -150,6 +150,7 @@ def fit(
     *,
     dev: tuple[torch.Tensor, torch.Tensor] | None = None,
     loss_fn: LossFn = F.cross_entropy,
+    penalty: Callable[[], torch.Tensor] | None = None,
     epochs: int = 10,
     batch_size: int | None = None,
     callbacks: Sequence[Callback] = (),
@@ -165,6 +166,9 @@ def fit(
     ``batch_size``: ``None`` (or ≥ N) = full batch (batch gradient descent), ``1`` =
     stochastic, anything between = mini-batch; batches are reshuffled each epoch with
     ``seed``. ``X`` is [N, ...], ``y`` [N] (class indices for the default cross-entropy).
+    ``penalty`` (e.g. an L2 term) is called each step and added to the data loss before
+    the backward pass; the step losses then record the regularised cost J_reg, while the
+    epoch's ``dev_loss`` stays the plain data loss.
     Raises :class:`TrainingDiverged` on a NaN/inf loss and :class:`TrainingCancelled`
     when ``cancel`` is set; both carry the history so far.
     """
@@ -226,6 +230,8 @@ def fit(
             with autocast(device, amp):
                 out = model(xb)
             loss = loss_fn(out.float(), yb)
+            if penalty is not None:
+                loss = loss + penalty()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

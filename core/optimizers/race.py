@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -16,11 +16,12 @@ from torch import nn
 from core import tracking
 from core.data import DATASETS, load_dataset, split_dataset
 from core.device import pick_device, seed_everything
-from core.jobs import JobContext, LiveMetrics
+from core.experiment import KILLED, Lane, train_tracked
+from core.jobs import JobContext
+from core.nets import mlp
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.plots.static import curves_png
 from core.plots.surfaces import OPTIMIZER_COLORS
-from core.training import History, TrainingCancelled, TrainingDiverged, fit
+from core.training import TrainingCancelled
 
 PAGE = "optimizers"
 BATCH_REGIMES = ("mini-batch", "full batch", "stochastic")
@@ -73,20 +74,19 @@ class RaceConfig:
 
 
 @dataclass
-class LaneResult:
-    """One optimizer's outcome in a race."""
+class LaneResult(Lane):
+    """One optimizer's outcome in a race (a :class:`Lane` that knows its optimizer and α)."""
 
-    optimizer: str
-    lr: float
-    status: str  # FINISHED | FAILED | KILLED | SKIPPED
-    run_id: str | None = None
-    steps: int = 0
-    dev_accuracy: float | None = None
-    dev_loss: float | None = None
-    seconds_per_epoch: float | None = None
-    error: str | None = None
-    step_loss: list[float] = field(default_factory=list, repr=False)
-    epochs: list[dict[str, float]] = field(default_factory=list, repr=False)
+    optimizer: str = ""
+    lr: float = 0.0
+
+    @property
+    def step_loss(self) -> list[float]:
+        return self.history.step_loss
+
+    @property
+    def epochs(self) -> list[dict[str, float]]:
+        return self.history.epochs
 
 
 @dataclass
@@ -98,23 +98,7 @@ class RaceResult:
 
 def build_mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
     """Flatten → (Linear → ReLU) per hidden layer → Linear to class scores."""
-    layers: list[nn.Module] = [nn.Flatten()]
-    width = n_in
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
-    layers.append(nn.Linear(width, n_out))
-    return nn.Sequential(*layers)
-
-
-def _log_lane_figure(run: tracking.TrackedRun, lane: LaneResult) -> None:
-    """The lane's loss per step (and dev accuracy per epoch) as a PNG artifact."""
-    if not lane.step_loss:
-        return
-    steps = range(1, len(lane.step_loss) + 1)
-    run.log_image(curves_png({lane.optimizer: (steps, lane.step_loss)}, title=f"{lane.optimizer}, α = {lane.lr:g}",
-                             log_y=True, colors=OPTIMIZER_COLORS, smoothing=0.9 if steps[-1] > 200 else 0.0),
-                  "loss_curve")
+    return mlp(n_in, hidden, n_out)
 
 
 def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | None = None) -> RaceResult:
@@ -132,58 +116,26 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
     base = build_mlp(ds.n_features, cfg.hidden, ds.n_classes)
     comparison = f"race-{uuid.uuid4().hex[:8]}"
     result = RaceResult(comparison, [], split.sizes)
-    n_train = split.sizes["train"]
     bs = cfg.effective_batch_size
-    steps_per_epoch = 1 if bs is None else -(-n_train // min(bs, n_train))
     n_lanes = len(cfg.optimizers)
     params = {k: v for k, v in asdict(cfg).items() if k not in ("optimizers", "learning_rates")}
     for i, (name, lr) in enumerate(zip(cfg.optimizers, cfg.learning_rates, strict=True)):
-        lane = LaneResult(name, lr, "SKIPPED")
-        result.lanes.append(lane)
         if ctx is not None:
             ctx.report(i / n_lanes, f"training with {name} ({i + 1} of {n_lanes})")
         model = copy.deepcopy(base).to(device)  # identical initial weights in every lane
         opt = make_optimizer(name, model.parameters(), lr, beta=cfg.beta, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps)
-        run = tracking.start_run(PAGE, {**params, "optimizer": name, "lr": lr}, run_name=f"{name} lr={lr:g}",
-                                 tags={tracking.TAG_COMPARISON: comparison})
-        live = LiveMetrics(ctx, run, series=name, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
-                           progress_span=(i / n_lanes, (i + 1) / n_lanes))
         try:
-            with run:  # ends FINISHED, KILLED (Stop) or FAILED (NaN, any error) with the message
-                try:
-                    hist = fit(model, split.train, opt, dev=split.dev, epochs=cfg.epochs, batch_size=bs,
-                               callbacks=[live], cancel=ctx.cancel if ctx else None, device=device, seed=cfg.seed)
-                except (TrainingDiverged, TrainingCancelled) as exc:
-                    _record(lane, exc.history)
-                    _log_lane_figure(run, lane)
-                    raise
-                _record(lane, hist)
-                if lane.dev_accuracy is not None:
-                    run.log_metrics({"final_dev_accuracy": lane.dev_accuracy}, hist.steps_done)
-                run.log_metrics({"seconds_per_epoch": lane.seconds_per_epoch}, hist.steps_done)
-                run.log_state_dict(model)
-                _log_lane_figure(run, lane)
-            lane.status = "FINISHED"
-        except TrainingDiverged as exc:
-            lane.status, lane.error = "FAILED", str(exc)
-            if ctx is not None:
-                ctx.warn(f"{name}: {exc}")
+            lane = train_tracked(ctx, PAGE, {**params, "optimizer": name, "lr": lr}, model, split.train, opt,
+                                 name=name, dev=split.dev, epochs=cfg.epochs, batch_size=bs,
+                                 run_name=f"{name} lr={lr:g}", tags={tracking.TAG_COMPARISON: comparison},
+                                 progress_span=(i / n_lanes, (i + 1) / n_lanes), device=device, seed=cfg.seed,
+                                 figure_title=f"{name}, α = {lr:g}", colors=OPTIMIZER_COLORS)
         except TrainingCancelled as exc:
-            lane.status = "KILLED"
-            result.lanes += [LaneResult(o, r, "SKIPPED") for o, r in list(zip(cfg.optimizers, cfg.learning_rates))[i + 1 :]]
+            result.lanes.append(LaneResult(name, KILLED, exc.lane.run_id, exc.history, optimizer=name, lr=lr))
+            result.lanes += [LaneResult(o, optimizer=o, lr=r) for o, r in list(zip(cfg.optimizers, cfg.learning_rates))[i + 1 :]]
             exc.result = result
             raise
-        finally:
-            lane.run_id = run.run_id  # known once the store has answered
-            if ctx is not None:
-                for w in run.warnings:
-                    ctx.warn(w)
+        result.lanes.append(LaneResult(**{f: getattr(lane, f) for f in ("name", "status", "run_id", "history", "error")},
+                                       optimizer=name, lr=lr))
     return result
 
-
-def _record(lane: LaneResult, hist: History) -> None:
-    """Copy a (possibly partial) training history into the lane."""
-    lane.step_loss, lane.epochs, lane.steps = hist.step_loss, hist.epochs, hist.steps_done
-    lane.dev_accuracy, lane.dev_loss = hist.last("dev_accuracy"), hist.last("dev_loss")
-    if hist.epochs:
-        lane.seconds_per_epoch = sum(e["seconds"] for e in hist.epochs) / len(hist.epochs)
