@@ -9,6 +9,7 @@ caller can skip the rest.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import tracking
+from core.device import synchronize
 from core.jobs import JobContext, LiveMetrics
 from core.plots.static import curves_png
-from core.training import Callback, EarlyStopping, History, LossFn, TrainingCancelled, TrainingDiverged, fit
+from core.training import Callback, EarlyStopping, History, LossFn, TrainingCancelled, TrainingDiverged, evaluate, fit
 
 FINISHED, FAILED, KILLED, SKIPPED = "FINISHED", "FAILED", "KILLED", "SKIPPED"
 
@@ -88,8 +90,9 @@ def train_tracked(
     ``params``: the run's params (a config dataclass or mapping). ``name`` names the live
     series (``ctx.push(name, ...)`` per step and ``f"{name}/epochs"`` per epoch). ``finish``
     runs inside the open run after a successful training, to log extra metrics or images.
-    The run gets the final dev accuracy/loss, seconds per epoch, the best epoch (with early
-    stopping), the weights, and a loss-curve PNG (also when it diverged or was stopped).
+    The run gets the final dev accuracy/loss, final train accuracy/loss, inference time per
+    example, seconds per epoch, the best epoch (with early stopping), the weights, and a
+    loss-curve PNG (also when it diverged or was stopped).
     """
     lane = Lane(name)
     run = tracking.start_run(page, params, run_name=run_name or name, tags=tags)
@@ -106,7 +109,7 @@ def train_tracked(
                 _log_figure(run, lane, figure_title, colors)
                 raise
             hist = lane.history
-            final = {"seconds_per_epoch": lane.seconds_per_epoch}
+            final = {"seconds_per_epoch": lane.seconds_per_epoch, **final_measures(model, train, dev, loss_fn)}
             if lane.dev_accuracy is not None:
                 final.update(final_dev_accuracy=lane.dev_accuracy, final_dev_loss=lane.dev_loss)
             if hist.best_epoch is not None:
@@ -131,6 +134,35 @@ def train_tracked(
             for w in run.warnings:
                 ctx.warn(w)
     return lane
+
+
+def final_measures(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    dev: tuple[torch.Tensor, torch.Tensor] | None,
+    loss_fn: LossFn = F.cross_entropy,
+) -> dict[str, float]:
+    """What every finished run records besides its curves: the final train loss and
+    accuracy in eval mode (for bias/variance diagnosis) and the measured inference time
+    per example on the dev set (best of 3, for satisficing metrics)."""
+    ev = evaluate(model, train[0], train[1], loss_fn)
+    out = {"final_train_loss": ev["loss"], "final_train_accuracy": ev["accuracy"]}
+    X = dev[0] if dev is not None and len(dev[1]) else train[0]
+    X = X[:2048]
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(3):
+            synchronize(device)
+            t0 = time.perf_counter()
+            model(X.to(device))
+            synchronize(device)
+            best = min(best, time.perf_counter() - t0)
+    model.train(was)
+    out["inference_ms_per_example"] = 1000 * best / max(len(X), 1)
+    return out
 
 
 def _log_figure(run: tracking.TrackedRun, lane: Lane, title: str | None, colors: Mapping[str, str] | None) -> None:

@@ -473,6 +473,37 @@ def image_artifacts(run_id: str, uri: str | None = None, limit: int = 12) -> lis
         shutil.rmtree(dest, ignore_errors=True)
 
 
+def annotate_run(
+    run_id: str, *, tags: Mapping[str, str] | None = None, text: str | None = None, name: str = "notes.txt",
+    uri: str | None = None,
+) -> None:
+    """Add tags and/or a text artifact to a run that has already ended (e.g. a learner's
+    error-analysis tags, kept with the run they describe)."""
+    client = _client(uri)
+    for k, v in (tags or {}).items():
+        client.set_tag(run_id, k, str(v)[:5000])
+    if text is not None:
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:120] or "notes.txt"
+        folder = Path(tempfile.mkdtemp(prefix="dll-note-", dir=data_dir()))
+        try:
+            (folder / safe).write_text(text, encoding="utf-8")
+            client.log_artifact(run_id, str(folder / safe))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def text_artifact(run_id: str, name: str, uri: str | None = None) -> str | None:
+    """A text artifact of the run (None when it has none of that name)."""
+    client = _client(uri)
+    if name not in {f.path for f in client.list_artifacts(run_id)}:
+        return None
+    dest = Path(tempfile.mkdtemp(prefix="dll-art-", dir=data_dir()))
+    try:
+        return Path(client.download_artifacts(run_id, name, str(dest))).read_text(encoding="utf-8")
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
 def delete_runs(run_ids: Iterable[str], uri: str | None = None) -> int:
     """Delete runs (MLflow's soft delete: they leave every list); returns how many."""
     client = _client(uri)
