@@ -168,6 +168,7 @@ class TrackedRun:
         run_name: str | None = None,
         tags: Mapping[str, str] | None = None,
         uri: str | None = None,
+        resume: str | None = None,
     ) -> None:
         self.page = page
         self.uri = uri or tracking_uri()
@@ -175,7 +176,8 @@ class TrackedRun:
         self.params = flatten_params(config)
         self.tags = {TAG_PAGE: page, **(tags or {})}
         self.start_ms = int(time.time() * 1000)
-        self.run_id: str | None = None
+        self.run_id: str | None = resume
+        self._reopen = resume is not None  # set the ended run RUNNING again on the first sync
         self.status = "RUNNING"
         self.warnings: list[str] = []
         self.fell_back = False
@@ -326,6 +328,9 @@ class TrackedRun:
             client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in self.params.items()])
             with self._lock:
                 self.run_id = run.info.run_id
+        if self._reopen:
+            client.update_run(self.run_id, status="RUNNING")
+            self._reopen = False
         with self._lock:
             chunk = self._metrics[self._sent :]
             tags = dict(self.tags)
@@ -353,6 +358,7 @@ class TrackedRun:
         self.uri = local_uri()
         self.tags[TAG_FALLBACK] = redact_uri(remote)
         self.run_id, self._sent, self._artifacts_sent, self._offline_since = None, 0, 0, None
+        self._reopen = False
         try:
             self._sync(final=True)
             self.fell_back = True
@@ -371,9 +377,14 @@ def start_run(
     run_name: str | None = None,
     tags: Mapping[str, str] | None = None,
     uri: str | None = None,
+    resume: str | None = None,
 ) -> TrackedRun:
-    """Open a run in the page's experiment; params come from the config dataclass."""
-    return TrackedRun(page, config, run_name=run_name, tags=tags, uri=uri)
+    """Open a run in the page's experiment; params come from the config dataclass.
+
+    ``resume``: the id of an ended run to continue (it is set RUNNING again and ends with
+    the new status; its params are not logged again) — for trainings that pause and go on.
+    """
+    return TrackedRun(page, config if resume is None else None, run_name=run_name, tags=tags, uri=uri, resume=resume)
 
 
 # --------------------------------------------------------------------- reading runs

@@ -36,11 +36,20 @@ def is_active(page: str) -> bool:
     return snap is not None and not snap.done
 
 
-def panel(page: str, render: Callable[[JobSnapshot], None], *, every: float = 0.7) -> JobSnapshot | None:
-    """Draw the page's job (status, Stop, warnings, and ``render(snapshot)``), live while it runs."""
+def panel(
+    page: str, render: Callable[[JobSnapshot | None], None], *, every: float = 0.7, controls: bool = True
+) -> JobSnapshot | None:
+    """Draw the page's job (status, Stop, warnings, and ``render(snapshot)``), live while it runs.
+
+    ``controls=False`` is for pages with their own controls (the playground's Play/Pause):
+    only a wait in line, a failure and warnings are shown, and ``render`` is called even
+    when there is no job yet (with ``None``).
+    """
     job_id = st.session_state.get(f"{page}.job")
     first = get_manager().snapshot(job_id)
     if first is None:
+        if not controls:
+            render(None)
         return None
     live = not first.done
 
@@ -49,7 +58,10 @@ def panel(page: str, render: Callable[[JobSnapshot], None], *, every: float = 0.
         snap = get_manager().snapshot(job_id)
         if snap is None:
             return
-        _status(page, snap)
+        if controls:
+            _status(page, snap)
+        else:
+            _quiet_status(snap)
         render(snap)
         if snap.done:
             st.session_state[f"{page}.result"] = snap.result
@@ -58,6 +70,16 @@ def panel(page: str, render: Callable[[JobSnapshot], None], *, every: float = 0.
 
     _panel()
     return get_manager().snapshot(job_id)
+
+
+def _quiet_status(snap: JobSnapshot) -> None:
+    if snap.status == QUEUED:
+        st.info("Waiting for a free training slot (another training is running). It starts by itself.",
+                icon=":material/hourglass_top:")
+    elif snap.status == FAILED:
+        st.error(f"The training stopped: {snap.error}")
+    for w in snap.warnings:
+        st.warning(w)
 
 
 def _status(page: str, snap: JobSnapshot) -> None:

@@ -1,0 +1,163 @@
+"""The playground's engine: features, penalties, training, frames, the URL, tracking."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core import tracking
+from core.basics.playground import (
+    FEATURES,
+    SCALE,
+    Playground,
+    PlaygroundConfig,
+    PlayRequest,
+    decision_image,
+    feature_matrix,
+    l1_penalty,
+    play,
+)
+from core.training import TrainingDiverged
+
+
+def test_features_are_the_named_functions_of_the_coordinates():
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-3, 3, (50, 2)).astype(np.float32)
+    got = feature_matrix(torch.from_numpy(pts), tuple(FEATURES)).numpy()
+    x1, x2 = pts[:, 0], pts[:, 1]
+    want = np.stack([x1, x2, x1**2, x2**2, x1 * x2, np.sin(x1), np.sin(x2)], 1)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_l1_penalty_closed_form_and_gradient():
+    w = [torch.randn(3, 4, requires_grad=True), torch.randn(2, 3, requires_grad=True)]
+    lam, m = 0.3, 40
+    p = l1_penalty(w, lam, m)
+    assert p.item() == pytest.approx(lam / (2 * m) * sum(np.abs(t.detach().numpy()).sum() for t in w), rel=1e-6)
+    p.backward()
+    np.testing.assert_allclose(w[0].grad.numpy(), lam / (2 * m) * np.sign(w[0].detach().numpy()), rtol=1e-6)
+    with pytest.raises(ValueError):
+        l1_penalty(w, -1, m)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(dataset="squares"), "data set"),
+        (dict(n_classes=3), "more than two classes"),
+        (dict(hidden=(4,) * 7), "up to 6 hidden layers"),
+        (dict(hidden=(9,)), "1 to 8 neurons"),
+        (dict(features=()), "at least one input feature"),
+        (dict(lr=float("nan")), "learning rate"),
+    ],
+)
+def test_bad_settings_are_plain_errors(kw, message):
+    with pytest.raises(ValueError, match=message):
+        PlaygroundConfig(**kw)
+
+
+def test_query_round_trip_and_bad_values_fall_back():
+    cfg = PlaygroundConfig(dataset="spirals", n_classes=4, points=1000, noise=0.25, train_ratio=0.7, batch_size=30,
+                           hidden=(8, 3, 1), activation="ReLU", lr=0.3, regularization="L1", reg_rate=0.01,
+                           features=("x1²", "sin(x2)", "x1·x2"), seed=7)
+    q = cfg.to_query()
+    assert all(isinstance(v, str) for v in q.values())
+    back, problems = PlaygroundConfig.from_query(q)
+    assert back == cfg and problems == []
+    back, problems = PlaygroundConfig.from_query({"lr": "fast", "layers": "9,2", "feat": "0,99", "data": "xor"})
+    assert back.dataset == "xor" and back.lr == PlaygroundConfig().lr and back.hidden == PlaygroundConfig().hidden
+    assert sorted(problems) == ["feat='0,99'", "layers='9,2'", "lr='fast'"]
+    assert PlaygroundConfig.from_query({"layers": "0"})[0].hidden == ()
+
+
+def test_circles_with_squared_features_is_linearly_separable():
+    """No hidden layer = logistic regression: hopeless on circles with x1, x2, perfect with
+    x1² and x2² (the circle is a line in that space)."""
+    plain = Playground(PlaygroundConfig(dataset="circles", hidden=(), features=("x1", "x2"), lr=0.1))
+    squares = Playground(PlaygroundConfig(dataset="circles", hidden=(), features=("x1²", "x2²"), lr=0.1))
+    plain.train_epochs(30)
+    squares.train_epochs(30)
+    assert squares.history[-1]["test_accuracy"] > 0.97
+    assert plain.history[-1]["test_accuracy"] < 0.75
+    assert [h["epoch"] for h in squares.history] == list(range(31))
+
+
+def test_measured_losses_match_a_direct_computation():
+    pg = Playground(PlaygroundConfig(dataset="xor", hidden=(4,), lr=0.03))
+    pg.train_epochs(3)
+    with torch.no_grad():
+        want = torch.nn.functional.cross_entropy(pg.model.eval()(pg.test[0]), pg.test[1]).item()
+    assert pg.history[-1]["test_loss"] == pytest.approx(want, rel=1e-5)
+    assert len(pg.train[1]) == 250 and len(pg.test[1]) == 250
+
+
+def test_adjust_changes_lr_but_not_structure():
+    pg = Playground(PlaygroundConfig())
+    pg.adjust(PlaygroundConfig(lr=0.3, batch_size=20, regularization="L2", reg_rate=0.1))
+    assert pg.optimizer.param_groups[0]["lr"] == 0.3
+    want = 0.1 / (2 * len(pg.train[1])) * sum((m.weight ** 2).sum() for m in pg.model if hasattr(m, "weight"))
+    assert pg.penalty().item() == pytest.approx(want.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="reset"):
+        pg.adjust(PlaygroundConfig(hidden=(3,)))
+
+
+def test_multiclass_frame_shapes_and_colours():
+    pg = Playground(PlaygroundConfig(dataset="gaussians", n_classes=4, hidden=(5, 3), activation="ReLU",
+                                     features=("x1", "x2", "x1·x2"), lr=0.1))
+    pg.train_epochs(40)
+    assert pg.history[-1]["test_accuracy"] > 0.8
+    f = pg.frame(resolution=40, neuron_resolution=10)
+    assert f.probs.shape == (40, 40, 4)
+    np.testing.assert_allclose(f.probs.sum(-1), 1, rtol=1e-5)
+    assert [m.shape for m in f.neurons] == [(3, 10, 10), (5, 10, 10), (3, 10, 10)]
+    assert f.grid_x[0] == pytest.approx(-SCALE * 1.15)
+    img = decision_image(f, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)])
+    assert img.shape == (40, 40, 3) and img.dtype == np.uint8
+    # a pixel where the net is sure of class c has (nearly) class c's colour
+    i, j = np.unravel_index(f.probs[..., 2].argmax(), f.probs.shape[:2])
+    if f.probs[i, j, 2] > 0.99:
+        assert tuple(img[i, j]) == pytest.approx((0, 0, 255), abs=4)
+
+
+def test_relu_hidden_maps_are_the_relu_of_the_preactivations():
+    pg = Playground(PlaygroundConfig(hidden=(3,), activation="ReLU"))
+    f = pg.frame(resolution=8, neuron_resolution=6)
+    g = np.linspace(-SCALE * 1.15, SCALE * 1.15, 6, dtype=np.float32)
+    xx, yy = np.meshgrid(g, g)
+    lin = pg.model[1]
+    with torch.no_grad():
+        z = lin(torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1))).numpy()
+    np.testing.assert_allclose(f.neurons[1], np.maximum(z, 0).T.reshape(3, 6, 6), rtol=1e-5, atol=1e-6)
+
+
+def test_huge_learning_rate_diverges_with_a_message():
+    pg = Playground(PlaygroundConfig(hidden=(8, 8), activation="linear", lr=10.0, features=tuple(FEATURES)))
+    with pytest.raises(TrainingDiverged, match="try a smaller learning rate"):
+        pg.train_epochs(50)
+    assert pg.diverged and "epoch" in pg.diverged
+    with pytest.raises(ValueError, match="reset"):
+        pg.train_epochs(1)
+
+
+def test_play_continues_one_tracked_run_across_pauses(fresh_store):
+    pg = Playground(PlaygroundConfig(dataset="xor", hidden=(4,)))
+    out1 = play(None, PlayRequest(pg, epochs=3))
+    out2 = play(None, PlayRequest(pg, epochs=2))
+    assert out1["run_id"] == out2["run_id"] and out2["epoch"] == 5
+    df = tracking.search_runs()
+    assert len(df) == 1 and df.iloc[0]["status"] == "FINISHED"
+    assert df.iloc[0]["params.hidden"] in ("(4,)", "[4]")
+    hist = tracking.metric_history(out1["run_id"], "test_loss")
+    assert hist["step"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert hist["value"].tolist() == pytest.approx([h["test_loss"] for h in pg.history], rel=1e-6)
+    assert any(p.endswith("decision_map.png") for p, _ in tracking.image_artifacts(out1["run_id"]))
+
+
+def test_play_that_diverges_fails_its_run(fresh_store):
+    pg = Playground(PlaygroundConfig(hidden=(8, 8), activation="linear", lr=10.0, features=tuple(FEATURES)))
+    with pytest.raises(TrainingDiverged):
+        play(None, PlayRequest(pg, epochs=50))
+    row = tracking.search_runs().iloc[0]
+    assert row["status"] == "FAILED" and "smaller learning rate" in row["tags.dll.error"]
+    assert math.isfinite(pg.history[-1]["train_loss"])  # the rows kept are the finite ones
