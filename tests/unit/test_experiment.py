@@ -1,0 +1,135 @@
+"""The shared pieces every page's experiments use: fit's penalty hook, the tracked lane,
+the course's MLP, resuming and annotating runs."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core import tracking
+from core.experiment import FAILED, FINISHED, KILLED, final_measures, steps_per_epoch, train_tracked
+from core.nets import mlp, weight_matrices
+from core.optimizers import GradientDescent
+from core.regularization import InvertedDropout, l2_penalty
+from core.training import Callback, CancelToken, TrainingCancelled, evaluate, fit
+
+
+def _data(n=64, d=5, k=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.randint(0, k, (n,), generator=g)
+
+
+def test_penalty_is_added_before_backward_like_a_hand_written_loop():
+    X, y = _data()
+    torch.manual_seed(0)
+    a = mlp(5, (8,), 3)
+    b = mlp(5, (8,), 3)
+    b.load_state_dict(a.state_dict())
+    lam, m = 0.7, len(y)
+    hist = fit(a, (X, y), GradientDescent(a.parameters(), lr=0.1), epochs=3, batch_size=None, amp=False,
+               penalty=lambda: l2_penalty(weight_matrices(a), lam, m), device=torch.device("cpu"))
+    opt = torch.optim.SGD(b.parameters(), lr=0.1)
+    want = []
+    for _ in range(3):
+        ws = [mod.weight for mod in b.modules() if isinstance(mod, nn.Linear)]
+        loss = F.cross_entropy(b(X), y) + lam / (2 * m) * sum((w**2).sum() for w in ws)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        want.append(loss.item())
+    assert hist.step_loss == pytest.approx(want, rel=1e-5)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb)
+
+
+def test_mlp_layers_follow_the_options():
+    net = mlp(4, (6, 5), 2, activation="tanh", keep_prob=0.5, batch_norm=True)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Flatten", "Linear", "BatchNorm1d", "Tanh", "InvertedDropout",
+                     "Linear", "BatchNorm1d", "Tanh", "InvertedDropout", "Linear"]
+    assert net[1].bias is None and net[-1].bias is not None  # BN's β replaces the bias
+    assert [tuple(w.shape) for w in weight_matrices(net)] == [(6, 4), (5, 6), (2, 5)]
+    assert isinstance(net[4], InvertedDropout) and net[4].keep_prob == 0.5
+    with pytest.raises(ValueError, match="activation"):
+        mlp(4, (3,), 2, activation="swish")
+
+
+def test_steps_per_epoch():
+    assert steps_per_epoch(100, None) == 1
+    assert steps_per_epoch(100, 32) == 4
+    assert steps_per_epoch(10, 64) == 1
+
+
+def test_final_measures_are_eval_mode_numbers():
+    X, y = _data()
+    net = mlp(5, (8,), 3, keep_prob=0.5)
+    out = final_measures(net, (X, y), (X[:10], y[:10]))
+    ev = evaluate(net, X, y)
+    assert out["final_train_accuracy"] == pytest.approx(ev["accuracy"])
+    assert out["final_train_loss"] == pytest.approx(ev["loss"], rel=1e-6)
+    assert out["inference_ms_per_example"] > 0
+    assert net.training  # the mode is put back
+
+
+def test_a_tracked_lane_finishes_with_its_measures(fresh_store):
+    X, y = _data()
+    net = mlp(5, (8,), 3)
+    seen = []
+    lane = train_tracked(None, "demo", {"lr": 0.1}, net, (X, y), GradientDescent(net.parameters(), lr=0.1),
+                         name="a", dev=(X[:16], y[:16]), epochs=2, batch_size=16,
+                         finish=lambda run, model, hist: seen.append(hist.steps_done))
+    assert lane.status == FINISHED and lane.steps == 8 and seen == [8]
+    row = tracking.search_runs().iloc[0]
+    assert row["run_id"] == lane.run_id and row["status"] == "FINISHED"
+    assert row["metrics.final_dev_accuracy"] == pytest.approx(lane.dev_accuracy)
+    assert {"metrics.final_train_accuracy", "metrics.inference_ms_per_example"} <= set(row.index)
+
+
+def test_a_diverged_lane_is_returned_failed(fresh_store):
+    X, y = _data()
+    net = mlp(5, (16, 16), 3, activation="linear")
+    lane = train_tracked(None, "demo", {}, net, (X * 100, y), GradientDescent(net.parameters(), lr=1e4),
+                         name="boom", epochs=20)
+    assert lane.status == FAILED and "smaller learning rate" in lane.error
+    assert tracking.search_runs().iloc[0]["status"] == "FAILED"
+
+
+def test_a_stopped_lane_reraises_with_its_run(fresh_store):
+    X, y = _data()
+    net = mlp(5, (8,), 3)
+    token = CancelToken()
+
+    class StopAt3(Callback):
+        def on_step(self, step, epoch, loss):
+            if step == 3:
+                token.cancel()
+
+    class Ctx:  # the parts of a JobContext a lane uses
+        cancel = token
+
+        def push(self, *a, **k): ...
+        def report(self, *a, **k): ...
+        def warn(self, *a, **k): ...
+
+    with pytest.raises(TrainingCancelled) as info:
+        train_tracked(Ctx(), "demo", {}, net, (X, y), GradientDescent(net.parameters(), lr=0.1), name="s",
+                      epochs=5, batch_size=8, callbacks=[StopAt3()])
+    lane = info.value.lane
+    assert lane.status == KILLED and lane.run_id is not None and 3 <= lane.steps < 40  # callbacks see steps in batches
+    row = tracking.search_runs().iloc[0]
+    assert row["status"] == "KILLED" and row["run_id"] == lane.run_id
+
+
+def test_a_run_can_be_resumed_and_annotated(fresh_store):
+    with tracking.start_run("demo", {"a": 1}, run_name="first") as run:
+        run.log_metrics({"x": 1.0}, 1)
+    with tracking.start_run("demo", resume=run.run_id) as again:
+        again.log_metrics({"x": 2.0}, 2)
+    assert again.run_id == run.run_id
+    df = tracking.search_runs()
+    assert len(df) == 1 and df.iloc[0]["status"] == "FINISHED" and df.iloc[0]["params.a"] == "1"
+    assert tracking.metric_history(run.run_id, "x")["value"].tolist() == [1.0, 2.0]
+    tracking.annotate_run(run.run_id, tags={"dll.note": "tagged"}, text="a,b\n1,2\n", name="tags.csv")
+    assert tracking.search_runs().iloc[0]["tags.dll.note"] == "tagged"
+    assert tracking.text_artifact(run.run_id, "tags.csv") == "a,b\n1,2\n"
+    assert tracking.text_artifact(run.run_id, "missing.csv") is None
