@@ -1,0 +1,553 @@
+"""Network basics: one neuron, the Playground, backpropagation by hand, loss functions, vectorization."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.basics import (
+    ACTIVATIONS,
+    IMPLEMENTATIONS,
+    INITS,
+    LAYER_ACTIVATIONS,
+    BackpropNet,
+    DepthConfig,
+    NeuronConfig,
+    VectorizationConfig,
+    activation,
+    activation_derivative,
+    backprop_report,
+    gradient_norms_per_layer,
+    gradient_rows,
+    loss_vs_probability,
+    neuron_output,
+    random_network,
+    rows_to_csv,
+    run_timing,
+    saturation_numbers,
+    sigmoid_chain_bound,
+    speedup_rows,
+    z_gradients,
+)
+from core.basics import playground as pgc
+from core.basics.vectorization import MAX_LOOP_SIZE, gpu_available
+from core.jobs import get_manager
+from core.plots.basics import (
+    activations_figure,
+    depth_gradients_figure,
+    loss_vs_probability_figure,
+    network_figure,
+    timing_figure,
+    z_gradient_figure,
+)
+from core.plots.playground import decision_map, loss_history, neuron_maps
+from ui import jobs, shell
+
+PAGE = "basics"
+VEC_JOB = "basics.vec"
+G_SYMBOL = {"sigmoid": r"\sigma", "ReLU": r"\mathrm{ReLU}", "tanh": r"\tanh", "leaky ReLU": r"\mathrm{LeakyReLU}"}
+SIZE_OPTIONS = [8, 16, 32, 64, 128, 256, 512, 1024, 2048]
+
+
+def num(v: float) -> str:
+    """A number for LaTeX: 4 significant digits, negatives in brackets."""
+    text = f"{v:.4g}"
+    return f"({text})" if v < 0 else text
+
+
+st.title("Network basics")
+st.markdown(
+    "A neural network is built from one small part repeated many times: a **neuron** that weighs its "
+    "inputs, adds a bias and passes the sum through an activation. This page takes that part apart, "
+    "trains a few in the Playground, works out backpropagation by hand and checks it against PyTorch, "
+    "compares the two classic losses, and shows why vectorized code is what makes all of it fast."
+)
+tab_neuron, tab_play, tab_bp, tab_loss, tab_vec = st.tabs(
+    ["Neuron", "Playground", "Backpropagation by hand", "Loss functions", "Vectorization"]
+)
+
+# ----------------------------------------------------------------------------- Neuron
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _depth_norms(cfg: DepthConfig) -> dict[str, list[float]]:
+    return gradient_norms_per_layer(cfg)
+
+
+with tab_neuron:
+    st.markdown(
+        "Each input $x_i$ is multiplied by its weight $w_i$, the bias $b$ is added, and the activation "
+        "$g$ turns the sum $z$ into the neuron's output $a$. **Try:** move the sliders and watch $z$ walk "
+        "along the curves below; switch the activation and see which ones stay flat (slope near 0) far from 0."
+    )
+    left, right = st.columns([1, 1.3], gap="large")
+    with left:
+        act = st.selectbox("Activation g", ACTIVATIONS, key=f"{PAGE}.act")
+        cx, cw = st.columns(2)
+        defaults_x, defaults_w = (1.0, -0.5, 2.0), (0.4, 0.8, -0.3)
+        xs = tuple(cx.slider(f"Input x{i + 1}", -2.0, 2.0, defaults_x[i], 0.1, key=f"{PAGE}.x{i + 1}") for i in range(3))
+        ws = tuple(cw.slider(f"Weight w{i + 1}", -2.0, 2.0, defaults_w[i], 0.1, key=f"{PAGE}.w{i + 1}") for i in range(3))
+        bias = st.slider("Bias b", -3.0, 3.0, 0.1, 0.1, key=f"{PAGE}.bias")
+    neuron = NeuronConfig(inputs=xs, weights=ws, bias=bias, activation=act)
+    out = neuron_output(neuron)
+    with right:
+        terms = " + ".join(f"{num(w)}\\cdot{num(x)}" for w, x in zip(ws, xs, strict=True))
+        st.latex(rf"\begin{{aligned}} z &= \mathbf{{w}}\cdot\mathbf{{x}} + b = \textstyle\sum_i w_i x_i + b \\ "
+                 rf"&= {terms} + {num(bias)} \\ &= {out.z:.4g} \\[4pt] "
+                 rf"a &= g(z) = {G_SYMBOL[act]}({out.z:.4g}) = {out.a:.4g} \end{{aligned}}")
+        m1, m2, m3 = st.columns(3)
+        m1.metric("z = w·x + b", f"{out.z:.4f}")
+        m2.metric("Output a = g(z)", f"{out.a:.4f}")
+        m3.metric("Slope g'(z)", f"{out.slope:.4f}")
+        st.caption(
+            "The slope g'(z) is how much the output moves when z moves a little: during training every "
+            "gradient that passes back through this neuron is multiplied by it. Leaky ReLU uses slope 0.01 for z < 0."
+        )
+    grid = np.linspace(-6, 6, 481)
+    values = {n: (activation(n, grid), activation_derivative(n, grid)) for n in ACTIVATIONS}
+    at_z = {n: (float(activation(n, out.z)), float(activation_derivative(n, out.z))) for n in ACTIVATIONS}
+    st.plotly_chart(activations_figure(grid, values, out.z, at_z, selected=act), key=f"{PAGE}.act_fig")
+
+    st.subheader("Why sigmoid starves deep networks of gradient")
+    st.markdown(
+        "The sigmoid's slope is $\\sigma'(z) = \\sigma(z)(1-\\sigma(z))$. It is largest at $z = 0$, where "
+        "$\\sigma(0) = \\tfrac12$, so"
+    )
+    st.latex(r"\sigma'(z) \le \sigma'(0) = \tfrac12\cdot\tfrac12 = 0.25 .")
+    st.markdown(
+        "Backpropagation multiplies one such slope per layer on the way back, so after $L$ sigmoid layers "
+        "the slopes alone shrink a gradient by at least $0.25^L$. Below, that is measured in a real network: "
+        "PyTorch's autograd computes the gradient of a cross-entropy loss for every layer's weights of a "
+        "freshly initialised deep network (random inputs and labels, the same for every activation). "
+        "**Try:** raise the depth, or switch the initialisation — ReLU keeps its gradient, sigmoid loses it."
+    )
+    c1, c2, c3, c4 = st.columns(4)
+    depth = c1.slider("Depth L (layers)", 2, 40, 10, key=f"{PAGE}.depth")
+    width = c2.select_slider("Units per layer", [16, 32, 64, 128, 256], 64, key=f"{PAGE}.depth_width")
+    init = c3.selectbox("Initialisation", list(INITS), key=f"{PAGE}.depth_init", help="\n\n".join(f"**{k}**: {v}" for k, v in INITS.items()))
+    chosen = c4.multiselect("Activations compared", ACTIVATIONS, default=["sigmoid", "ReLU"], key=f"{PAGE}.depth_acts")
+    bound = sigmoid_chain_bound(depth)
+    mant, expo = f"{bound:.2e}".split("e")
+    st.markdown(f"What the sigmoid slopes alone can leave of a gradient after L = {depth} layers: at most "
+                f"$0.25^{{{depth}}} = {mant}\\times 10^{{{int(expo)}}}$.")
+    if not chosen:
+        st.info("Choose at least one activation to compare.")
+    else:
+        try:
+            dcfg = DepthConfig(depth=depth, width=width, init=init, activations=tuple(chosen), seed=shell.global_seed())
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            norms = _depth_norms(dcfg)
+            st.plotly_chart(depth_gradients_figure(norms), key=f"{PAGE}.depth_fig")
+            table = pd.DataFrame({
+                "activation": list(norms),
+                "‖∂L/∂W‖ at layer 1": [v[0] for v in norms.values()],
+                f"‖∂L/∂W‖ at layer {depth}": [v[-1] for v in norms.values()],
+                "layer 1 / last layer": [v[0] / v[-1] if v[-1] > 0 else float("nan") for v in norms.values()],
+            })
+            st.dataframe(table, hide_index=True, width="stretch", column_config={
+                c: st.column_config.NumberColumn(format="%.3e") for c in table.columns[1:]})
+            st.caption(
+                "Layer 1 (next to the input) is the last to receive its gradient. With sigmoid the first layers "
+                "barely learn — their gradient is orders of magnitude smaller than the last layer's — which is "
+                "why the switch to ReLU sped training up so much."
+            )
+
+# ------------------------------------------------------------------------- Playground
+
+PG = f"{PAGE}.pg"  # session keys and the job slot of the playground
+PG_LR = [1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+PG_RATES = [0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+
+
+def _pg_defaults() -> None:
+    """Widgets that have no value yet start from the set-up in the URL (a shared link)."""
+    cfg, problems = pgc.PlaygroundConfig.from_query({k: st.query_params[k] for k in st.query_params})
+    if problems and f"{PG}.init" not in st.session_state:
+        for p in problems:
+            st.warning(f"The link's setting {p} is not valid here; the default is used instead.")
+    st.session_state[f"{PG}.init"] = True
+    values = {
+        f"{PG}.data": cfg.dataset, f"{PG}.classes": cfg.n_classes, f"{PG}.points": cfg.points,
+        f"{PG}.noise": round(cfg.noise * 100), f"{PG}.train": round(cfg.train_ratio * 100),
+        f"{PG}.batch": cfg.batch_size, f"{PG}.layers": len(cfg.hidden), f"{PG}.act": cfg.activation,
+        f"{PG}.lr": min(PG_LR, key=lambda v: abs(v - cfg.lr)), f"{PG}.reg": cfg.regularization,
+        f"{PG}.rate": min(PG_RATES, key=lambda v: abs(v - cfg.reg_rate)), f"{PG}.feat": list(cfg.features),
+        **{f"{PG}.units{i}": h for i, h in enumerate(cfg.hidden)},
+    }
+    for k, v in values.items():
+        st.session_state.setdefault(k, v)
+
+
+def _pg_stop_job() -> None:
+    snap = jobs.current(PG)
+    if snap is not None and not snap.done:
+        get_manager().cancel(snap.id)
+        get_manager().wait(snap.id, timeout=10)
+
+
+def _pg_render(snap) -> None:
+    pg: pgc.Playground | None = st.session_state.get(f"{PG}.model")
+    if pg is None:
+        return
+    running = snap is not None and not snap.done
+    frame = snap.images.get("frame") if running and snap.images.get("frame") is not None else pg.frame()
+    hist = list(pg.history)
+    last = hist[-1]
+    if running:
+        st.caption(f"Training: {snap.message} · {snap.elapsed_s:.0f} s")
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Epoch", f"{last['epoch']:,}")
+    m2.metric("Training loss", f"{last['train_loss']:.3f}")
+    m3.metric("Test loss", f"{last['test_loss']:.3f}")
+    m4.metric("Test accuracy", f"{last['test_accuracy']:.1%}")
+    c_net, c_out = st.columns([1, 1.25], gap="medium")
+    with c_net:
+        st.markdown("**What each neuron computes**")
+        st.plotly_chart(neuron_maps(frame), key=f"{PG}.neurons", config={"displayModeBar": False})
+        st.caption("Each square is one unit's output over the whole plane: orange negative, blue positive. "
+                   "Deeper layers combine the simple shapes of earlier ones.")
+    with c_out:
+        show_test = st.session_state.get(f"{PG}.show_test", False)
+        st.plotly_chart(decision_map(frame, pg.points, show_test=show_test), key=f"{PG}.map",
+                        config={"displayModeBar": False})
+        st.plotly_chart(loss_history(hist), key=f"{PG}.loss", config={"displayModeBar": False})
+
+
+def _pg_run(cfg: pgc.PlaygroundConfig, *, play: bool, step: bool, reset: bool, running: bool) -> None:
+    """Keep the URL and the session's playground in step with the widgets, act on the buttons,
+    and draw the live panel."""
+    st.query_params.from_dict(cfg.to_query())  # the address bar now holds the whole set-up
+    pg: pgc.Playground | None = st.session_state.get(f"{PG}.model")
+    if reset or pg is None or pg.cfg.structure() != cfg.structure():
+        _pg_stop_job()  # new data or a new network: TensorFlow Playground resets too
+        pg = st.session_state[f"{PG}.model"] = pgc.Playground(cfg)
+    else:
+        pg.adjust(cfg)  # learning rate, batch size and regularization apply at once
+    if play and running:
+        _pg_stop_job()
+        st.rerun()
+    elif (play or step) and pg.diverged:
+        st.error(f"The network diverged ({pg.diverged}). Press Reset to start again.")
+    elif play or step:
+        jobs.start(PG, pgc.play, pgc.PlayRequest(pg, epochs=1 if step else pgc.PlayRequest.epochs), name="playground")
+        if step:
+            get_manager().wait(jobs.current(PG).id, timeout=30)
+        st.rerun()
+    jobs.panel(PG, _pg_render, every=0.5, controls=False)
+    with st.expander("Share, download, tracking"):
+        st.caption("The address bar holds this exact set-up: copy it to share the playground. Every Play and "
+                   "Step trains the same tracked run until you press Reset or change the data or the network "
+                   "(see the Runs page, experiment *basics*).")
+        st.download_button("Download the loss history (CSV)", pd.DataFrame(pg.history).to_csv(index=False).encode(),
+                           "playground_history.csv", "text/csv", key=f"{PG}.csv")
+
+
+with tab_play:
+    st.markdown(
+        "A small network learns to separate coloured points in the plane. Press **Play** and watch the "
+        "background — the network's prediction — take the shape of the data, and the little maps show what "
+        "every hidden neuron has learned. **Try:** *circles* with only x1 and x2 and no hidden layer (it "
+        "cannot work: a single neuron draws a straight line), then tick x1² and x2²; *spirals* with three "
+        "classes and several layers; a learning rate of 3 or 10 to see training blow up; L2 on a noisy set."
+    )
+    _pg_defaults()
+    running = jobs.is_active(PG)
+    bar = st.columns([0.8, 0.8, 0.8, 1.4, 1.1, 1.1, 1.4], vertical_alignment="bottom")
+    play_clicked = bar[0].button("Pause" if running else "Play", type="primary", key=f"{PG}.play",
+                                 icon=":material/pause:" if running else ":material/play_arrow:", width="stretch")
+    step_clicked = bar[1].button("Step", key=f"{PG}.step", icon=":material/skip_next:", disabled=running,
+                                 help="Train exactly one epoch.", width="stretch")
+    reset_clicked = bar[2].button("Reset", key=f"{PG}.reset", icon=":material/restart_alt:", width="stretch",
+                                  help="New random weights (a new tracked run starts with the next Play).")
+    lr = bar[3].select_slider("Learning rate", PG_LR, key=f"{PG}.lr", format_func=lambda v: f"{v:g}")
+    act = bar[4].selectbox("Activation", pgc.ACTIVATIONS, key=f"{PG}.act")
+    reg = bar[5].selectbox("Regularization", pgc.REGULARIZATIONS, key=f"{PG}.reg")
+    rate = bar[6].select_slider("Regularization rate", PG_RATES, key=f"{PG}.rate", format_func=lambda v: f"{v:g}",
+                                disabled=reg == "none")
+    left, right = st.columns([1, 3.2], gap="large")
+    with left:
+        st.markdown("**Data**")
+        data = st.selectbox("Data set", pgc.TOY_KINDS, key=f"{PG}.data")
+        multi = data in pgc.MULTICLASS_KINDS
+        classes = st.slider("Classes", 2, 6, key=f"{PG}.classes", disabled=not multi,
+                            help="More than two classes: gaussians and spirals.")
+        train_pct = st.slider("Training data (%)", 10, 90, step=10, key=f"{PG}.train")
+        noise = st.slider("Noise", 0, 50, step=5, key=f"{PG}.noise")
+        points = st.select_slider("Points", [100, 200, 500, 1000, 2000], key=f"{PG}.points")
+        batch = st.slider("Batch size", 1, 100, key=f"{PG}.batch")
+        st.markdown("**Network**")
+        feats = st.pills("Input features", list(pgc.FEATURES), selection_mode="multi", key=f"{PG}.feat", wrap=True)
+        n_layers = st.slider("Hidden layers", 0, 6, key=f"{PG}.layers")
+        unit_cols = st.columns(3)
+        for i in range(n_layers):
+            st.session_state.setdefault(f"{PG}.units{i}", 4)
+        hidden = tuple(unit_cols[i % 3].number_input(f"Layer {i + 1}", 1, 8, key=f"{PG}.units{i}")
+                       for i in range(n_layers))
+        if n_layers:
+            st.caption("Neurons per hidden layer (1 to 8).")
+        st.toggle("Show test data", key=f"{PG}.show_test")
+    try:
+        pg_cfg = pgc.PlaygroundConfig(
+            dataset=data, n_classes=classes if multi else 2, points=points, noise=noise / 100,
+            train_ratio=train_pct / 100, batch_size=batch, hidden=hidden, activation=act, lr=lr,
+            regularization=reg, reg_rate=rate if reg != "none" else 0.0, features=tuple(feats or ()),
+            seed=shell.global_seed(),
+        )
+    except ValueError as exc:
+        right.error(f"{str(exc).capitalize()}.")
+    else:
+        with right:
+            _pg_run(pg_cfg, play=play_clicked, step=step_clicked, reset=reset_clicked, running=running)
+
+# --------------------------------------------------------------- Backpropagation by hand
+
+BP_NET, BP_VERSION, BP_SEED = f"{PAGE}.bp_net", f"{PAGE}.bp_version", f"{PAGE}.bp_seed"
+
+
+def _set_network(net: BackpropNet) -> None:
+    st.session_state[BP_NET] = net
+    st.session_state[BP_VERSION] = st.session_state.get(BP_VERSION, 0) + 1
+
+
+def _editor(label: str, data: np.ndarray, rows: list[str], cols: list[str], name: str) -> np.ndarray:
+    """An editable table of numbers; returns what the learner left in it (NaN for emptied cells)."""
+    df = pd.DataFrame(np.atleast_2d(data), index=rows, columns=cols)
+    st.markdown(label)
+    edited = st.data_editor(
+        df, key=f"{PAGE}.bp_edit.{name}.{st.session_state[BP_VERSION]}", width="stretch",
+        column_config={c: st.column_config.NumberColumn(c, format="%.3f", step=0.01) for c in cols},
+    )
+    return edited.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
+with tab_bp:
+    st.markdown(
+        "A small network with $d$ inputs, $q$ hidden and $l$ output sigmoid units, in the course's "
+        "notation: $v_{ih}$ connects input $i$ to hidden unit $h$, $w_{hj}$ connects hidden unit $h$ to "
+        "output $j$, and $\\gamma_h$, $\\theta_j$ are **thresholds** — subtracted from the weighted sums "
+        "(a bias with the opposite sign). For one example $(x, y)$:"
+    )
+    st.latex(r"\alpha_h = \sum_{i=1}^{d} v_{ih}x_i,\quad b_h = f(\alpha_h - \gamma_h),\quad "
+             r"\beta_j = \sum_{h=1}^{q} w_{hj}b_h,\quad \hat y_j = f(\beta_j - \theta_j),\quad "
+             r"E = \tfrac12\sum_{j=1}^{l}(\hat y_j - y_j)^2")
+    st.markdown("The chain rule, collected into two terms per unit, gives every gradient:")
+    st.latex(r"g_j = \hat y_j(1-\hat y_j)(y_j-\hat y_j),\qquad e_h = b_h(1-b_h)\sum_{j=1}^{l} g_j w_{hj}")
+    st.latex(r"\frac{\partial E}{\partial w_{hj}} = -g_j b_h,\quad \frac{\partial E}{\partial \theta_j} = g_j,\quad "
+             r"\frac{\partial E}{\partial v_{ih}} = -e_h x_i,\quad \frac{\partial E}{\partial \gamma_h} = e_h")
+    st.markdown(
+        "Every gradient below is computed twice: by these formulas and by PyTorch's autograd (float64) on the "
+        "same network. Then one gradient-descent step $p \\leftarrow p - \\eta\\,\\partial E/\\partial p$ is "
+        "taken. **Try:** edit any number in the tables, take a few steps and watch $E$ fall; raise $\\eta$ until "
+        "a step makes $E$ worse."
+    )
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
+    d = c1.slider("Inputs d", 1, 4, 2, key=f"{PAGE}.bp_d")
+    q = c2.slider("Hidden units q", 1, 4, 3, key=f"{PAGE}.bp_q")
+    n_out = c3.slider("Outputs l", 1, 4, 2, key=f"{PAGE}.bp_l")
+    c4.write("")
+    if BP_SEED not in st.session_state:
+        st.session_state[BP_SEED] = shell.global_seed()
+    if c4.button("New random network", icon=":material/casino:", key=f"{PAGE}.bp_new"):
+        st.session_state[BP_SEED] += 1
+        _set_network(random_network(d, q, n_out, seed=st.session_state[BP_SEED]))
+    current = st.session_state.get(BP_NET)
+    if current is None or current.shape != (d, q, n_out):
+        _set_network(random_network(d, q, n_out, seed=st.session_state[BP_SEED]))
+    a0 = st.session_state[BP_NET].arrays()
+
+    e1, e2, e3 = st.columns([1.2, 1.4, 1.2])
+    with e1:
+        x_in = _editor("**Example**: inputs $x_i$", a0["x"], ["x"], [f"x_{i + 1}" for i in range(d)], "x")
+        y_in = _editor("targets $y_j$ (in [0, 1])", a0["y"], ["y"], [f"y_{j + 1}" for j in range(n_out)], "y")
+    with e2:
+        v_in = _editor("**Input → hidden** weights $v_{ih}$ (row $i$, column $h$)", a0["v"],
+                       [f"i={i + 1}" for i in range(d)], [f"h={h + 1}" for h in range(q)], "v")
+        g_in = _editor("hidden thresholds $\\gamma_h$", a0["gamma"], ["gamma"], [f"h={h + 1}" for h in range(q)], "gamma")
+    with e3:
+        w_in = _editor("**Hidden → output** weights $w_{hj}$ (row $h$, column $j$)", a0["w"],
+                       [f"h={h + 1}" for h in range(q)], [f"j={j + 1}" for j in range(n_out)], "w")
+        t_in = _editor("output thresholds $\\theta_j$", a0["theta"], ["theta"], [f"j={j + 1}" for j in range(n_out)], "theta")
+    lr = st.slider("Learning rate η", 0.01, 10.0, 0.5, 0.01, key=f"{PAGE}.bp_lr")
+    try:
+        net = BackpropNet.from_arrays(x=x_in[0], y=y_in[0], v=v_in, gamma=g_in[0], w=w_in, theta=t_in[0])
+        report = backprop_report(net, lr)
+    except ValueError as exc:
+        st.error(f"{exc}. Fix the table, or press *New random network*.")
+        report = None
+    if report is not None:
+        fwd, course = report.forward, report.course
+        st.plotly_chart(network_figure(net.x, fwd.b, fwd.y_hat, np.asarray(net.v), np.asarray(net.w), y=net.y),
+                        key=f"{PAGE}.bp_net_fig")
+        f1, f2 = st.columns(2)
+        with f1:
+            st.markdown("**Hidden layer** (forward values and $e_h$)")
+            st.dataframe(pd.DataFrame({
+                "h": range(1, q + 1), "α_h": fwd.alpha, "γ_h (gamma)": np.asarray(net.gamma), "b_h = f(α_h − γ_h)": fwd.b,
+                "e_h": course.e}), hide_index=True, width="stretch")
+        with f2:
+            st.markdown("**Output layer** (forward values and $g_j$)")
+            st.dataframe(pd.DataFrame({
+                "j": range(1, n_out + 1), "β_j": fwd.beta, "θ_j": np.asarray(net.theta), "ŷ_j = f(β_j − θ_j)": fwd.y_hat,
+                "y_j": np.asarray(net.y), "g_j": course.g}), hide_index=True, width="stretch")
+        st.markdown("**Every gradient, by the course's formula and by autograd**, and the value after one step")
+        grad_table = pd.DataFrame(gradient_rows(report))
+        st.dataframe(grad_table, hide_index=True, width="stretch", height="content", column_config={
+            c: st.column_config.NumberColumn(format="%.6f") for c in
+            ("value", "∂E/∂p (course)", "∂E/∂p (autograd)", "after the step")} | {
+            "|difference|": st.column_config.NumberColumn(format="%.1e")})
+        n_params = len(grad_table)
+        if report.max_abs_diff < 1e-6:
+            st.success(f"All {n_params} gradients agree with autograd: max |difference| = {report.max_abs_diff:.1e} "
+                       "(< 1e-6).", icon=":material/check_circle:")
+        else:
+            st.error(f"The formulas and autograd disagree: max |difference| = {report.max_abs_diff:.1e}.")
+        m1, m2, m3 = st.columns(3)
+        m1.metric("E before the step", f"{report.error_before:.6f}")
+        m2.metric("E after one step", f"{report.error_after:.6f}",
+                  delta=f"{report.error_after - report.error_before:+.6f}", delta_color="inverse")
+        m3.metric("Max |course − autograd|", f"{report.max_abs_diff:.1e}")
+        if report.error_after > report.error_before:
+            st.warning("This step made E larger: the learning rate is too big for this network. Lower η.")
+        b1, b2 = st.columns(2)
+        if b1.button("Take this step", icon=":material/skip_next:", key=f"{PAGE}.bp_step",
+                     help="Make the updated weights the network's weights, so you can take the next step."):
+            _set_network(report.updated)
+            st.rerun()
+        b2.download_button("Download the gradients (CSV)", grad_table.to_csv(index=False).encode(), "backprop_gradients.csv",
+                           "text/csv", key=f"{PAGE}.bp_csv")
+
+# ------------------------------------------------------------------------ Loss functions
+
+with tab_loss:
+    st.markdown("The course's two losses, over $n$ examples and (for cross-entropy) $M$ classes:")
+    st.latex(r"\mathrm{MSE} = \frac1n\sum_{i=1}^{n}(y_i-\hat y_i)^2 \qquad\qquad "
+             r"\mathrm{CE} = -\sum_{i=1}^{n}\sum_{c=1}^{M} y_{ic}\log \hat y_{ic}")
+    st.markdown(
+        "For one example ($n = 1$) with a sigmoid output $\\hat y = \\sigma(z)$, MSE is $(y-\\hat y)^2$ and, with the "
+        "two classes 1 and 0, CE is $-[y\\log\\hat y + (1-y)\\log(1-\\hat y)]$. Their gradients with respect to the pre-activation $z$ differ "
+        "in one factor:"
+    )
+    st.latex(r"\frac{\partial\,\mathrm{MSE}}{\partial z} = 2(\hat y - y)\,\sigma'(z) \qquad\qquad "
+             r"\frac{\partial\,\mathrm{CE}}{\partial z} = \hat y - y")
+    st.markdown(
+        "When the output unit is *saturated* (confidently wrong, far out on the flat part of the sigmoid), "
+        "$\\sigma'(z)$ is nearly 0 and MSE hardly pushes at all, while cross-entropy pushes with almost full "
+        "strength. **Try:** drag $z$ to −6 with $y = 1$, then towards 0 and beyond."
+    )
+    c1, c2 = st.columns([3, 1])
+    z_now = c1.slider("Pre-activation z", -10.0, 10.0, -6.0, 0.1, key=f"{PAGE}.loss_z")
+    label = c2.radio("True label y", [1, 0], horizontal=True, key=f"{PAGE}.loss_y")
+    nums = saturation_numbers(z_now, label)
+    left, right = st.columns(2)
+    p = np.linspace(0.001, 0.999, 500)
+    fig_p = loss_vs_probability_figure(p, loss_vs_probability(p, label), y=label)
+    fig_p.add_vline(x=nums["ŷ"], line=dict(color="gray", dash="dot", width=1.2))
+    left.plotly_chart(fig_p, key=f"{PAGE}.loss_p_fig")
+    zz = np.linspace(-10, 10, 401)
+    right.plotly_chart(z_gradient_figure(zz, z_gradients(zz, label), z_now,
+                                         {"MSE": nums["dMSE/dz"], "cross-entropy": nums["dCE/dz"]}, y=label),
+                       key=f"{PAGE}.loss_z_fig")
+    m = st.columns(3) + st.columns(3)
+    shown = {"ŷ = σ(z)": "ŷ", "σ'(z)": "σ'(z)", "MSE": "MSE", "CE": "cross-entropy", "dMSE/dz": "dMSE/dz", "dCE/dz": "dCE/dz"}
+    for col, (title, key) in zip(m, shown.items(), strict=True):
+        col.metric(title, f"{nums[key]:.4g}")
+    ratio = abs(nums["dCE/dz"]) / abs(nums["dMSE/dz"]) if nums["dMSE/dz"] != 0 else float("inf")
+    st.markdown(
+        f"At $z = {z_now:g}$ the output is $\\hat y = {nums['ŷ']:.4g}$ for a true label $y = {label}$. MSE's "
+        f"gradient is ${nums['dMSE/dz']:.3g}$ and cross-entropy's is ${nums['dCE/dz']:.3g}$: cross-entropy pushes "
+        f"**{ratio:.3g} times** harder (always at least 2 times, since the ratio is $1/(2\\hat y(1-\\hat y))$). "
+        "The dotted line in the left chart marks this $\\hat y$."
+    )
+
+# ------------------------------------------------------------------------- Vectorization
+
+
+def _render_timing(snap) -> None:
+    series = {impl: ([r["size"] for r in rows], [r["seconds"] for r in rows])
+              for impl, rows in snap.metrics.items() if impl in IMPLEMENTATIONS and rows}
+    if series:
+        st.plotly_chart(timing_figure(series), key=f"{PAGE}.vec_fig")
+    result = snap.result
+    if result is None or not result.rows:
+        return
+    table = pd.DataFrame(speedup_rows(result.rows))
+    seconds = table.pivot(index="size", columns="implementation", values="seconds")
+    seconds = seconds[[c for c in IMPLEMENTATIONS if c in seconds.columns]]
+    st.markdown("**Seconds per forward pass** (best of the repeats)")
+    st.dataframe(seconds.map(lambda v: "skipped" if pd.isna(v) else f"{v:.2e}"), width="stretch")
+    ups = table[table["implementation"] != "Python loops"].dropna(subset=["× faster than loops"])
+    if not ups.empty:
+        fast = ups.pivot(index="size", columns="implementation", values="× faster than loops")
+        st.markdown("**Speed-up over the Python loops** (how many times faster)")
+        st.dataframe(fast, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.0f×") for c in fast.columns})
+    others = table[~table["implementation"].isin(["Python loops", "NumPy"])]
+    if not others.empty:
+        vs_np = others.pivot(index="size", columns="implementation", values="× faster than NumPy")
+        st.markdown("**Speed-up over NumPy**")
+        st.dataframe(vs_np, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.2f×") for c in vs_np.columns})
+    worst = max(float(r["max_abs_diff"]) for r in result.rows)
+    if result.all_equal:
+        st.success(f"Every implementation gave the same layer output at every size (max |difference| from a float64 "
+                   f"reference: {worst:.1e}).", icon=":material/check_circle:")
+    else:
+        bad = sorted({f"{r['implementation']} at n = {r['size']}" for r in result.rows if not r["equal"]})
+        st.error(f"Outputs differ from the reference: {', '.join(bad)}.")
+    if result.skipped_loop_sizes:
+        st.info(f"Python loops were skipped for n = {', '.join(map(str, result.skipped_loop_sizes))} (above the cap "
+                "you set): each doubling of n makes them 8 times slower. Raise the cap to include more of them.")
+    if result.gpu:
+        st.caption(f"GPU: {result.gpu}.")
+    note = f"Tracked run `{result.run_id}` in experiment *basics*." if result.run_id else ""
+    st.caption(f"{note} Only the computation is timed; data are prepared on their device beforehand.")
+    st.download_button("Download the timings (CSV)", rows_to_csv(result.rows).encode(), "vectorization_timings.csv",
+                       "text/csv", key=f"{PAGE}.vec_csv")
+
+
+with tab_vec:
+    st.markdown(
+        "One layer's forward pass, $Z = WX + b$ and $A = g(Z)$, with the examples as the columns of $X$. At size "
+        "$n$ the layer has $n$ inputs, $n$ units and $n$ examples: $n^3$ multiply-adds. Below, the same "
+        "computation is written three ways and timed. **Try:** start with the defaults, then watch how the gap "
+        "grows with $n$ — the loops do the same arithmetic, one number at a time."
+    )
+    with st.expander("The three implementations", icon=":material/code:"):
+        st.code(
+            "# Python loops\n"
+            "for j in range(n_out):\n"
+            "    for k in range(m):\n"
+            "        s = b[j]\n"
+            "        for i in range(n_in):\n"
+            "            s += W[j][i] * X[i][k]\n"
+            "        A[j][k] = g(s)\n\n"
+            "# NumPy\n"
+            "A = g(W @ X + b)\n\n"
+            "# torch (CPU or GPU: the same line on tensors that live there)\n"
+            "A = g(torch.addmm(b, W, X))",
+            language="python",
+        )
+    has_gpu = gpu_available()
+    with st.form(f"{PAGE}.vec_form"):
+        c1, c2, c3 = st.columns(3)
+        sizes = c1.multiselect("Sizes n", SIZE_OPTIONS, default=[16, 32, 64, 128, 256, 512, 1024], key=f"{PAGE}.vec_sizes")
+        cap = c1.select_slider("Largest n for the Python loops", [0, 16, 32, 64, 128, MAX_LOOP_SIZE], 128,
+                               key=f"{PAGE}.vec_cap", help="The loops' cost grows as n³: n = 128 takes about a tenth of "
+                               "a second per pass, n = 256 eight times more, n = 512 would take several seconds. 0 skips them.")
+        vec_act = c2.selectbox("Layer activation", LAYER_ACTIVATIONS, key=f"{PAGE}.vec_act")
+        dtype = c2.radio("Number type (NumPy and torch)", ["float32", "float64"], horizontal=True, key=f"{PAGE}.vec_dtype",
+                         help="The loops always use Python floats (64-bit).")
+        repeats = c3.slider("Repeats (the best is kept)", 1, 10, 5, key=f"{PAGE}.vec_repeats")
+        use_gpu = c3.toggle("Time on the GPU too", value=has_gpu, disabled=not has_gpu, key=f"{PAGE}.vec_gpu",
+                            help=None if has_gpu else "No CUDA GPU is visible on this machine.")
+        go_vec = st.form_submit_button("Start timing", type="primary", icon=":material/timer:", disabled=jobs.is_active(VEC_JOB))
+    if not has_gpu:
+        st.caption("No CUDA GPU is visible here, so torch is timed on the CPU only.")
+    if go_vec:
+        try:
+            vcfg = VectorizationConfig(sizes=tuple(sorted(set(sizes))), loop_cap=cap, activation=vec_act, dtype=dtype,
+                                       repeats=repeats, use_gpu=use_gpu and has_gpu, seed=shell.global_seed())
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            jobs.start(VEC_JOB, run_timing, vcfg, name="vectorization timing")
+    jobs.panel(VEC_JOB, _render_timing)
