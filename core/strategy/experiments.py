@@ -1,0 +1,362 @@
+"""The strategy page's trainings, each a background job of tracked runs (experiment "strategy").
+
+- :func:`run_learning_curves`: one lane per training-set size, train and dev error per size.
+- :func:`run_binary`: an "is it a 3?" classifier whose dev scores feed precision/recall/F1.
+- :func:`run_candidates`: networks of several sizes (accuracy vs inference time).
+- :func:`run_error_model`: a digit classifier and its misclassified dev examples.
+
+(The data-mismatch demo lives in :mod:`core.strategy.mismatch`.) Every job function has the signature ``fn(ctx, cfg)`` (``ctx`` may be ``None`` in scripts)
+and trains only through :func:`core.experiment.train_tracked`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from core import tracking
+from core.data import DATASETS, Dataset, load_dataset, offline_names, split_dataset
+from core.device import pick_device, seed_everything
+from core.experiment import FAILED, KILLED, steps_per_epoch, train_tracked
+from core.jobs import JobContext
+from core.nets import mlp
+from core.optimizers import Adam
+from core.strategy.metrics import CANDIDATE_PREFIX
+from core.training import TrainingCancelled, evaluate
+
+PAGE = "strategy"
+IMAGE_SETS = ("digits", "mnist_sample")
+MAX_SIZES = 10
+
+
+def check_training(hidden: tuple[int, ...], epochs: int, lr: float, batch_size: int, max_epochs: int = 500) -> None:
+    """Plain-message ``ValueError`` for a network/training setting out of range."""
+    if len(hidden) > 4 or any(not 1 <= h <= 2048 for h in hidden):
+        raise ValueError("use up to 4 hidden layers of 1 to 2,048 units")
+    if not 1 <= epochs <= max_epochs:
+        raise ValueError(f"epochs must be between 1 and {max_epochs}")
+    if not (lr > 0 and math.isfinite(lr)) or lr > 10:
+        raise ValueError("the learning rate must be a positive number up to 10")
+    if not 1 <= batch_size <= 10_000:
+        raise ValueError("the mini-batch size must be between 1 and 10,000")
+
+
+def _check_image_set(dataset: str) -> None:
+    if dataset not in IMAGE_SETS:
+        raise ValueError(f"choose one of the built-in image sets: {', '.join(IMAGE_SETS)}")
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """"25, 50, 100" -> (25, 50, 100): sorted, without repeats; ``ValueError`` otherwise."""
+    parts = [p for p in re.split(r"[,\s;]+", str(text).strip()) if p]
+    if not parts:
+        raise ValueError("give at least one training-set size, e.g. 50, 100, 200")
+    try:
+        sizes = sorted({int(p.replace("_", "")) for p in parts})
+    except ValueError:
+        raise ValueError(f"training-set sizes must be whole numbers separated by commas, got {text!r}") from None
+    if sizes[0] < 5:
+        raise ValueError("every training-set size must be at least 5 examples")
+    if len(sizes) > MAX_SIZES:
+        raise ValueError(f"at most {MAX_SIZES} training-set sizes")
+    return tuple(sizes)
+
+
+def _hidden_label(hidden: tuple[int, ...]) -> str:
+    return "×".join(map(str, hidden)) if hidden else "no hidden layer"
+
+
+# ------------------------------------------------------------------ learning curves
+
+
+@dataclass(frozen=True)
+class LearningCurveConfig:
+    """Train the same network on nested training sets of growing size; the dev set is fixed."""
+
+    dataset: str = "digits"
+    sizes: tuple[int, ...] = (25, 50, 100, 200, 400, 800, 1200)
+    hidden: tuple[int, ...] = (64,)
+    steps: int = 300  # optimisation steps per size, so small sets are not under-trained
+    batch_size: int = 64
+    lr: float = 0.003
+    dev_share: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in offline_names():
+            raise ValueError(f"choose a built-in dataset: {', '.join(offline_names())}")
+        if not self.sizes or len(self.sizes) > MAX_SIZES or any(s < 5 for s in self.sizes):
+            raise ValueError(f"give 1 to {MAX_SIZES} training-set sizes of at least 5 examples")
+        if not 10 <= self.steps <= 20_000:
+            raise ValueError("steps per size must be between 10 and 20,000")
+        if not 0.05 <= self.dev_share <= 0.5:
+            raise ValueError("the dev share must be between 5 % and 50 %")
+        check_training(self.hidden, 1, self.lr, self.batch_size)
+
+
+@dataclass
+class LearningCurveResult:
+    comparison: str
+    points: list[dict[str, Any]]  # size, train_error, dev_error, run_id, status
+    dev_size: int
+
+
+def _load(name: str, seed: int, n_toy: int = 2000) -> Dataset:
+    kw = {"n": n_toy, "noise": 0.2, "seed": seed} if DATASETS[name].kind == "points" else {}
+    return load_dataset(name, **kw)
+
+
+def run_learning_curves(ctx: JobContext | None, cfg: LearningCurveConfig) -> LearningCurveResult:
+    """One tracked lane per size (shared comparison tag); pushes a ``learning_curve`` row
+    ``{size, train_error, dev_error}`` after each lane. Stop keeps the points so far."""
+    device = pick_device()
+    ds = _load(cfg.dataset, cfg.seed)
+    split = split_dataset(ds, (1 - cfg.dev_share, cfg.dev_share, 0.0), seed=cfg.seed).to(device)
+    pool = len(split.train[1])
+    sizes = sorted({min(s, pool) for s in cfg.sizes})
+    if ctx is not None and max(cfg.sizes) > pool:
+        ctx.warn(f"Only {pool:,} training examples are available; larger sizes were cut to {pool:,}.")
+    seed_everything(cfg.seed)
+    base = mlp(ds.n_features, cfg.hidden, ds.n_classes)
+    result = LearningCurveResult(f"curve-{uuid.uuid4().hex[:8]}", [], len(split.dev[1]))
+    tags = {tracking.TAG_COMPARISON: result.comparison}
+    for i, m in enumerate(sizes):
+        if ctx is not None:
+            ctx.report(i / len(sizes), f"training on {m:,} examples ({i + 1} of {len(sizes)})")
+        train = (split.train[0][:m], split.train[1][:m])  # nested subsets of one shuffled pool
+        model = copy.deepcopy(base).to(device)  # the same initial weights for every size
+        epochs = max(1, math.ceil(cfg.steps / steps_per_epoch(m, cfg.batch_size)))
+        params = {**asdict(cfg), "train_size": m, "epochs": epochs}
+        try:
+            lane = train_tracked(ctx, PAGE, params, model, train, Adam(model.parameters(), cfg.lr), name=f"m = {m}",
+                                 dev=split.dev, epochs=epochs, batch_size=cfg.batch_size, run_name=f"learning curve m={m}",
+                                 tags=tags, progress_span=(i / len(sizes), (i + 1) / len(sizes)), device=device,
+                                 seed=cfg.seed, figure_title=f"Learning curve lane, m = {m}")
+        except TrainingCancelled as exc:
+            exc.result = result
+            raise
+        if lane.status == FAILED:
+            continue
+        point = {"size": m, "train_error": 1.0 - evaluate(model, *train)["accuracy"],
+                 "dev_error": 1.0 - float(lane.dev_accuracy), "run_id": lane.run_id, "status": lane.status}
+        result.points.append(point)
+        if ctx is not None:
+            ctx.push("learning_curve", size=m, train_error=point["train_error"], dev_error=point["dev_error"])
+    return result
+
+
+# ------------------------------------------------------------- binary classifier
+
+
+@dataclass(frozen=True)
+class BinaryConfig:
+    """"Is it a <positive>?" on a built-in digit set: a two-class network."""
+
+    dataset: str = "digits"
+    positive: int = 3
+    hidden: tuple[int, ...] = (16,)
+    epochs: int = 5
+    lr: float = 0.01
+    batch_size: int = 64
+    dev_share: float = 0.4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_image_set(self.dataset)
+        if not 0 <= self.positive <= 9:
+            raise ValueError("the positive class must be a digit from 0 to 9")
+        if not 0.1 <= self.dev_share <= 0.6:
+            raise ValueError("the dev share must be between 10 % and 60 %")
+        check_training(self.hidden, self.epochs, self.lr, self.batch_size)
+
+
+@dataclass
+class BinaryResult:
+    run_id: str | None
+    status: str
+    positive: int
+    y_true: np.ndarray = field(repr=False)  # [N_dev] 1 = positive
+    scores: np.ndarray = field(repr=False)  # [N_dev] P(positive)
+
+
+def run_binary(ctx: JobContext | None, cfg: BinaryConfig) -> BinaryResult:
+    """Train the two-class network; returns the dev labels and P(positive) scores."""
+    device = pick_device()
+    ds = load_dataset(cfg.dataset)
+    y = (ds.y == cfg.positive).long()
+    ds = Dataset(f"{ds.name}-is-{cfg.positive}", ds.X, y, (f"not {cfg.positive}", str(cfg.positive)), ds.kind)
+    split = split_dataset(ds, (1 - cfg.dev_share, cfg.dev_share, 0.0), seed=cfg.seed).to(device)
+    seed_everything(cfg.seed)
+    model = mlp(ds.n_features, cfg.hidden, 2).to(device)
+    result = BinaryResult(None, KILLED, cfg.positive, np.zeros(0, int), np.zeros(0))
+
+    def finish(run, model, hist) -> None:
+        from core.strategy.metrics import pr_curve, precision_recall_f1
+
+        model.eval()
+        with torch.no_grad():
+            scores = torch.softmax(model(split.dev[0]).float(), 1)[:, 1].cpu().numpy()
+        result.y_true, result.scores = split.dev[1].cpu().numpy(), scores
+        at_half = precision_recall_f1(result.y_true, scores, 0.5)
+        run.log_metrics({"precision": at_half["precision"], "recall": at_half["recall"], "f1": at_half["f1"],
+                         "best_f1": float(pr_curve(result.y_true, scores)["f1"].max())}, hist.steps_done)
+
+    lane = train_tracked(ctx, PAGE, cfg, model, split.train, Adam(model.parameters(), cfg.lr),
+                         name=f"is it a {cfg.positive}?", dev=split.dev, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                         run_name=f"is it a {cfg.positive}? ({_hidden_label(cfg.hidden)})", device=device, seed=cfg.seed,
+                         finish=finish)
+    result.run_id, result.status = lane.run_id, lane.status
+    return result
+
+
+# ------------------------------------------------------------ candidate models
+
+
+@dataclass(frozen=True)
+class CandidatesConfig:
+    """Networks of several sizes on one dataset, for accuracy-vs-inference-time selection."""
+
+    dataset: str = "digits"
+    architectures: tuple[tuple[int, ...], ...] = ((16,), (64,), (256, 256), (1024, 1024))
+    epochs: int = 4
+    lr: float = 0.003
+    batch_size: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_image_set(self.dataset)
+        if not 1 <= len(self.architectures) <= 8:
+            raise ValueError("choose 1 to 8 candidate networks")
+        for h in self.architectures:
+            check_training(h, self.epochs, self.lr, self.batch_size)
+
+
+@dataclass
+class CandidatesResult:
+    comparison: str
+    lanes: list[dict[str, Any]]  # name, run_id, status, dev_accuracy
+
+
+def run_candidates(ctx: JobContext | None, cfg: CandidatesConfig) -> CandidatesResult:
+    """Train each architecture as a tracked run (each logs its inference time per example)."""
+    device = pick_device()
+    ds = load_dataset(cfg.dataset)
+    split = split_dataset(ds, (0.7, 0.3, 0.0), seed=cfg.seed).to(device)
+    result = CandidatesResult(f"{CANDIDATE_PREFIX}{uuid.uuid4().hex[:8]}", [])
+    n = len(cfg.architectures)
+    for i, hidden in enumerate(cfg.architectures):
+        name = _hidden_label(hidden)
+        if ctx is not None:
+            ctx.report(i / n, f"training {name} ({i + 1} of {n})")
+        seed_everything(cfg.seed)
+        model = mlp(ds.n_features, hidden, ds.n_classes).to(device)
+        params = {k: v for k, v in asdict(cfg).items() if k != "architectures"} | {"hidden": list(hidden)}
+        try:
+            lane = train_tracked(ctx, PAGE, params, model, split.train, Adam(model.parameters(), cfg.lr), name=name,
+                                 dev=split.dev, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                                 run_name=f"candidate {name}", tags={tracking.TAG_COMPARISON: result.comparison},
+                                 progress_span=(i / n, (i + 1) / n), device=device, seed=cfg.seed)
+        except TrainingCancelled as exc:
+            exc.result = result
+            raise
+        result.lanes.append({"name": name, "run_id": lane.run_id, "status": lane.status, "dev_accuracy": lane.dev_accuracy})
+    return result
+
+
+# --------------------------------------------------------------- error analysis
+
+
+@dataclass(frozen=True)
+class ErrorModelConfig:
+    """A digit classifier whose misclassified dev examples the learner tags by hand."""
+
+    dataset: str = "digits"
+    hidden: tuple[int, ...] = (32,)
+    epochs: int = 5
+    lr: float = 0.003
+    batch_size: int = 64
+    dev_share: float = 0.3
+    max_examples: int = 60
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_image_set(self.dataset)
+        if not 0.1 <= self.dev_share <= 0.5:
+            raise ValueError("the dev share must be between 10 % and 50 %")
+        if not 1 <= self.max_examples <= 200:
+            raise ValueError("show between 1 and 200 misclassified examples")
+        check_training(self.hidden, self.epochs, self.lr, self.batch_size)
+
+
+@dataclass
+class ErrorModelResult:
+    run_id: str | None
+    status: str
+    dev_size: int
+    dev_error: float
+    n_errors: int
+    examples: list[dict[str, Any]]  # example (1-based), true, predicted, confidence, index (in the dev set)
+    images: np.ndarray = field(repr=False)  # [K, H, W] in [0, 1], the examples' images
+
+
+def montage(images: np.ndarray, cols: int = 10, pad: int = 1) -> np.ndarray:
+    """[K, H, W] images tiled into one [rows·(H+pad), cols·(W+pad)] picture (white gaps)."""
+    k, h, w = images.shape
+    rows = max(1, -(-k // cols))
+    out = np.ones((rows * (h + pad), cols * (w + pad)), dtype=np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = img
+    return out
+
+
+def upscale(image: np.ndarray, size: int = 64, pad: int = 4) -> np.ndarray:
+    """A [H, W] image in [0, 1] as a uint8 tile for the browser: enlarged by whole pixels
+    (nearest neighbour) to about ``size`` pixels, dark ink on white, with a white margin of
+    ``pad`` pixels so neighbouring tiles stay apart."""
+    k = max(1, round(size / image.shape[1]))
+    big = np.kron(1.0 - np.clip(image, 0, 1), np.ones((k, k)))  # digits are light on dark: invert
+    return (np.pad(big, pad, constant_values=1.0) * 255).round().astype(np.uint8)
+
+
+def run_error_model(ctx: JobContext | None, cfg: ErrorModelConfig) -> ErrorModelResult:
+    """Train the classifier, then collect up to ``max_examples`` misclassified dev examples
+    (most confident mistakes first) with their images; the run gets their montage."""
+    device = pick_device()
+    ds = load_dataset(cfg.dataset)
+    split = split_dataset(ds, (1 - cfg.dev_share, cfg.dev_share, 0.0), seed=cfg.seed).to(device)
+    seed_everything(cfg.seed)
+    model = mlp(ds.n_features, cfg.hidden, ds.n_classes).to(device)
+    Xd, yd = split.dev
+    result = ErrorModelResult(None, KILLED, len(yd), float("nan"), 0, [], np.zeros((0, 1, 1), np.float32))
+
+    def finish(run, model, hist) -> None:
+        model.eval()
+        with torch.no_grad():
+            probs = torch.softmax(model(Xd).float(), 1)
+        conf, pred = probs.max(1)
+        wrong = torch.nonzero(pred != yd).ravel()
+        wrong = wrong[torch.argsort(conf[wrong], descending=True)][: cfg.max_examples]
+        idx = wrong.cpu().numpy()
+        result.dev_error = float((pred != yd).float().mean())
+        result.n_errors = int((pred != yd).sum())
+        result.examples = [{"example": i + 1, "true": ds.classes[int(yd[j])], "predicted": ds.classes[int(pred[j])],
+                            "confidence": round(float(conf[j]), 3), "index": int(j)} for i, j in enumerate(idx)]
+        result.images = Xd[wrong].cpu().numpy()[:, 0] if len(idx) else np.zeros((0, *Xd.shape[2:]), np.float32)
+        run.log_metrics({"dev_error": result.dev_error, "misclassified": result.n_errors}, hist.steps_done)
+        if len(idx):
+            run.log_image(montage(result.images), "misclassified_dev_examples")
+
+    lane = train_tracked(ctx, PAGE, cfg, model, split.train, Adam(model.parameters(), cfg.lr), name="classifier",
+                         dev=split.dev, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                         run_name=f"error analysis ({_hidden_label(cfg.hidden)})", device=device, seed=cfg.seed,
+                         finish=finish)
+    result.run_id, result.status = lane.run_id, lane.status
+    return result
