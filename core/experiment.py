@@ -36,6 +36,7 @@ class Lane:
     run_id: str | None = None
     history: History = field(default_factory=History, repr=False)
     error: str | None = None
+    measures: dict[str, float] = field(default_factory=dict, repr=False)  # of the returned model (FINISHED)
 
     @property
     def steps(self) -> int:
@@ -43,11 +44,12 @@ class Lane:
 
     @property
     def dev_accuracy(self) -> float | None:
-        return self.history.last("dev_accuracy")
+        """Of the returned model (the best epoch's with early stopping), else the last epoch's."""
+        return self.measures.get("final_dev_accuracy", self.history.last("dev_accuracy"))
 
     @property
     def dev_loss(self) -> float | None:
-        return self.history.last("dev_loss")
+        return self.measures.get("final_dev_loss", self.history.last("dev_loss"))
 
     @property
     def seconds_per_epoch(self) -> float | None:
@@ -109,9 +111,8 @@ def train_tracked(
                 _log_figure(run, lane, figure_title, colors)
                 raise
             hist = lane.history
-            final = {"seconds_per_epoch": lane.seconds_per_epoch, **final_measures(model, train, dev, loss_fn)}
-            if lane.dev_accuracy is not None:
-                final.update(final_dev_accuracy=lane.dev_accuracy, final_dev_loss=lane.dev_loss)
+            lane.measures = final_measures(model, train, dev, loss_fn)
+            final = {"seconds_per_epoch": lane.seconds_per_epoch, **lane.measures}
             if hist.best_epoch is not None:
                 final["best_epoch"] = hist.best_epoch
             run.log_metrics({k: v for k, v in final.items() if v is not None}, hist.steps_done)
@@ -142,11 +143,15 @@ def final_measures(
     dev: tuple[torch.Tensor, torch.Tensor] | None,
     loss_fn: LossFn = F.cross_entropy,
 ) -> dict[str, float]:
-    """What every finished run records besides its curves: the final train loss and
-    accuracy in eval mode (for bias/variance diagnosis) and the measured inference time
+    """What every finished run records besides its curves, all measured on the model as it
+    is returned (with early stopping: the best epoch's weights) in eval mode: the final
+    train and dev loss and accuracy (for bias/variance diagnosis) and the inference time
     per example on the dev set (best of 3, for satisficing metrics)."""
     ev = evaluate(model, train[0], train[1], loss_fn)
     out = {"final_train_loss": ev["loss"], "final_train_accuracy": ev["accuracy"]}
+    if dev is not None and len(dev[1]):
+        ev = evaluate(model, dev[0], dev[1], loss_fn)
+        out.update(final_dev_loss=ev["loss"], final_dev_accuracy=ev["accuracy"])
     X = dev[0] if dev is not None and len(dev[1]) else train[0]
     X = X[:2048]
     device = next(model.parameters()).device

@@ -135,7 +135,7 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
             result.lanes += [LaneResult(o, optimizer=o, lr=r) for o, r in list(zip(cfg.optimizers, cfg.learning_rates))[i + 1 :]]
             exc.result = result
             raise
-        result.lanes.append(LaneResult(**{f: getattr(lane, f) for f in ("name", "status", "run_id", "history", "error")},
+        result.lanes.append(LaneResult(**{f: getattr(lane, f) for f in ("name", "status", "run_id", "history", "error", "measures")},
                                        optimizer=name, lr=lr))
     return result
 

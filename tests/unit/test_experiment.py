@@ -133,3 +133,21 @@ def test_a_run_can_be_resumed_and_annotated(fresh_store):
     assert tracking.search_runs().iloc[0]["tags.dll.note"] == "tagged"
     assert tracking.text_artifact(run.run_id, "tags.csv") == "a,b\n1,2\n"
     assert tracking.text_artifact(run.run_id, "missing.csv") is None
+
+
+def test_final_dev_numbers_are_those_of_the_restored_best_epoch(fresh_store):
+    from core.training import EarlyStopping
+
+    X, y = _data(n=48, seed=1)
+    Xd, yd = _data(n=48, seed=2)  # random labels: dev loss soon rises while train loss falls
+    net = mlp(5, (128,), 3)
+    lane = train_tracked(None, "demo", {}, net, (X, y), torch.optim.Adam(net.parameters(), lr=0.01), name="es",
+                         dev=(Xd, yd), epochs=60, early_stopping=EarlyStopping(patience=3))
+    epochs = lane.history.epochs
+    best = min(epochs, key=lambda r: r["dev_loss"])
+    assert lane.history.stopped_early and lane.history.best_epoch == best["epoch"] < len(epochs)
+    assert lane.dev_loss == pytest.approx(best["dev_loss"], rel=1e-5)
+    assert lane.dev_loss == pytest.approx(evaluate(net, Xd, yd)["loss"], rel=1e-6)
+    assert lane.dev_loss != pytest.approx(epochs[-1]["dev_loss"], rel=1e-3)
+    row = tracking.search_runs().iloc[0]
+    assert row["metrics.final_dev_loss"] == pytest.approx(best["dev_loss"], rel=1e-5)

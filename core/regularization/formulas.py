@@ -1,8 +1,5 @@
-"""Regularization: the course's L2 penalty and inverted dropout.
-
-The Regularization page's experiments (overfitting set-up, augmentation, early stopping,
-batch normalization, sweeps) build on these two.
-"""
+"""The course's regularization formulas: the L2 penalty, inverted dropout and the batch
+normalization transform (with its test-time use of running averages)."""
 
 from __future__ import annotations
 
@@ -52,3 +49,30 @@ class InvertedDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"keep_prob={self.keep_prob}"
+
+
+def batch_norm(
+    z: torch.Tensor,
+    gamma: torch.Tensor,
+    beta: torch.Tensor,
+    eps: float = 1e-5,
+    mean: torch.Tensor | None = None,
+    var: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The course's batch normalization of Z^[l]: z_norm = (z − μ)/√(σ² + ε), z̃ = γ·z_norm + β.
+
+    ``z``: [m, units] (one row per example of the mini-batch); ``gamma``, ``beta``: [units].
+    Without ``mean``/``var`` μ and σ² are the batch's own (σ² divides by m), as in training;
+    with them (the running averages kept during training) it is the test-time transform.
+    Ioffe & Szegedy, "Batch Normalization", ICML 2015.
+    """
+    if z.ndim != 2:
+        raise ValueError("z must be a [batch, units] matrix")
+    if (mean is None) != (var is None):
+        raise ValueError("give both the mean and the variance, or neither")
+    if mean is None:
+        if len(z) < 2:
+            raise ValueError("batch statistics need at least 2 examples")
+        mean, var = z.mean(0), z.var(0, unbiased=False)
+    z_norm = (z - mean) / torch.sqrt(var + eps)
+    return gamma * z_norm + beta

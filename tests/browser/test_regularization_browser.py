@@ -1,0 +1,51 @@
+"""The Regularization page in headless Chromium: the set-up, the augmentation preview and a
+small sweep run to the end with its charts."""
+
+import pytest
+
+from tests.browser.conftest import shot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def _no_exception(page):
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    assert "Traceback" not in page.locator('[data-testid="stMain"]').inner_text()
+
+
+def _slider_to(page, label: str, presses: int) -> None:
+    """Move a slider to its minimum, then ``presses`` steps up, with the keyboard."""
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).first.get_by_role("slider")
+    thumb.focus()
+    page.keyboard.press("Home")
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+    wait_idle(page)
+
+
+def test_regularization_page_preview_and_sweep(page, app_url):
+    page.goto(f"{app_url}/regularization")
+    wait_idle(page)
+    assert page.get_by_role("heading", name="Regularization").first.is_visible()
+    _no_exception(page)
+    _slider_to(page, "Epochs", 2)  # 3 epochs
+    _slider_to(page, "Training examples", 3)  # 50 examples
+
+    page.get_by_role("tab", name="Data augmentation").click()
+    wait_idle(page)
+    aug = page.get_by_role("tabpanel", name="Data augmentation")
+    aug.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
+    assert aug.get_by_text("The training set grows from 50 to 200 images.").is_visible()
+    _no_exception(page)
+    shot(page, "reg-augmentation-preview")
+
+    page.get_by_role("tab", name="Sweep λ and keep_prob").click()
+    wait_idle(page)
+    sweep = page.get_by_role("tabpanel", name="Sweep λ and keep_prob")
+    sweep.get_by_role("button", name="Start the sweep").click()
+    sweep.get_by_text("Finished in").wait_for(timeout=240_000)
+    wait_idle(page)
+    assert sweep.locator('[data-testid="stPlotlyChart"]').count() >= 4  # live curves, sweep, histogram, norms
+    assert sweep.get_by_role("button", name="Download sweep results (CSV)").is_visible()
+    _no_exception(page)
+    shot(page, "reg-sweep")
