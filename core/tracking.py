@@ -140,7 +140,7 @@ def flatten_params(config: Any) -> dict[str, str]:
             for k, v in value.items():
                 walk(f"{prefix}{k}.", v)
         else:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
             out[prefix[:-1]] = text[:6000]
 
     walk("", raw)

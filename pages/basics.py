@@ -192,7 +192,7 @@ def _pg_render(snap) -> None:
         return
     running = snap is not None and not snap.done
     frame = snap.images.get("frame") if running and snap.images.get("frame") is not None else pg.frame()
-    hist = list(pg.history)
+    hist = list(pg.history)[: frame.epoch + 1]  # every panel shows the same moment
     last = hist[-1]
     if running:
         st.caption(f"Training: {snap.message} · {snap.elapsed_s:.0f} s")

@@ -347,13 +347,14 @@ def play(ctx: JobContext | None, req: PlayRequest) -> dict[str, Any]:
     return {"epoch": pg.epoch, "run_id": pg.run_id}
 
 
-def decision_image(frame: Frame, colors: list[tuple[int, int, int]]) -> np.ndarray:
-    """[R, R, 3] uint8: white where the network hesitates, the winning class's colour where
-    it is sure (the confidence above chance sets the saturation). Row 0 is the lowest y."""
+def decision_image(frame: Frame, colors: list[tuple[int, int, int]], strength: float = 0.6) -> np.ndarray:
+    """[R, R, 3] uint8: white where the network hesitates, a pale version of the winning
+    class's colour where it is sure (the confidence above chance, times ``strength``, sets
+    the saturation, so that points in full colour stay visible on top). Row 0 is the lowest y."""
     k = frame.probs.shape[-1]
     probs = np.nan_to_num(frame.probs, nan=1.0 / frame.probs.shape[-1])  # a diverged net: all white
     pmax, arg = probs.max(-1), probs.argmax(-1)
-    conf = np.clip((pmax - 1 / k) / (1 - 1 / k), 0, 1)[..., None]
+    conf = strength * np.clip((pmax - 1 / k) / (1 - 1 / k), 0, 1)[..., None]
     col = np.asarray(colors[:k], dtype=np.float32)[arg]
     return (255 * (1 - conf) + col * conf).round().astype(np.uint8)
 

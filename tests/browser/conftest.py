@@ -137,6 +137,13 @@ def wait_idle(page, timeout: float = 90_000, quiet_ms: int = 1500) -> None:
     raise TimeoutError("the app was still running after the timeout")
 
 
+def no_exception(page) -> None:
+    """Fail with the app's own error text when the page shows an exception box."""
+    exc = page.locator('[data-testid="stException"]')
+    assert exc.count() == 0, exc.first.inner_text()
+    assert "Traceback" not in page.locator('[data-testid="stMain"]').inner_text()
+
+
 def shot(page, name: str) -> Path:
     """Screenshot of the whole page: Streamlit scrolls inside its main block, so the
     viewport is stretched to the content's height for the picture, then put back."""

@@ -3,14 +3,10 @@ an exception, backprop by hand agrees with autograd, and a small vectorization t
 
 import pytest
 
-from tests.browser.conftest import shot, wait_idle
+from tests.browser.conftest import no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
-
-def _no_exception(page):
-    errors = page.locator('[data-testid="stException"]')
-    assert errors.count() == 0, errors.first.inner_text()
 
 
 def _open_tab(page, name):
@@ -30,7 +26,7 @@ def test_basics_tabs_and_a_small_timing(page, app_url):
     assert neuron.locator('[data-testid="stPlotlyChart"]').count() >= 2  # activations, gradient per layer
     neuron.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
     assert neuron.get_by_text("0.3775").count() >= 1  # a = σ(−0.5) with the default sliders
-    _no_exception(page)
+    no_exception(page)
     shot(page, "basics-neuron")
 
     bp = _open_tab(page, "Backpropagation by hand")
@@ -38,12 +34,12 @@ def test_basics_tabs_and_a_small_timing(page, app_url):
     bp.get_by_role("button", name="New random network").click()
     wait_idle(page)
     bp.get_by_text("gradients agree with autograd").wait_for()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "basics-backprop")
 
     loss = _open_tab(page, "Loss functions")
     assert loss.locator('[data-testid="stPlotlyChart"]').count() == 2
-    _no_exception(page)
+    no_exception(page)
     shot(page, "basics-loss")
 
     vec = _open_tab(page, "Vectorization")
@@ -55,5 +51,5 @@ def test_basics_tabs_and_a_small_timing(page, app_url):
     vec.get_by_text("same layer output at every size").wait_for()
     assert vec.locator('[data-testid="stPlotlyChart"]').count() == 1
     assert vec.get_by_role("button", name="Download the timings (CSV)").is_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "basics-vectorization")

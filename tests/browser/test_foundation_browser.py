@@ -2,13 +2,10 @@
 
 import pytest
 
-from tests.browser.conftest import shot, wait_idle
+from tests.browser.conftest import no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
-
-def _no_exception(page):
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
 
 
 def test_deep_link_into_a_fresh_server_gets_the_lab_navigation(page, app_url):
@@ -30,7 +27,7 @@ def test_home_page(page, app_url):
     assert page.get_by_text("Tracked runs").is_visible()
     nav = page.locator('[data-testid="stSidebarNav"]')
     assert nav.get_by_text("Optimizers").is_visible() and nav.get_by_text("Runs").is_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "home")
 
 
@@ -42,7 +39,7 @@ def test_optimizer_lab_race_and_runs(page, app_url):
     lab = page.get_by_role("tabpanel", name="Loss-surface lab")
     assert lab.locator('[data-testid="stPlotlyChart"]').count() >= 2
     lab.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
-    _no_exception(page)
+    no_exception(page)
     shot(page, "optimizers-lab")
 
     page.get_by_role("tab", name="Race on a real network").click()
@@ -53,12 +50,12 @@ def test_optimizer_lab_race_and_runs(page, app_url):
     wait_idle(page)
     assert race.locator('[data-testid="stPlotlyChart"]').count() >= 3  # loss, dev accuracy, final bars
     assert race.get_by_text("Final dev accuracy").count() >= 1 or race.locator("text=Final dev accuracy").count() >= 1
-    _no_exception(page)
+    no_exception(page)
     shot(page, "optimizers-race")
 
     page.goto(f"{app_url}/runs")
     wait_idle(page)
-    _no_exception(page)
+    no_exception(page)
     for name in ("Gradient descent", "Momentum", "RMSprop", "Adam"):
         assert page.get_by_text(name).count() >= 1 or page.locator(f"text={name}").count() >= 1
     shot(page, "runs")

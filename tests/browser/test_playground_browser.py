@@ -4,14 +4,10 @@ import re
 
 import pytest
 
-from tests.browser.conftest import shot, wait_idle
+from tests.browser.conftest import no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
-
-def _no_exception(page):
-    exc = page.locator('[data-testid="stException"]')
-    assert exc.count() == 0, exc.first.inner_text()
 
 
 def _epoch(panel) -> int:
@@ -45,7 +41,7 @@ def test_shared_link_play_pause_and_url(page, app_url):
     assert paused_at >= 20
     page.wait_for_timeout(1500)
     assert _epoch(panel) == paused_at  # paused means paused
-    _no_exception(page)
+    no_exception(page)
     shot(page, "playground-paused")
 
     # the URL follows the widgets: choose another data set, then open the address in a new tab
@@ -61,5 +57,5 @@ def test_shared_link_play_pause_and_url(page, app_url):
     wait_idle(other)
     again = other.get_by_role("tabpanel", name="Playground")
     assert again.get_by_role("combobox", name="Data set").input_value() == "xor"
-    _no_exception(other)
+    no_exception(other)
     other.close()

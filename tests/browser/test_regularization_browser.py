@@ -3,14 +3,10 @@ small sweep run to the end with its charts."""
 
 import pytest
 
-from tests.browser.conftest import shot, wait_idle
+from tests.browser.conftest import no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
-
-def _no_exception(page):
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
-    assert "Traceback" not in page.locator('[data-testid="stMain"]').inner_text()
 
 
 def _slider_to(page, label: str, presses: int) -> None:
@@ -27,7 +23,7 @@ def test_regularization_page_preview_and_sweep(page, app_url):
     page.goto(f"{app_url}/regularization")
     wait_idle(page)
     assert page.get_by_role("heading", name="Regularization").first.is_visible()
-    _no_exception(page)
+    no_exception(page)
     _slider_to(page, "Epochs", 2)  # 3 epochs
     _slider_to(page, "Training examples", 3)  # 50 examples
 
@@ -36,7 +32,7 @@ def test_regularization_page_preview_and_sweep(page, app_url):
     aug = page.get_by_role("tabpanel", name="Data augmentation")
     aug.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
     assert aug.get_by_text("The training set grows from 50 to 200 images.").is_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "reg-augmentation-preview")
 
     page.get_by_role("tab", name="Sweep λ and keep_prob").click()
@@ -47,5 +43,5 @@ def test_regularization_page_preview_and_sweep(page, app_url):
     wait_idle(page)
     assert sweep.locator('[data-testid="stPlotlyChart"]').count() >= 4  # live curves, sweep, histogram, norms
     assert sweep.get_by_role("button", name="Download sweep results (CSV)").is_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "reg-sweep")

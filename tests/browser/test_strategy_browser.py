@@ -3,14 +3,10 @@ and a tiny learning-curve job runs for real and ends tracked."""
 
 import pytest
 
-from tests.browser.conftest import shot, wait_idle
+from tests.browser.conftest import no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
-
-def _no_exception(page):
-    exc = page.locator('[data-testid="stException"]')
-    assert exc.count() == 0, exc.first.inner_text()
 
 
 def _tab(page, name):
@@ -28,7 +24,7 @@ def test_strategy_page_tabs_preset_and_a_real_job(page, app_url, app_data):
     split = page.get_by_role("tabpanel", name="Data splits")
     split.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
     assert split.get_by_text("6,000").is_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "strat-browser-split")
 
     diag = _tab(page, "Bias and variance")
@@ -36,7 +32,7 @@ def test_strategy_page_tabs_preset_and_a_real_job(page, app_url, app_data):
     wait_idle(page)
     assert diag.get_by_text("high bias and high variance").first.is_visible()
     assert diag.get_by_text("Get more training data.").is_visible() and diag.get_by_text("Train longer.").is_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "strat-browser-diagnosis")
 
     curves = _tab(page, "Learning curves")
@@ -48,7 +44,7 @@ def test_strategy_page_tabs_preset_and_a_real_job(page, app_url, app_data):
     curves.get_by_text("Finished in").wait_for(timeout=180_000)
     wait_idle(page)
     curves.get_by_text("Learning curves (dev set").first.wait_for(timeout=30_000)
-    _no_exception(page)
+    no_exception(page)
     shot(page, "strat-browser-curves")
     runs = tracking.search_runs(uri=f"sqlite:///{app_data / 'mlflow.db'}")
     mine = runs[runs["run_name"].str.startswith("learning curve m=")]
@@ -57,5 +53,5 @@ def test_strategy_page_tabs_preset_and_a_real_job(page, app_url, app_data):
 
     for name in ("Metrics", "Error analysis", "Orthogonalization"):
         _tab(page, name)
-        _no_exception(page)
+        no_exception(page)
     shot(page, "strat-browser-ortho")

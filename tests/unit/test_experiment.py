@@ -151,3 +151,8 @@ def test_final_dev_numbers_are_those_of_the_restored_best_epoch(fresh_store):
     assert lane.dev_loss != pytest.approx(epochs[-1]["dev_loss"], rel=1e-3)
     row = tracking.search_runs().iloc[0]
     assert row["metrics.final_dev_loss"] == pytest.approx(best["dev_loss"], rel=1e-5)
+
+
+def test_params_keep_their_characters():
+    params = tracking.flatten_params({"features": ("x1²", "x1·x2"), "λ": 0.1, "nested": {"keep_prob": 0.5}})
+    assert params == {"features": '["x1²", "x1·x2"]', "λ": "0.1", "nested.keep_prob": "0.5"}

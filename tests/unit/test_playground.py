@@ -112,12 +112,16 @@ def test_multiclass_frame_shapes_and_colours():
     np.testing.assert_allclose(f.probs.sum(-1), 1, rtol=1e-5)
     assert [m.shape for m in f.neurons] == [(3, 10, 10), (5, 10, 10), (3, 10, 10)]
     assert f.grid_x[0] == pytest.approx(-SCALE * 1.15)
-    img = decision_image(f, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)])
+    img = decision_image(f, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)], strength=1.0)
     assert img.shape == (40, 40, 3) and img.dtype == np.uint8
-    # a pixel where the net is sure of class c has (nearly) class c's colour
+    # a pixel where the net is sure of class c has class c's colour; where it hesitates, white
+    k = 4
+    conf = (f.probs.max(-1) - 1 / k) / (1 - 1 / k)
     i, j = np.unravel_index(f.probs[..., 2].argmax(), f.probs.shape[:2])
-    if f.probs[i, j, 2] > 0.99:
-        assert tuple(img[i, j]) == pytest.approx((0, 0, 255), abs=4)
+    want = 255 * (1 - conf[i, j]) + np.array([0, 0, 255]) * conf[i, j]
+    assert img[i, j].tolist() == pytest.approx(want.tolist(), abs=1)
+    pale = decision_image(f, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)], strength=0.5)
+    assert (pale.astype(int) >= img.astype(int)).all()  # paler everywhere (colours here are 0 or 255)
 
 
 def test_relu_hidden_maps_are_the_relu_of_the_preactivations():
