@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as ui.launch does: jobs and rendering share the cores
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -6,17 +6,10 @@ turns that off. When the first visitor of a fresh server opens a deep link such 
 ``/optimizers``, Streamlit runs that page script alone — without app.py's navigation,
 sidebar and start-up — and the whole process stays in the legacy mode. The lab routes
 only with ``st.navigation`` (app.py), so the launcher says so before the server starts.
-
-It also sets ``OMP_WAIT_POLICY=PASSIVE`` before PyTorch loads its OpenMP runtime. By
-default OpenMP worker threads spin after every parallel region; in a server where a
-training thread and the page-rendering thread share the cores (and the GIL), the spinning
-starves the renderer and the renderer's GIL holds starve the training: a playground epoch
-measured 0.77 s instead of 0.02 s on a 2-core machine. Passive waiting removes that.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -24,7 +17,6 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def main(argv: list[str] | None = None) -> None:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported (see above)
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from core import tracking
 from core.data.toy import TOY_KINDS, make_toy
-from core.device import seed_everything
+from core.device import cpu_threads, seed_everything
 from core.jobs import JobContext
 from core.nets import mlp, weight_matrices
 from core.optimizers import GradientDescent
@@ -245,7 +245,7 @@ class Playground:
         for _ in range(epochs):  # one fit() per epoch: new lr, batch size or penalty apply at once
             if cancel is not None and cancel.cancelled:
                 raise TrainingCancelled(History())
-            with self.lock:  # frame() may read the network between epochs
+            with self.lock, cpu_threads(1):  # frame() may read the network between epochs
                 try:
                     fit(self.model, self.train, self.optimizer, penalty=self.penalty, epochs=1,
                         batch_size=self.cfg.batch_size, callbacks=[_Measure()], cancel=cancel,

@@ -165,3 +165,16 @@ def test_play_that_diverges_fails_its_run(fresh_store):
     row = tracking.search_runs().iloc[0]
     assert row["status"] == "FAILED" and "smaller learning rate" in row["tags.dll.error"]
     assert math.isfinite(pg.history[-1]["train_loss"])  # the rows kept are the finite ones
+
+
+def test_training_runs_on_one_cpu_thread_and_puts_the_number_back():
+    from core.device import cpu_threads
+
+    before = torch.get_num_threads()
+    seen = []
+    pg = Playground(PlaygroundConfig(hidden=(2,)))
+    pg.train_epochs(1, on_epoch=lambda row: seen.append(torch.get_num_threads()))
+    assert seen == [1] and torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), cpu_threads(1):
+        raise RuntimeError
+    assert torch.get_num_threads() == before
