@@ -54,7 +54,7 @@ def decision_map(
     fig.update_yaxes(range=[lo, hi], title="x2", showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1)
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=10, r=10, t=40, b=10),
                       title=f"Decision map after {frame.epoch} epoch{'s' if frame.epoch != 1 else ''}",
-                      legend=dict(orientation="h", y=-0.12, yanchor="top", x=0.5, xanchor="center"),
+                      legend=dict(orientation="h", y=-0.2, yanchor="top", x=0.5, xanchor="center"),
                       uirevision="playground")
     return fig
 
