@@ -6,13 +6,10 @@ import streamlit as st
 
 from core.basics import (
     ACTIVATIONS,
-    IMPLEMENTATIONS,
     INITS,
-    LAYER_ACTIVATIONS,
     BackpropNet,
     DepthConfig,
     NeuronConfig,
-    VectorizationConfig,
     activation,
     activation_derivative,
     backprop_report,
@@ -21,31 +18,21 @@ from core.basics import (
     loss_vs_probability,
     neuron_output,
     random_network,
-    rows_to_csv,
-    run_timing,
     saturation_numbers,
     sigmoid_chain_bound,
-    speedup_rows,
     z_gradients,
 )
-from core.basics import playground as pgc
-from core.basics.vectorization import MAX_LOOP_SIZE, gpu_available
-from core.jobs import get_manager
 from core.plots.basics import (
     activations_figure,
     depth_gradients_figure,
     loss_vs_probability_figure,
     network_figure,
-    timing_figure,
     z_gradient_figure,
 )
-from core.plots.playground import decision_map, loss_history, neuron_maps
-from ui import jobs, shell
+from ui import playground, shell, vectorization
 
 PAGE = "basics"
-VEC_JOB = "basics.vec"
 G_SYMBOL = {"sigmoid": r"\sigma", "ReLU": r"\mathrm{ReLU}", "tanh": r"\tanh", "leaky ReLU": r"\mathrm{LeakyReLU}"}
-SIZE_OPTIONS = [8, 16, 32, 64, 128, 256, 512, 1024, 2048]
 
 
 def num(v: float) -> str:
@@ -155,150 +142,8 @@ with tab_neuron:
 
 # ------------------------------------------------------------------------- Playground
 
-PG = f"{PAGE}.pg"  # session keys and the job slot of the playground
-PG_LR = [1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-PG_RATES = [0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-
-
-def _pg_defaults() -> None:
-    """Widgets that have no value yet start from the set-up in the URL (a shared link)."""
-    cfg, problems = pgc.PlaygroundConfig.from_query({k: st.query_params[k] for k in st.query_params})
-    if problems and f"{PG}.init" not in st.session_state:
-        for p in problems:
-            st.warning(f"The link's setting {p} is not valid here; the default is used instead.")
-    st.session_state[f"{PG}.init"] = True
-    values = {
-        f"{PG}.data": cfg.dataset, f"{PG}.classes": cfg.n_classes, f"{PG}.points": cfg.points,
-        f"{PG}.noise": round(cfg.noise * 100), f"{PG}.train": round(cfg.train_ratio * 100),
-        f"{PG}.batch": cfg.batch_size, f"{PG}.layers": len(cfg.hidden), f"{PG}.act": cfg.activation,
-        f"{PG}.lr": min(PG_LR, key=lambda v: abs(v - cfg.lr)), f"{PG}.reg": cfg.regularization,
-        f"{PG}.rate": min(PG_RATES, key=lambda v: abs(v - cfg.reg_rate)), f"{PG}.feat": list(cfg.features),
-        **{f"{PG}.units{i}": h for i, h in enumerate(cfg.hidden)},
-    }
-    for k, v in values.items():
-        st.session_state.setdefault(k, v)
-
-
-def _pg_stop_job() -> None:
-    snap = jobs.current(PG)
-    if snap is not None and not snap.done:
-        get_manager().cancel(snap.id)
-        get_manager().wait(snap.id, timeout=10)
-
-
-def _pg_render(snap) -> None:
-    pg: pgc.Playground | None = st.session_state.get(f"{PG}.model")
-    if pg is None:
-        return
-    running = snap is not None and not snap.done
-    frame = snap.images.get("frame") if running and snap.images.get("frame") is not None else pg.frame()
-    hist = list(pg.history)[: frame.epoch + 1]  # every panel shows the same moment
-    last = hist[-1]
-    if running:
-        st.caption(f"Training: {snap.message} · {snap.elapsed_s:.0f} s")
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Epoch", f"{last['epoch']:,}")
-    m2.metric("Training loss", f"{last['train_loss']:.3f}")
-    m3.metric("Test loss", f"{last['test_loss']:.3f}")
-    m4.metric("Test accuracy", f"{last['test_accuracy']:.1%}")
-    c_net, c_out = st.columns([1, 1.25], gap="medium")
-    with c_net:
-        st.markdown("**What each neuron computes**")
-        st.plotly_chart(neuron_maps(frame), key=f"{PG}.neurons", config={"displayModeBar": False})
-        st.caption("Each square is one unit's output over the whole plane: orange negative, blue positive. "
-                   "Deeper layers combine the simple shapes of earlier ones.")
-    with c_out:
-        show_test = st.session_state.get(f"{PG}.show_test", False)
-        st.plotly_chart(decision_map(frame, pg.points, show_test=show_test), key=f"{PG}.map",
-                        config={"displayModeBar": False})
-        st.plotly_chart(loss_history(hist), key=f"{PG}.loss", config={"displayModeBar": False})
-
-
-def _pg_run(cfg: pgc.PlaygroundConfig, *, play: bool, step: bool, reset: bool, running: bool) -> None:
-    """Keep the URL and the session's playground in step with the widgets, act on the buttons,
-    and draw the live panel."""
-    st.query_params.from_dict(cfg.to_query())  # the address bar now holds the whole set-up
-    pg: pgc.Playground | None = st.session_state.get(f"{PG}.model")
-    if reset or pg is None or pg.cfg.structure() != cfg.structure():
-        _pg_stop_job()  # new data or a new network: TensorFlow Playground resets too
-        pg = st.session_state[f"{PG}.model"] = pgc.Playground(cfg)
-    else:
-        pg.adjust(cfg)  # learning rate, batch size and regularization apply at once
-    if play and running:
-        _pg_stop_job()
-        st.rerun()
-    elif (play or step) and pg.diverged:
-        st.error(f"The network diverged ({pg.diverged}). Press Reset to start again.")
-    elif play or step:
-        jobs.start(PG, pgc.play, pgc.PlayRequest(pg, epochs=1 if step else pgc.PlayRequest.epochs), name="playground")
-        if step:
-            get_manager().wait(jobs.current(PG).id, timeout=30)
-        st.rerun()
-    jobs.panel(PG, _pg_render, every=0.5, controls=False)
-    with st.expander("Share, download, tracking"):
-        st.caption("The address bar holds this exact set-up: copy it to share the playground. Every Play and "
-                   "Step trains the same tracked run until you press Reset or change the data or the network "
-                   "(see the Runs page, experiment *basics*).")
-        st.download_button("Download the loss history (CSV)", pd.DataFrame(pg.history).to_csv(index=False).encode(),
-                           "playground_history.csv", "text/csv", key=f"{PG}.csv")
-
-
 with tab_play:
-    st.markdown(
-        "A small network learns to separate coloured points in the plane. Press **Play** and watch the "
-        "background — the network's prediction — take the shape of the data, and the little maps show what "
-        "every hidden neuron has learned. **Try:** *circles* with only x1 and x2 and no hidden layer (it "
-        "cannot work: a single neuron draws a straight line), then tick x1² and x2²; *spirals* with three "
-        "classes and several layers; a learning rate of 3 or 10 to see training blow up; L2 on a noisy set."
-    )
-    _pg_defaults()
-    running = jobs.is_active(PG)
-    bar = st.columns([0.8, 0.8, 0.8, 1.4, 1.1, 1.1, 1.4], vertical_alignment="bottom")
-    play_clicked = bar[0].button("Pause" if running else "Play", type="primary", key=f"{PG}.play",
-                                 icon=":material/pause:" if running else ":material/play_arrow:", width="stretch")
-    step_clicked = bar[1].button("Step", key=f"{PG}.step", icon=":material/skip_next:", disabled=running,
-                                 help="Train exactly one epoch.", width="stretch")
-    reset_clicked = bar[2].button("Reset", key=f"{PG}.reset", icon=":material/restart_alt:", width="stretch",
-                                  help="New random weights (a new tracked run starts with the next Play).")
-    lr = bar[3].select_slider("Learning rate", PG_LR, key=f"{PG}.lr", format_func=lambda v: f"{v:g}")
-    act = bar[4].selectbox("Activation", pgc.ACTIVATIONS, key=f"{PG}.act")
-    reg = bar[5].selectbox("Regularization", pgc.REGULARIZATIONS, key=f"{PG}.reg")
-    rate = bar[6].select_slider("Regularization rate", PG_RATES, key=f"{PG}.rate", format_func=lambda v: f"{v:g}",
-                                disabled=reg == "none")
-    left, right = st.columns([1, 3.2], gap="large")
-    with left:
-        st.markdown("**Data**")
-        data = st.selectbox("Data set", pgc.TOY_KINDS, key=f"{PG}.data")
-        multi = data in pgc.MULTICLASS_KINDS
-        classes = st.slider("Classes", 2, 6, key=f"{PG}.classes", disabled=not multi,
-                            help="More than two classes: gaussians and spirals.")
-        train_pct = st.slider("Training data (%)", 10, 90, step=10, key=f"{PG}.train")
-        noise = st.slider("Noise", 0, 50, step=5, key=f"{PG}.noise")
-        points = st.select_slider("Points", [100, 200, 500, 1000, 2000], key=f"{PG}.points")
-        batch = st.slider("Batch size", 1, 100, key=f"{PG}.batch")
-        st.markdown("**Network**")
-        feats = st.pills("Input features", list(pgc.FEATURES), selection_mode="multi", key=f"{PG}.feat", wrap=True)
-        n_layers = st.slider("Hidden layers", 0, 6, key=f"{PG}.layers")
-        unit_cols = st.columns(3)
-        for i in range(n_layers):
-            st.session_state.setdefault(f"{PG}.units{i}", 4)
-        hidden = tuple(unit_cols[i % 3].number_input(f"Layer {i + 1}", 1, 8, key=f"{PG}.units{i}")
-                       for i in range(n_layers))
-        if n_layers:
-            st.caption("Neurons per hidden layer (1 to 8).")
-        st.toggle("Show test data", key=f"{PG}.show_test")
-    try:
-        pg_cfg = pgc.PlaygroundConfig(
-            dataset=data, n_classes=classes if multi else 2, points=points, noise=noise / 100,
-            train_ratio=train_pct / 100, batch_size=batch, hidden=hidden, activation=act, lr=lr,
-            regularization=reg, reg_rate=rate if reg != "none" else 0.0, features=tuple(feats or ()),
-            seed=shell.global_seed(),
-        )
-    except ValueError as exc:
-        right.error(f"{str(exc).capitalize()}.")
-    else:
-        with right:
-            _pg_run(pg_cfg, play=play_clicked, step=step_clicked, reset=reset_clicked, running=running)
+    playground.render()
 
 # --------------------------------------------------------------- Backpropagation by hand
 
@@ -462,92 +307,5 @@ with tab_loss:
 
 # ------------------------------------------------------------------------- Vectorization
 
-
-def _render_timing(snap) -> None:
-    series = {impl: ([r["size"] for r in rows], [r["seconds"] for r in rows])
-              for impl, rows in snap.metrics.items() if impl in IMPLEMENTATIONS and rows}
-    if series:
-        st.plotly_chart(timing_figure(series), key=f"{PAGE}.vec_fig")
-    result = snap.result
-    if result is None or not result.rows:
-        return
-    table = pd.DataFrame(speedup_rows(result.rows))
-    seconds = table.pivot(index="size", columns="implementation", values="seconds")
-    seconds = seconds[[c for c in IMPLEMENTATIONS if c in seconds.columns]]
-    st.markdown("**Seconds per forward pass** (best of the repeats)")
-    st.dataframe(seconds.map(lambda v: "skipped" if pd.isna(v) else f"{v:.2e}"), width="stretch")
-    ups = table[table["implementation"] != "Python loops"].dropna(subset=["× faster than loops"])
-    if not ups.empty:
-        fast = ups.pivot(index="size", columns="implementation", values="× faster than loops")
-        st.markdown("**Speed-up over the Python loops** (how many times faster)")
-        st.dataframe(fast, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.0f×") for c in fast.columns})
-    others = table[~table["implementation"].isin(["Python loops", "NumPy"])]
-    if not others.empty:
-        vs_np = others.pivot(index="size", columns="implementation", values="× faster than NumPy")
-        st.markdown("**Speed-up over NumPy**")
-        st.dataframe(vs_np, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.2f×") for c in vs_np.columns})
-    worst = max(float(r["max_abs_diff"]) for r in result.rows)
-    if result.all_equal:
-        st.success(f"Every implementation gave the same layer output at every size (max |difference| from a float64 "
-                   f"reference: {worst:.1e}).", icon=":material/check_circle:")
-    else:
-        bad = sorted({f"{r['implementation']} at n = {r['size']}" for r in result.rows if not r["equal"]})
-        st.error(f"Outputs differ from the reference: {', '.join(bad)}.")
-    if result.skipped_loop_sizes:
-        st.info(f"Python loops were skipped for n = {', '.join(map(str, result.skipped_loop_sizes))} (above the cap "
-                "you set): each doubling of n makes them 8 times slower. Raise the cap to include more of them.")
-    if result.gpu:
-        st.caption(f"GPU: {result.gpu}.")
-    note = f"Tracked run `{result.run_id}` in experiment *basics*." if result.run_id else ""
-    st.caption(f"{note} Only the computation is timed; data are prepared on their device beforehand.")
-    st.download_button("Download the timings (CSV)", rows_to_csv(result.rows).encode(), "vectorization_timings.csv",
-                       "text/csv", key=f"{PAGE}.vec_csv")
-
-
 with tab_vec:
-    st.markdown(
-        "One layer's forward pass, $Z = WX + b$ and $A = g(Z)$, with the examples as the columns of $X$. At size "
-        "$n$ the layer has $n$ inputs, $n$ units and $n$ examples: $n^3$ multiply-adds. Below, the same "
-        "computation is written three ways and timed. **Try:** start with the defaults, then watch how the gap "
-        "grows with $n$ — the loops do the same arithmetic, one number at a time."
-    )
-    with st.expander("The three implementations", icon=":material/code:"):
-        st.code(
-            "# Python loops\n"
-            "for j in range(n_out):\n"
-            "    for k in range(m):\n"
-            "        s = b[j]\n"
-            "        for i in range(n_in):\n"
-            "            s += W[j][i] * X[i][k]\n"
-            "        A[j][k] = g(s)\n\n"
-            "# NumPy\n"
-            "A = g(W @ X + b)\n\n"
-            "# torch (CPU or GPU: the same line on tensors that live there)\n"
-            "A = g(torch.addmm(b, W, X))",
-            language="python",
-        )
-    has_gpu = gpu_available()
-    with st.form(f"{PAGE}.vec_form"):
-        c1, c2, c3 = st.columns(3)
-        sizes = c1.multiselect("Sizes n", SIZE_OPTIONS, default=[16, 32, 64, 128, 256, 512, 1024], key=f"{PAGE}.vec_sizes")
-        cap = c1.select_slider("Largest n for the Python loops", [0, 16, 32, 64, 128, MAX_LOOP_SIZE], 128,
-                               key=f"{PAGE}.vec_cap", help="The loops' cost grows as n³: n = 128 takes about a tenth of "
-                               "a second per pass, n = 256 eight times more, n = 512 would take several seconds. 0 skips them.")
-        vec_act = c2.selectbox("Layer activation", LAYER_ACTIVATIONS, key=f"{PAGE}.vec_act")
-        dtype = c2.radio("Number type (NumPy and torch)", ["float32", "float64"], horizontal=True, key=f"{PAGE}.vec_dtype",
-                         help="The loops always use Python floats (64-bit).")
-        repeats = c3.slider("Repeats (the best is kept)", 1, 10, 5, key=f"{PAGE}.vec_repeats")
-        use_gpu = c3.toggle("Time on the GPU too", value=has_gpu, disabled=not has_gpu, key=f"{PAGE}.vec_gpu",
-                            help=None if has_gpu else "No CUDA GPU is visible on this machine.")
-        go_vec = st.form_submit_button("Start timing", type="primary", icon=":material/timer:", disabled=jobs.is_active(VEC_JOB))
-    if not has_gpu:
-        st.caption("No CUDA GPU is visible here, so torch is timed on the CPU only.")
-    if go_vec:
-        try:
-            vcfg = VectorizationConfig(sizes=tuple(sorted(set(sizes))), loop_cap=cap, activation=vec_act, dtype=dtype,
-                                       repeats=repeats, use_gpu=use_gpu and has_gpu, seed=shell.global_seed())
-        except ValueError as exc:
-            st.error(str(exc))
-        else:
-            jobs.start(VEC_JOB, run_timing, vcfg, name="vectorization timing")
-    jobs.panel(VEC_JOB, _render_timing)
+    vectorization.render()

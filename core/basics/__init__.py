@@ -58,6 +58,7 @@ from core.basics.vectorization import (
     run_timing,
     speedup_rows,
     time_layer,
+    timing_tables,
 )
 
 # The Playground (core.basics.playground) is added here by its own module's import.
@@ -102,6 +103,7 @@ __all__ = [
     "saturation_numbers",
     "sigmoid_chain_bound",
     "speedup_rows",
+    "timing_tables",
     "time_layer",
     "torch_activation",
     "update",

@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -265,6 +266,30 @@ def speedup_rows(rows: list[dict[str, object]]) -> list[dict[str, object]]:
                 "× faster than NumPy": numpy_t / t if numpy_t is not None and t > 0 else None,
             })
     return out
+
+
+def timing_tables(rows: list[dict[str, object]]) -> dict[str, Any]:
+    """The page's three tables (pandas DataFrames indexed by size, one column per
+    implementation, in :data:`IMPLEMENTATIONS` order): ``"seconds"`` (NaN where skipped),
+    ``"vs loops"`` (× faster than the Python loops, loops themselves left out) and
+    ``"vs NumPy"`` (× faster than NumPy, loops and NumPy left out). A table with nothing to
+    show is empty."""
+    import pandas as pd
+
+    table = pd.DataFrame(speedup_rows(rows))
+    if table.empty:
+        return {"seconds": table, "vs loops": table, "vs NumPy": table}
+
+    def pivot(frame: Any, column: str) -> Any:
+        if frame.empty:
+            return pd.DataFrame()
+        wide = frame.pivot(index="size", columns="implementation", values=column)
+        return wide[[c for c in IMPLEMENTATIONS if c in wide.columns]]
+
+    ups = table[table["implementation"] != "Python loops"].dropna(subset=["× faster than loops"])
+    others = table[~table["implementation"].isin(["Python loops", "NumPy"])]
+    return {"seconds": pivot(table, "seconds"), "vs loops": pivot(ups, "× faster than loops"),
+            "vs NumPy": pivot(others, "× faster than NumPy")}
 
 
 def rows_to_csv(rows: list[dict[str, object]]) -> str:

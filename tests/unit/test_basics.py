@@ -383,3 +383,22 @@ def test_gpu_timing_rows_equal_the_reference():
     rows = time_layer(VectorizationConfig(sizes=(64, 512), loop_cap=0, repeats=2, use_gpu=True))
     gpu = [r for r in rows if r["implementation"] == "torch GPU"]
     assert len(gpu) == 2 and all(r["equal"] for r in gpu)
+
+
+def test_timing_tables_pivot_the_rows_by_size():
+    from core.basics.vectorization import timing_tables
+
+    rows = [
+        {"size": 8, "implementation": "Python loops", "seconds": 0.008},
+        {"size": 8, "implementation": "NumPy", "seconds": 0.001},
+        {"size": 8, "implementation": "torch CPU", "seconds": 0.002},
+        {"size": 16, "implementation": "NumPy", "seconds": 0.004},  # loops skipped at 16
+        {"size": 16, "implementation": "torch CPU", "seconds": 0.001},
+    ]
+    t = timing_tables(rows)
+    assert list(t["seconds"].columns) == ["Python loops", "NumPy", "torch CPU"]
+    assert t["seconds"].loc[8, "torch CPU"] == 0.002 and np.isnan(t["seconds"].loc[16, "Python loops"])
+    assert t["vs loops"].loc[8].to_dict() == {"NumPy": 8.0, "torch CPU": 4.0}
+    assert 16 not in t["vs loops"].index  # no loops timed there
+    assert t["vs NumPy"]["torch CPU"].to_dict() == {8: 0.5, 16: 4.0}
+    assert all(df.empty for df in timing_tables([]).values())
