@@ -15,6 +15,7 @@ and, when the dev set comes from another distribution than the training set, a
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
@@ -172,3 +173,98 @@ def waterfall_levels(
         return [("Human-level", human), ("Training", train), ("Dev", dev)], ["avoidable bias", "variance"]
     levels = [("Human-level", human), ("Training", train), ("Train-dev", train_dev), ("Dev", dev)]
     return levels, ["avoidable bias", "variance", "data mismatch"]
+
+
+# --------------------------------------------------------------- what the page shows
+
+# The diagnosis fields' starting values (percentages): the course's "high bias" case.
+DEFAULT_PERCENTS: dict[str, float] = {"human_pct": 0.0, "train_pct": 15.0, "dev_pct": 16.0}
+
+
+def pct(value: float) -> str:
+    """A fraction as a percentage with one decimal: ``0.123`` -> ``"12.3%"``."""
+    return f"{value:.1%}"
+
+
+def preset_label(name: str, train: float, dev: float) -> str:
+    """Button label of a course case, e.g. ``"High bias (15% / 16%)"`` (errors as fractions in;
+    whole percentages lose their ``.0``; the dev error is rounded to a whole percentage)."""
+    return f"{name} ({train:.1%} / {dev:.0%})".replace(".0%", "%")
+
+
+def percent_fields(train: float, dev: float, human: float | None = None) -> dict[str, float]:
+    """Error fractions as the diagnosis' percentage fields (``train_pct``, ``dev_pct`` and, unless
+    ``human`` is None, ``human_pct``), rounded to 3 decimals."""
+    fields = {"train_pct": round(train * 100, 3), "dev_pct": round(dev * 100, 3)}
+    if human is not None:
+        fields["human_pct"] = round(human * 100, 3)
+    return fields
+
+
+def diagnose_percent(human_pct: float, train_pct: float, dev_pct: float) -> dict[str, Any]:
+    """:func:`diagnose` for errors typed as percentages; ``ValueError`` naming every field that is
+    not a percentage between 0 and 100 (e.g. "The training and dev error must be ...")."""
+    fields = (("human-level", human_pct), ("training", train_pct), ("dev", dev_pct))
+    bad = [name for name, v in fields if not 0 <= v <= 100]
+    if bad:
+        raise ValueError(f"The {' and '.join(bad)} error must be a percentage between 0 and 100")
+    return diagnose(train_pct / 100, dev_pct / 100, human_pct / 100)
+
+
+def percent_waterfall(human_pct: float, train_pct: float, dev_pct: float) -> tuple[list[tuple[str, float]], list[str]]:
+    """:func:`waterfall_levels` for errors given as percentages (levels come out as fractions)."""
+    return waterfall_levels(human_pct / 100, train_pct / 100, dev_pct / 100)
+
+
+def gap_cards(dx: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(label, value)`` of the two gaps of a :func:`diagnose` result, in percentage points."""
+    return [("Avoidable bias", f"{dx['avoidable_bias'] * 100:.2f} pp"), ("Variance", f"{dx['variance'] * 100:.2f} pp")]
+
+
+def advice_markdown(dx: dict[str, Any]) -> str:
+    """The advice of a :func:`diagnose` result as a Markdown list under "What to try"."""
+    return "**What to try**\n" + "\n".join(f"- {a}" for a in dx["advice"])
+
+
+def run_labels(table: Any) -> dict[str, str]:
+    """``run_id`` -> :func:`run_label` for every row of a :func:`runs_with_errors` table."""
+    return {str(row["run_id"]): run_label(row) for _, row in table.iterrows()}
+
+
+def run_errors(table: Any, run_id: str | None) -> tuple[float, float, str] | None:
+    """``(training error, dev error, label)`` of the run ``run_id`` in a :func:`runs_with_errors`
+    table, or None when the table has no such run."""
+    rows = table[table["run_id"] == run_id]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return float(row["train_error"]), float(row["dev_error"]), run_label(row)
+
+
+def largest_gap_advice(parts: dict[str, float]) -> str:
+    """Which of :func:`mismatch_breakdown`'s gaps is the largest, and how to fix it (Markdown)."""
+    biggest = max(parts, key=parts.get)
+    fix = ("Fix it by making training data more like the dev data (collect or synthesise it), not with "
+           "regularization." if biggest == "data_mismatch" else "Use the basic recipe in the next tab.")
+    return f"Largest gap: **{biggest.replace('_', ' ')}** ({pct(parts[biggest])}). {fix}"
+
+
+@dataclass(frozen=True)
+class MismatchReport:
+    """What the data-mismatch demo shows for one set of errors."""
+
+    cards: list[tuple[str, str]]  # (label, value) for the four numbers above the charts
+    levels: list[tuple[str, float]]  # human -> training -> train-dev -> dev (fractions)
+    gaps: list[str]  # names of the gaps between the levels
+    advice: str  # the largest gap and its fix
+
+
+def mismatch_report(errors: dict[str, float], human_pct: float) -> MismatchReport:
+    """The demo's numbers from its errors (``train``, ``train_dev``, ``dev`` fractions) and a
+    human-level error in percent."""
+    human = human_pct / 100
+    parts = mismatch_breakdown(errors["train"], errors["train_dev"], errors["dev"], human)
+    cards = [("Training error", pct(errors["train"])), ("Train-dev error", pct(errors["train_dev"])),
+             ("Dev error", pct(errors["dev"])), ("Data mismatch", pct(parts["data_mismatch"]))]
+    levels, gaps = waterfall_levels(human, errors["train"], errors["dev"], train_dev=errors["train_dev"])
+    return MismatchReport(cards, levels, gaps, largest_gap_advice(parts))

@@ -91,3 +91,55 @@ def summary_tag(counts: pd.DataFrame, n_examined: int) -> dict[str, str]:
     """Run tags that summarise a tally: ``dll.error_analysis`` = "cat: k of n; …"."""
     parts = [f"{r.category}: {r.errors} of {n_examined}" for r in counts.itertuples() if r.errors]
     return {TAG_SUMMARY: "; ".join(parts) or "no category ticked", f"{TAG_SUMMARY}.examined": str(n_examined)}
+
+
+# --------------------------------------------------------------- what the page shows
+
+SAVED_MESSAGE = "Saved: the tags are kept with the run as error_analysis.csv."
+
+
+def as_sentence(text: str) -> str:
+    """A plain message as a sentence: first letter upper-case, a full stop at the end."""
+    text = str(text)
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def error_summary(dev_error: float, n_errors: int, dev_size: int, shown: int) -> str:
+    """One Markdown sentence on the classifier's dev error and how many mistakes are shown."""
+    return (f"Dev error **{dev_error:.1%}**: {n_errors} of {dev_size:,} dev examples are wrong; "
+            f"the {shown} most confident mistakes are shown.")
+
+
+def example_captions(examples: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``"#example: true → predicted"`` per misclassified example."""
+    return [f"#{e['example']}: {e['true']} → {e['predicted']}" for e in examples]
+
+
+def editor_entry(
+    entry: dict[str, Any] | None, examples: Sequence[Mapping[str, Any]], categories: Sequence[str]
+) -> dict[str, Any]:
+    """The state of one run's tag editor: ``cats`` (its columns), ``base`` (the table the editor
+    starts from), ``latest`` (the last edited table) and ``ver`` (a version for the editor's key).
+
+    ``entry`` itself is returned while its categories are ``categories``; otherwise (first time, or a
+    category was added) a new table starts from the latest ticks, with the next version."""
+    cats = tuple(categories)
+    if entry is not None and entry["cats"] == cats:
+        return entry
+    base = tag_table(examples, cats, previous=entry["latest"] if entry else None)
+    return {"cats": cats, "base": base, "latest": base, "ver": entry["ver"] + 1 if entry else 0}
+
+
+def any_ticked(counts: pd.DataFrame) -> bool:
+    """Whether a :func:`tally` counts at least one ticked error."""
+    return int(counts["errors"].sum()) > 0
+
+
+def ceiling_markdown(counts: pd.DataFrame, dev_error: float) -> str:
+    """A Markdown list of :func:`ceiling_sentence` for every category with ticked errors."""
+    return "\n".join(f"- {ceiling_sentence(r, dev_error)}" for r in counts.to_dict("records") if r["errors"])
+
+
+def untagged_note(n: int) -> str:
+    """A reminder that ``n`` examples carry no category yet."""
+    return f"{n} example(s) have no category yet; an example may have several."

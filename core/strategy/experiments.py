@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from core import tracking
@@ -28,6 +29,7 @@ from core.experiment import FAILED, KILLED, steps_per_epoch, train_tracked
 from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers import Adam
+from core.runs import store_error_message
 from core.strategy.metrics import CANDIDATE_PREFIX
 from core.training import TrainingCancelled, evaluate
 
@@ -360,3 +362,81 @@ def run_error_model(ctx: JobContext | None, cfg: ErrorModelConfig) -> ErrorModel
                          finish=finish)
     result.run_id, result.status = lane.run_id, lane.status
     return result
+
+
+# ------------------------------------------------------------ choices and reports
+
+# Hidden-layer choices offered by the page's pickers: label -> hidden sizes.
+HIDDEN_CHOICES: dict[str, tuple[int, ...]] = {
+    "none (linear)": (), "8": (8,), "16": (16,), "32": (32,), "64": (64,), "128": (128,), "32×32": (32, 32),
+    "64×64": (64, 64), "256×256": (256, 256), "1024×1024": (1024, 1024)}
+# Candidate networks for optimizing vs satisficing: label -> hidden sizes; and the ones ticked at first.
+CANDIDATE_NETS: dict[str, tuple[int, ...]] = {
+    "16": (16,), "64": (64,), "256": (256,), "256×256": (256, 256), "1024×1024": (1024, 1024),
+    "1024×1024×1024": (1024, 1024, 1024)}
+CANDIDATE_DEFAULT = ("16", "64", "256×256", "1024×1024")
+
+
+def curve_datasets() -> list[str]:
+    """The built-in datasets the learning curves can use: image sets first, then toy 2-D sets."""
+    return offline_names("image") + offline_names("points")
+
+
+def dataset_label(name: str) -> str:
+    """A built-in dataset's one-line description (for pickers)."""
+    return DATASETS[name].description
+
+
+def curve_caption(result: LearningCurveResult) -> str:
+    """Errors and gap at the largest training-set size, and the comparison tag of the runs (Markdown)."""
+    last = result.points[-1]
+    return (f"At the largest size: training error {last['train_error']:.1%}, dev error {last['dev_error']:.1%}, "
+            f"gap {last['dev_error'] - last['train_error']:.1%}. Load any of these runs in the *Bias and "
+            f"variance* tab. Comparison tag `{result.comparison}`.")
+
+
+def points_table(result: LearningCurveResult) -> pd.DataFrame:
+    """The learning-curve points as a table (one row per training-set size)."""
+    return pd.DataFrame(result.points)
+
+
+def live_series(metrics: dict[str, list[dict[str, Any]]], skip: tuple[str, ...] = ()) -> dict[str, list[dict[str, Any]]]:
+    """The per-step series of a job snapshot's metrics (names without "/"), except those in ``skip``."""
+    return {k: v for k, v in metrics.items() if "/" not in k and k not in skip}
+
+
+def live_smoothing(series: dict[str, list[dict[str, Any]]], after: int = 50, weight: float = 0.6) -> float:
+    """Smoothing for live loss curves: ``weight`` once some series has more than ``after`` points, else 0."""
+    return weight if series and max(len(v) for v in series.values()) > after else 0.0
+
+
+def tiles(images: np.ndarray, size: int = 64) -> list[np.ndarray]:
+    """:func:`upscale` of each [H, W] image of a [K, H, W] stack."""
+    return [upscale(img, size) for img in images]
+
+
+def load_runs() -> tuple[pd.DataFrame, str | None]:
+    """All tracked runs (any page), or an empty table (a ``run_id`` column) and a plain message when
+    the tracking store cannot be read."""
+    try:
+        return tracking.search_runs(), None
+    except Exception as exc:  # noqa: BLE001 - a store failure is shown, never raised
+        return pd.DataFrame(columns=["run_id"]), store_error_message(exc, tracking.tracking_uri())
+
+
+def save_error_tags(run_id: str, table: pd.DataFrame, counts: pd.DataFrame) -> tuple[str, str]:
+    """Keep error-analysis tags with their run: summary tags and the table as ``error_analysis.csv``.
+    Returns ``("success", message)``, or ``("error", message)`` when the store fails."""
+    from core.strategy import errors
+
+    try:
+        tracking.annotate_run(run_id, tags=errors.summary_tag(counts, len(table)), text=errors.to_csv(table),
+                              name="error_analysis.csv")
+    except Exception as exc:  # noqa: BLE001 - a store failure is shown, never raised
+        return "error", store_error_message(exc, tracking.tracking_uri())
+    return "success", errors.SAVED_MESSAGE
+
+
+def analysable(result: ErrorModelResult) -> bool:
+    """Whether an error-analysis classifier finished as a tracked run with a dev error to analyse."""
+    return bool(result.run_id) and not math.isnan(result.dev_error)

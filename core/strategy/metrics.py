@@ -11,6 +11,8 @@ positives and F1 = 0 when P + R = 0 (scikit-learn's ``zero_division=0``).
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -147,3 +149,74 @@ def select_satisficing(candidates, max_ms: float):  # (pandas.DataFrame, float) 
     feasible = table[table["feasible"]]
     chosen = None if feasible.empty else str(feasible.iloc[0]["run_id"])
     return table, chosen
+
+
+# --------------------------------------------------------------- what the page shows
+
+
+def best_f1_slider_value(curve: dict[str, np.ndarray]) -> float:
+    """:func:`best_f1_threshold` rounded *down* to the threshold slider's step (0.001), so the
+    slider keeps every example of the best threshold on the positive side."""
+    return math.floor(best_f1_threshold(curve) * 1000) / 1000
+
+
+def metric_cards(m: dict[str, float]) -> list[tuple[str, str]]:
+    """``(label, value)`` of precision, recall, F1 and accuracy of :func:`precision_recall_f1`, 3 decimals."""
+    names = {"precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy"}
+    return [(label, f"{m[key]:.3f}") for key, label in names.items()]
+
+
+def confusion_caption(y_true: Any, positive: int, m: dict[str, float]) -> str:
+    """The dev set's size and positives, and the confusion counts of :func:`precision_recall_f1`."""
+    y = np.asarray(y_true)
+    return (f"Dev set: {len(y)} digits, {int(y.sum())} of them {positive}s. At this threshold: "
+            f"TP {m['tp']}, FP {m['fp']}, FN {m['fn']}, TN {m['tn']}.")
+
+
+def curve_table(curve: dict[str, np.ndarray]):  # -> pandas.DataFrame
+    """:func:`pr_curve` as a table: one row per threshold."""
+    import pandas as pd
+
+    return pd.DataFrame(curve)
+
+
+def newest_candidate_scope(scopes: list[str]) -> str | None:
+    """The first (newest) ``"comparison: …"`` scope of :func:`candidate_scopes`, or None."""
+    return next((sc for sc in scopes if sc.startswith("comparison: ")), None)
+
+
+def limit_start(candidates) -> tuple[float, float]:
+    """A starting inference-time limit and a step for it, both in µs per example: the median
+    time of the candidates rounded up to 0.001 µs, and a quarter of it rounded up (at least 0.001)."""
+    median_us = float((candidates["ms_per_example"] * 1000).median())
+    return math.ceil(median_us * 1000) / 1000, max(math.ceil(median_us * 250) / 1000, 0.001)
+
+
+@dataclass(frozen=True)
+class SatisficingView:
+    """:func:`select_satisficing` for a limit in µs, with what the page shows about it."""
+
+    ranked: Any  # pandas.DataFrame: select_satisficing's table
+    chosen: str | None  # run id, None when no run is fast enough
+    max_ms: float  # the limit in ms per example
+    message: str  # the choice, or why there is none
+    table: Any  # pandas.DataFrame: the ranked runs as shown (times in µs, which one is chosen)
+
+
+def satisficing_view(candidates, limit_us: float) -> SatisficingView:
+    """Choose among ``candidates`` (a :func:`candidate_runs` table) under a limit of ``limit_us``
+    µs per example and describe the choice."""
+    max_ms = limit_us / 1000
+    ranked, chosen = select_satisficing(candidates, max_ms)
+    if chosen is None:
+        fastest = float((candidates["ms_per_example"] * 1000).min())
+        message = f"No run is that fast: the fastest needs {fastest:.3g} µs per example. Raise the limit."
+    else:
+        best = ranked[ranked["run_id"] == chosen].iloc[0]
+        message = (f"Chosen: **{best['run_name']}** ({best['experiment']}) with dev accuracy "
+                   f"{best['dev_accuracy']:.1%} at {best['ms_per_example'] * 1000:.3g} µs per example: the most "
+                   f"accurate of the {int(ranked['feasible'].sum())} run(s) within {limit_us:.3g} µs.")
+    table = ranked.assign(us_per_example=ranked["ms_per_example"] * 1000, chosen=ranked["run_id"] == chosen)
+    table = table[["run_name", "experiment", "dev_accuracy", "us_per_example", "feasible", "chosen", "run_id",
+                   "comparison"]]
+    return SatisficingView(ranked, chosen, max_ms, message, table)

@@ -37,3 +37,10 @@ def knob_table() -> list[dict[str, str]]:
         rows.append({"goal": " and ".join(f"{i + 1}. {GOALS[i].name}" for i in goals),
                      "if it fails": "— (not orthogonal)", "knobs": f"{knob}: moves both goals at once"})
     return rows
+
+
+def knob_frame():  # -> pandas.DataFrame
+    """:func:`knob_table` as a table."""
+    import pandas as pd
+
+    return pd.DataFrame(knob_table())

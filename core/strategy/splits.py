@@ -16,6 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from numbers import Integral
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 SMALL_SHARE = 0.20  # dev (and test) share for small sets: 60/20/20
 LARGE_SHARE = 0.01  # dev (and test) share for millions: 98/1/1
@@ -66,3 +70,38 @@ def plan_split(n: int) -> SplitPlan:
     n = _check_n(n)
     k = max(1, round(n * dev_share(n)))
     return SplitPlan(n=n, train=n - 2 * k, dev=k, test=k)
+
+
+def split_rows(plan: SplitPlan) -> list[dict[str, Any]]:
+    """One row per set: ``set`` ("train", "dev", "test"), ``examples`` and ``share`` of the data."""
+    counts = (plan.train, plan.dev, plan.test)
+    return [{"set": name, "examples": count, "share": share}
+            for name, count, share in zip(("train", "dev", "test"), counts, plan.ratios, strict=True)]
+
+
+def split_table(plan: SplitPlan) -> pd.DataFrame:
+    """:func:`split_rows` as a table (what the page offers as CSV)."""
+    return pd.DataFrame(split_rows(plan))
+
+
+def split_cards(plan: SplitPlan) -> list[tuple[str, str, str]]:
+    """``(label, count, share)`` per set for metric cards, e.g. ``("Train", "6,000", "60.0% of the data")``."""
+    return [(r["set"].capitalize(), f"{r['examples']:,}", f"{r['share']:.1%} of the data") for r in split_rows(plan)]
+
+
+def rule_caption(plan: SplitPlan) -> str:
+    """One sentence naming the plan's regime and the rule behind it."""
+    return f"Rule: {plan.regime}. Dev and test each get min(20 %, max(10,000 / n, 1 %)) of the data."
+
+
+def share_curve(
+    lo: float = 2, hi: float = 9, num: int = 141
+) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
+    """Dataset sizes spaced evenly on a log scale from 10**lo to 10**hi (whole, without repeats)
+    and the (train, dev, test) shares of each, for the chart of the rule."""
+    ns = np.unique(np.logspace(lo, hi, num).round().astype(int))
+    shares = []
+    for k in ns:
+        d = dev_share(int(k))
+        shares.append((1 - 2 * d, d, d))
+    return ns, shares

@@ -14,6 +14,8 @@ from core.strategy import errors as EA
 from core.strategy import experiments as X
 from core.strategy import metrics as M
 from core.strategy import mismatch as MM
+from core.strategy import orthogonal as O
+from core.strategy import splits as S
 from core.strategy.splits import DEV_TARGET, dev_share
 
 # ------------------------------------------------------------------------------ diagnose
@@ -322,3 +324,212 @@ def test_no_shift_means_no_mismatch(fresh_store):
     cfg = MM.MismatchConfig(n_train=300, n_train_dev=200, n_dev=200, rotation=0, shift=0, epochs=15)
     e = MM.run_mismatch(None, cfg).errors
     assert abs(e["dev"] - e["train_dev"]) < 0.05
+
+
+# ------------------------------------------------- what the page shows (moved out of the page)
+
+
+def test_preset_labels_and_percent_fields():
+    labels = [D.preset_label(name, tr, dv) for name, (tr, dv, _) in D.COURSE_CASES.items()]
+    assert labels == ["High variance (1% / 11%)", "High bias (15% / 16%)", "High bias and high variance (15% / 30%)",
+                      "Low bias, low variance (0.5% / 1%)"]
+    assert D.percent_fields(0.01, 0.11, 0.0) == {"train_pct": 1.0, "dev_pct": 11.0, "human_pct": 0.0}
+    assert D.percent_fields(0.123456, 0.5) == {"train_pct": 12.346, "dev_pct": 50.0}
+    assert D.DEFAULT_PERCENTS == {"human_pct": 0.0, "train_pct": 15.0, "dev_pct": 16.0}
+    assert D.pct(0.1234) == "12.3%"
+
+
+def test_diagnose_percent_names_every_bad_field():
+    d = D.diagnose_percent(0, 15, 16)
+    assert d["verdict"] == "high bias" and d["avoidable_bias"] == pytest.approx(0.15) and d["variance"] == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="^The training error must be a percentage between 0 and 100$"):
+        D.diagnose_percent(0, 150, 16)
+    with pytest.raises(ValueError, match="^The human-level and dev error must be"):
+        D.diagnose_percent(-1, 15, float("nan"))
+    levels, gaps = D.percent_waterfall(1, 5, 10)
+    assert [name for name, _ in levels] == ["Human-level", "Training", "Dev"] and gaps == ["avoidable bias", "variance"]
+    assert [v for _, v in levels] == pytest.approx([0.01, 0.05, 0.10])
+
+
+def test_gap_cards_and_advice_markdown():
+    assert D.gap_cards(diagnose(0.15, 0.16, 0.0)) == [("Avoidable bias", "15.00 pp"), ("Variance", "1.00 pp")]
+    assert D.advice_markdown(diagnose(0.01, 0.11, 0.0)) == (
+        "**What to try**\n- Get more training data.\n- Add regularization (L2, dropout, data augmentation).\n"
+        "- Try a different network architecture.")
+
+
+def test_run_labels_and_run_errors():
+    runs = pd.DataFrame({"run_id": ["a1234567890", "c"], "experiment": ["x", "y"], "run_name": ["r1", "r3"],
+                         "status": ["FINISHED"] * 2, "metrics.final_train_accuracy": [0.99, 0.8],
+                         "metrics.final_dev_accuracy": [0.9, 0.7]})
+    table = D.runs_with_errors(runs)
+    assert D.run_labels(table) == {"a1234567890": "x · r1 · train 1.0%, dev 10.0% · a1234567",
+                                   "c": "y · r3 · train 20.0%, dev 30.0% · c"}
+    train, dev, label = D.run_errors(table, "c")
+    assert (train, dev) == pytest.approx((0.2, 0.3)) and label == "y · r3 · train 20.0%, dev 30.0% · c"
+    assert D.run_errors(table, "nope") is None and D.run_errors(table, None) is None
+
+
+def test_largest_gap_advice_and_mismatch_report():
+    text = D.largest_gap_advice({"avoidable_bias": 0.01, "variance": 0.05, "data_mismatch": 0.02})
+    assert text == "Largest gap: **variance** (5.0%). Use the basic recipe in the next tab."
+    rep = D.mismatch_report({"train": 0.01, "train_dev": 0.015, "dev": 0.10}, 0.5)
+    assert rep.cards == [("Training error", "1.0%"), ("Train-dev error", "1.5%"), ("Dev error", "10.0%"),
+                         ("Data mismatch", "8.5%")]
+    assert [v for _, v in rep.levels] == pytest.approx([0.005, 0.01, 0.015, 0.10])
+    assert rep.gaps == ["avoidable bias", "variance", "data mismatch"]
+    assert rep.advice.startswith("Largest gap: **data mismatch** (8.5%). Fix it by making training data more like")
+
+
+def test_split_rows_cards_caption_and_curve():
+    assert S.split_rows(plan_split(10_000)) == [{"set": "train", "examples": 6000, "share": 0.6},
+                                                {"set": "dev", "examples": 2000, "share": 0.2},
+                                                {"set": "test", "examples": 2000, "share": 0.2}]
+    assert S.split_table(plan_split(10_000)).to_csv(index=False) == "set,examples,share\ntrain,6000,0.6\ndev,2000,0.2\ntest,2000,0.2\n"
+    assert S.split_cards(plan_split(5_000_000)) == [("Train", "4,900,000", "98.0% of the data"),
+                                                    ("Dev", "50,000", "1.0% of the data"), ("Test", "50,000", "1.0% of the data")]
+    assert S.rule_caption(plan_split(1_000)).startswith("Rule: small data: 60/20/20. Dev and test each get")
+    ns, shares = S.share_curve()
+    assert ns[0] == 100 and ns[-1] == 10**9 and np.all(np.diff(ns) > 0) and len(ns) == len(shares)
+    assert shares[0] == pytest.approx((0.6, 0.2, 0.2)) and shares[-1] == pytest.approx((0.98, 0.01, 0.01))
+    assert all(sum(s) == pytest.approx(1.0) for s in shares)
+
+
+def test_best_f1_slider_value_rounds_down_and_keeps_the_best_f1():
+    y, s = [0, 1, 1, 0], [0.1, 0.4567, 0.8, 0.3]  # F1 is 1 at the threshold 0.4567 (both positives, nothing else)
+    curve = M.pr_curve(y, s)
+    assert M.best_f1_slider_value(curve) == 0.456
+    assert M.precision_recall_f1(y, s, 0.456)["f1"] == 1.0
+    assert M.curve_table(curve).columns.tolist() == ["threshold", "precision", "recall", "f1"] and len(M.curve_table(curve)) == 4
+
+
+def test_metric_cards_and_confusion_caption():
+    m = {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "accuracy": 0.9, "tp": 2, "fp": 1, "fn": 1, "tn": 0}
+    assert M.metric_cards(m) == [("Precision", "0.500"), ("Recall", "0.250"), ("F1", "0.333"), ("Accuracy", "0.900")]
+    assert M.confusion_caption(np.array([1, 0, 1, 1]), 3, m) == (
+        "Dev set: 4 digits, 3 of them 3s. At this threshold: TP 2, FP 1, FN 1, TN 0.")
+
+
+def test_newest_scope_and_limit_start():
+    scopes = [M.ALL, "experiment: x", "comparison: candidates-b", "comparison: candidates-a"]
+    assert M.newest_candidate_scope(scopes) == "comparison: candidates-b"
+    assert M.newest_candidate_scope([M.ALL, "experiment: x"]) is None
+    # times 0.5, 1 and 2 ms: median 1,000 µs, a quarter of it as the step
+    assert M.limit_start(pd.DataFrame({"ms_per_example": [0.5, 2.0, 1.0]})) == (1000.0, 250.0)
+    # 1.2e-3 µs rounds up to 0.002 µs; the step never goes below 0.001 µs
+    assert M.limit_start(pd.DataFrame({"ms_per_example": [1.2e-6]})) == pytest.approx((0.002, 0.001))
+
+
+def test_satisficing_view_describes_the_choice():
+    cands = pd.DataFrame({
+        "run_id": ["small", "medium", "large", "huge", "tie-fast"], "experiment": ["e"] * 5,
+        "run_name": ["16", "64", "256", "1024", "64b"], "dev_accuracy": [0.80, 0.92, 0.95, 0.97, 0.92],
+        "ms_per_example": [0.001, 0.004, 0.010, 0.050, 0.003], "comparison": [None] * 5})
+    view = M.satisficing_view(cands, 20.0)
+    assert view.chosen == "large" and view.max_ms == pytest.approx(0.02)
+    assert view.message == ("Chosen: **256** (e) with dev accuracy 95.0% at 10 µs per example: the most accurate of "
+                            "the 4 run(s) within 20 µs.")
+    assert view.table.columns.tolist() == ["run_name", "experiment", "dev_accuracy", "us_per_example", "feasible",
+                                           "chosen", "run_id", "comparison"]
+    assert view.table["run_name"].tolist() == ["1024", "256", "64b", "64", "16"]  # most accurate first, faster on a tie
+    assert view.table["chosen"].tolist() == [False, True, False, False, False]
+    assert view.table["us_per_example"].tolist() == pytest.approx([50, 10, 3, 4, 1])
+    none = M.satisficing_view(cands, 0.5)
+    assert none.chosen is None and not none.table["chosen"].any()
+    assert none.message == "No run is that fast: the fastest needs 1 µs per example. Raise the limit."
+
+
+def test_error_analysis_texts():
+    assert EA.as_sentence("type a name for the new category") == "Type a name for the new category."
+    assert EA.error_summary(0.0734, 22, 1234, 20) == ("Dev error **7.3%**: 22 of 1,234 dev examples are wrong; the 20 "
+                                                      "most confident mistakes are shown.")
+    assert EA.example_captions(_examples(2)) == ["#1: 3 → 8", "#2: 3 → 8"]
+    assert EA.untagged_note(3) == "3 example(s) have no category yet; an example may have several."
+    table = EA.tag_table(_examples(4), ["a", "b"])
+    assert not EA.any_ticked(EA.tally(table, ["a", "b"], 0.1))
+    table.loc[[0, 1], "a"] = True
+    counts = EA.tally(table, ["a", "b"], 0.1)
+    assert EA.any_ticked(counts)
+    assert EA.ceiling_markdown(counts, 0.1) == "- Fixing all 2 errors tagged 'a' would cut dev error from 10.0% to 5.0% at best."
+
+
+def test_editor_entry_keeps_its_table_until_a_category_is_added():
+    examples = _examples(3)
+    first = EA.editor_entry(None, examples, ["a"])
+    assert first["ver"] == 0 and first["cats"] == ("a",) and first["base"]["a"].tolist() == [False] * 3
+    assert first["latest"] is first["base"]
+    edited = first["base"].copy()
+    edited.loc[2, "a"] = True
+    first["latest"] = edited
+    assert EA.editor_entry(first, examples, ("a",)) is first  # same columns: the same editor
+    second = EA.editor_entry(first, examples, ["a", "b"])
+    assert second["ver"] == 1 and second["cats"] == ("a", "b")
+    assert second["base"]["a"].tolist() == [False, False, True] and not second["base"]["b"].any()
+
+
+def test_page_choices_and_learning_curve_report():
+    for label, hidden in X.HIDDEN_CHOICES.items():
+        assert hidden == (() if label == "none (linear)" else tuple(int(h) for h in label.split("×")))
+    for label, hidden in X.CANDIDATE_NETS.items():
+        assert hidden == tuple(int(h) for h in label.split("×"))
+    assert set(X.CANDIDATE_DEFAULT) <= set(X.CANDIDATE_NETS)
+    names = X.curve_datasets()
+    from core.data import DATASETS
+
+    kinds = [DATASETS[n].kind for n in names]
+    assert {"digits", "moons"} <= set(names) and kinds == sorted(kinds)  # "image" sets before "points" sets
+    assert X.dataset_label("digits") == DATASETS["digits"].description
+    res = X.LearningCurveResult("cmp-1", [{"size": 20, "train_error": 0.1, "dev_error": 0.3},
+                                          {"size": 80, "train_error": 0.05, "dev_error": 0.2}], 100)
+    assert X.curve_caption(res) == ("At the largest size: training error 5.0%, dev error 20.0%, gap 15.0%. Load any of "
+                                    "these runs in the *Bias and variance* tab. Comparison tag `cmp-1`.")
+    assert X.points_table(res)["size"].tolist() == [20, 80]
+
+
+def test_live_series_smoothing_tiles_and_analysable():
+    rows = [{"step": i, "loss": 1.0} for i in range(51)]
+    metrics = {"a": rows[:50], "a/epochs": rows, "learning_curve": rows, "b": rows}
+    assert set(X.live_series(metrics)) == {"a", "learning_curve", "b"}
+    assert set(X.live_series(metrics, skip=("learning_curve",))) == {"a", "b"}
+    assert X.live_smoothing({"a": rows[:50]}) == 0.0 and X.live_smoothing({"a": rows[:50], "b": rows}) == 0.6
+    assert X.live_smoothing({}) == 0.0
+    out = X.tiles(np.zeros((2, 8, 8), np.float32), 64)
+    assert len(out) == 2 and all(t.shape == (72, 72) for t in out)
+    base = {"status": "FINISHED", "dev_size": 10, "n_errors": 1, "examples": [], "images": np.zeros((0, 8, 8))}
+    assert X.analysable(X.ErrorModelResult(run_id="r", dev_error=0.1, **base))
+    assert not X.analysable(X.ErrorModelResult(run_id="r", dev_error=float("nan"), **base))
+    assert not X.analysable(X.ErrorModelResult(run_id=None, dev_error=0.1, **base))
+
+
+def test_knob_frame():
+    frame = O.knob_frame()
+    assert frame.columns.tolist() == ["goal", "if it fails", "knobs"] and len(frame) == 5
+    assert frame["goal"].iloc[0] == "1. Fit the training set" and "early stopping" in frame["knobs"].iloc[-1]
+
+
+def test_load_runs_and_save_error_tags(fresh_store, monkeypatch):
+    from core import tracking
+
+    runs, message = X.load_runs()
+    assert runs.empty and message is None
+    with tracking.start_run("strategy", {"a": 1}, run_name="tagged") as run:
+        run.log_metrics({"x": 1.0}, 1)
+    table = EA.tag_table(_examples(2), ["a"])
+    table.loc[0, "a"] = True
+    counts = EA.tally(table, ["a"], 0.1)
+    assert X.save_error_tags(run.run_id, table, counts) == ("success", EA.SAVED_MESSAGE)
+    csv = tracking.text_artifact(run.run_id, "error_analysis.csv")
+    assert csv.splitlines()[0] == "example,true,predicted,confidence,a" and len(csv.splitlines()) == 3
+    runs, _ = X.load_runs()
+    assert runs.set_index("run_id").loc[run.run_id, f"tags.{EA.TAG_SUMMARY}"] == "a: 1 of 2"
+
+    def broken(*args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(tracking, "search_runs", broken)
+    monkeypatch.setattr(tracking, "annotate_run", broken)
+    runs, message = X.load_runs()
+    assert runs.columns.tolist() == ["run_id"] and runs.empty
+    assert "could not be read" in message and "OSError" in message
+    kind, message = X.save_error_tags(run.run_id, table, counts)
+    assert kind == "error" and "OSError" in message
