@@ -1,21 +1,10 @@
 """Regularization: an overfitting set-up, and L2, dropout, augmentation, early stopping and
 batch normalization tried on it as tracked runs."""
 
-import pandas as pd
 import streamlit as st
 
 from core.optimizers import OPTIMIZERS
-from core.plots.regularization import (
-    bn_stats_chart,
-    error_bars,
-    image_grid,
-    step_losses,
-    sweep_chart,
-    train_dev_curves,
-    weight_histogram_chart,
-    weight_norm_bars,
-)
-from core.regularization.augment import AUGMENTATIONS, DESCRIPTIONS, AugmentSpec, preview
+from core.plots.regularization import error_bars, step_losses, sweep_chart, train_dev_curves
 from core.regularization.experiments import (
     AugmentConfig,
     BatchNormConfig,
@@ -29,21 +18,28 @@ from core.regularization.experiments import (
     run_sweep,
     sweep_points,
 )
-from core.regularization.lab import (
-    DATASET_LABELS,
-    DATASETS,
-    MONITORS,
-    Setup,
-    diagnosis,
-    parse_values,
-    prepare,
-    results_table,
+from core.regularization.lab import DATASET_LABELS, DATASETS, MONITORS, Setup, parse_values
+from core.regularization.report import (
+    comparison_caption,
+    csv_bytes,
+    curve_title,
+    download_names,
+    early_stop_marks,
+    early_stop_summary,
+    early_stopped_lane,
+    error_rows,
+    lane_diagnoses,
+    results_frame,
+    series_with_suffix,
+    step_series,
 )
-from ui import jobs, shell
+from ui import jobs, regularization_views, shell
 
 PAGE = "regularization"
 JOB = {k: f"{PAGE}.{k}" for k in ("overfit", "augment", "early", "bn", "sweep")}  # one job slot per experiment
 PERCENT = st.column_config.NumberColumn(format="percent")
+COLUMNS = {"train error": PERCENT, "dev error": PERCENT, "gap (dev − train)": PERCENT,
+           "dev loss": st.column_config.NumberColumn(format="%.3f"), "Σ‖W‖²": st.column_config.NumberColumn(format="%.1f")}
 
 st.title("Regularization")
 st.markdown(
@@ -88,36 +84,52 @@ def _start(job: str, make_cfg, fn, name: str) -> None:
         jobs.start(job, fn, cfg, name=name)
 
 
-def _rows(snap, suffix: str) -> dict:
-    return {k[: -len(suffix)]: v for k, v in snap.metrics.items() if k.endswith(suffix)}
-
-
 def _curves(snap, job: str, marks=None, metrics=("error", "loss"), train: bool = True) -> None:
     """Train (dashed) and dev (solid) error and loss per epoch, live from the job's rows."""
-    epoch_rows, train_rows = _rows(snap, "/epochs"), _rows(snap, "/train") if train else {}
+    epoch_rows = series_with_suffix(snap.metrics, "/epochs")
+    train_rows = series_with_suffix(snap.metrics, "/train") if train else {}
     if not epoch_rows:
         return
-    cols = st.columns(len(metrics))
-    for col, metric in zip(cols, metrics, strict=True):
-        title = f"{metric.capitalize()} per epoch: train dashed, dev solid" if train else f"Dev {metric} per epoch"
-        col.plotly_chart(train_dev_curves(epoch_rows, train_rows, metric=metric, marks=marks, title=title),
-                         key=f"{job}.{metric}")
-
-
-def _table(result, job: str, filename: str, label: str) -> pd.DataFrame:
-    table = pd.DataFrame(results_table(result))
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "train error": PERCENT, "dev error": PERCENT, "gap (dev − train)": PERCENT,
-        "dev loss": st.column_config.NumberColumn(format="%.3f"), "Σ‖W‖²": st.column_config.NumberColumn(format="%.1f")})
-    st.caption(f"Comparison tag `{result.comparison}` · data sizes {result.sizes}")
-    st.download_button(label, table.to_csv(index=False).encode(), filename, "text/csv", key=f"{job}.csv")
-    return table
+    for col, metric in zip(st.columns(len(metrics)), metrics, strict=True):
+        col.plotly_chart(train_dev_curves(epoch_rows, train_rows, metric=metric, marks=marks,
+                                          title=curve_title(metric, train)), key=f"{job}.{metric}")
 
 
 def _bars(result, job: str) -> None:
-    rows = [(ln.name, ln.train_error, ln.dev_error) for ln in result.lanes]
-    if any(r[1] is not None for r in rows):
+    if rows := error_rows(result):
         st.plotly_chart(error_bars(rows), key=f"{job}.bars")
+
+
+def _table(result, job: str, what: str) -> None:
+    table = results_frame(result)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
+    st.caption(comparison_caption(result))
+    filename, label = download_names(what)
+    st.download_button(label, csv_bytes(table), filename, "text/csv", key=f"{job}.csv")
+
+
+def _submit(label: str, key: str) -> bool:
+    return st.form_submit_button(label, type="primary", disabled=jobs.is_active(JOB[key]))
+
+
+def _experiment(key: str, go: bool, make_cfg, fn, name: str, what: str, *parts, live=None, marks=None,
+                metrics=("error", "loss"), train: bool = True) -> None:
+    """Start experiment ``key``'s job when its button was pressed, and show its panel: ``live(snap)``
+    and the live curves, then, once finished, each ``part(result, job)`` in order and the results table."""
+    job = JOB[key]
+    if go:
+        _start(job, make_cfg, fn, name)
+
+    def render(snap) -> None:
+        if live is not None:
+            live(snap)
+        _curves(snap, job, marks(snap.result) if marks else None, metrics, train)
+        if snap.result is not None:
+            for part in parts:
+                part(snap.result, job)
+            _table(snap.result, job, what)
+
+    jobs.panel(job, render)
 
 
 # ---------------------------------------------------------------------------------- tabs
@@ -155,30 +167,14 @@ with tab_fit:
         lam = c1.number_input("λ (L2 strength)", 0.0, 1000.0, 1.0, 0.5, format="%g", key=f"{PAGE}.lam")
         keep = c2.slider("keep_prob (dropout)", 0.05, 1.0, 1.0, 0.05, key=f"{PAGE}.keep_prob")
         baseline = c3.checkbox("Also train without regularization", True, key=f"{PAGE}.baseline")
-        go_fit = st.form_submit_button("Start the overfitting experiment", type="primary",
-                                       disabled=jobs.is_active(JOB["overfit"]))
-    if go_fit:
-        _start(JOB["overfit"], lambda: OverfitConfig(setup, lam, keep, baseline), run_overfit, "overfitting set-up")
+        go_fit = _submit("Start the overfitting experiment", "overfit")
 
-    def _render_fit(snap) -> None:
-        _curves(snap, JOB["overfit"])
-        result = snap.result
-        if result is None:
-            return
-        _bars(result, JOB["overfit"])
-        for ln in result.lanes:
-            if ln.dev_error is not None:
-                st.markdown(f"- **{ln.name}**: train error {ln.train_error:.1%}, dev error {ln.dev_error:.1%} "
-                            f"→ {diagnosis(ln.train_error, ln.dev_error)}")
-        _table(result, JOB["overfit"], "regularization_overfitting.csv", "Download overfitting results (CSV)")
+    def _diagnoses(result, job: str) -> None:
+        for line in lane_diagnoses(result):
+            st.markdown(line)
 
-    jobs.panel(JOB["overfit"], _render_fit)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _preview(setup: Setup, spec: AugmentSpec):
-    data = prepare(setup)
-    return preview(data.train[0], spec, n_examples=4, seed=setup.seed)
+    _experiment("overfit", go_fit, lambda: OverfitConfig(setup, lam, keep, baseline), run_overfit, "overfitting set-up",
+                "overfitting", _bars, _diagnoses)
 
 
 with tab_aug:
@@ -193,44 +189,13 @@ with tab_aug:
         "the same network trained on the small set alone and on the set plus its copies. Try rotate + crop, "
         "then add flip and see whether the dev error gets better or worse."
     )
-    c1, c2 = st.columns([1, 2])
-    with c1:
-        transforms = st.multiselect("Transformations", AUGMENTATIONS, default=["rotate", "crop", "noise"],
-                                    key=f"{PAGE}.transforms")
-        st.caption(" · ".join(f"**{t}**: {DESCRIPTIONS[t]}" for t in AUGMENTATIONS))
-        copies = st.slider("Copies per training image", 1, 8, 3, key=f"{PAGE}.copies")
-        a1, a2 = st.columns(2)
-        degrees = a1.slider("Largest rotation (°)", 0, 60, 15, key=f"{PAGE}.degrees")
-        crop_scale = a2.slider("Crop keeps at least", 0.5, 1.0, 0.8, 0.05, key=f"{PAGE}.crop")
-        bright = a1.slider("Brightness change ±", 0.0, 0.5, 0.2, 0.05, key=f"{PAGE}.brightness")
-        contrast = a2.slider("Contrast change ±", 0.0, 0.9, 0.3, 0.05, key=f"{PAGE}.contrast")
-        noise = a1.slider("Noise σ", 0.0, 0.5, 0.1, 0.01, key=f"{PAGE}.noise")
-    try:
-        spec = AugmentSpec(tuple(transforms), copies, degrees, crop_scale, bright, contrast, noise)
-    except ValueError as exc:
-        c2.error(str(exc))
-        spec = None
-    if spec is not None and setup is not None:
-        grid = _preview(setup, spec)
-        c2.plotly_chart(image_grid(grid, col_titles=["original"] + [f"copy {i + 1}" for i in range(copies)],
-                                   cell=95 if setup.dataset == "digits" else 110), key=f"{PAGE}.preview")
-        c2.caption(f"The training set grows from {setup.n_train} to {setup.n_train * (copies + 1)} images.")
-    if st.button("Start the augmentation experiment", type="primary", disabled=jobs.is_active(JOB["augment"]),
-                 key=f"{PAGE}.go_aug"):
-        if spec is None:
-            st.error("Choose valid transformations first.")
-        else:
-            _start(JOB["augment"], lambda: AugmentConfig(setup, spec), run_augmentation, "augmentation")
-
-    def _render_aug(snap) -> None:
-        _curves(snap, JOB["augment"])
-        result = snap.result
-        if result is None:
-            return
-        _bars(result, JOB["augment"])
-        _table(result, JOB["augment"], "regularization_augmentation.csv", "Download augmentation results (CSV)")
-
-    jobs.panel(JOB["augment"], _render_aug)
+    spec = regularization_views.augmentation_settings(setup)
+    go_aug = st.button("Start the augmentation experiment", type="primary", disabled=jobs.is_active(JOB["augment"]),
+                       key=f"{PAGE}.go_aug")
+    if go_aug and spec is None:
+        st.error("Choose valid transformations first.")
+    _experiment("augment", go_aug and spec is not None, lambda: AugmentConfig(setup, spec), run_augmentation,
+                "augmentation", "augmentation", _bars)
 
 
 with tab_es:
@@ -250,35 +215,14 @@ with tab_es:
         patience = c1.slider("Patience (epochs without improvement)", 1, 30, 5, key=f"{PAGE}.patience")
         monitor = c2.radio("Watch", list(MONITORS), horizontal=True, key=f"{PAGE}.monitor")
         compare = c3.checkbox("Also train all epochs without stopping", True, key=f"{PAGE}.compare")
-        go_es = st.form_submit_button("Start the early-stopping experiment", type="primary",
-                                      disabled=jobs.is_active(JOB["early"]))
-    if go_es:
-        _start(JOB["early"], lambda: EarlyStopConfig(setup, patience, monitor, compare), run_early_stopping,
-               "early stopping")
+        go_es = _submit("Start the early-stopping experiment", "early")
 
-    def _render_es(snap) -> None:
-        result = snap.result
-        marks = None
-        stopped = None
-        if result is not None:
-            stopped = next((ln for ln in result.lanes if ln.spec and ln.spec.patience and ln.history.best_epoch), None)
-            if stopped is not None:
-                marks = {stopped.name: {"best": stopped.history.best_epoch, "stopped": len(stopped.history.epochs)}}
-        _curves(snap, JOB["early"], marks=marks)
-        if result is None:
-            return
-        if stopped is not None and stopped.final:
-            best_row = stopped.history.epochs[stopped.history.best_epoch - 1]
-            how = "stopped early" if stopped.history.stopped_early else "ran all epochs (the dev set kept improving)"
-            st.markdown(
-                f"Early stopping {how} after epoch {len(stopped.history.epochs)} and went back to epoch "
-                f"{stopped.history.best_epoch}. Dev loss of the returned network: **{stopped.final['dev_loss']:.4f}** "
-                f"(at epoch {stopped.history.best_epoch} it was {best_row['dev_loss']:.4f})."
-            )
-        _bars(result, JOB["early"])
-        _table(result, JOB["early"], "regularization_early_stopping.csv", "Download early-stopping results (CSV)")
+    def _es_summary(result, job: str) -> None:
+        if text := early_stop_summary(early_stopped_lane(result)):
+            st.markdown(text)
 
-    jobs.panel(JOB["early"], _render_es)
+    _experiment("early", go_es, lambda: EarlyStopConfig(setup, patience, monitor, compare), run_early_stopping,
+                "early stopping", "early-stopping", _es_summary, _bars, marks=early_stop_marks)
 
 
 with tab_bn:
@@ -307,40 +251,14 @@ with tab_bn:
         bn_opt = c2.selectbox("Optimizer for this comparison", list(OPTIMIZERS), key=f"{PAGE}.bn_opt")
         bn_n = c3.slider("Training examples for this comparison", 100, 1000, 1000, 100, key=f"{PAGE}.bn_n")
         bn_epochs = c4.slider("Epochs for this comparison", 1, 50, 10, key=f"{PAGE}.bn_epochs")
-        go_bn = st.form_submit_button("Start the batch-norm comparison", type="primary", disabled=jobs.is_active(JOB["bn"]))
-    if go_bn:
-        _start(JOB["bn"], lambda: BatchNormConfig(setup, parse_values(bn_lrs, "learning rates"), bn_opt, bn_n, bn_epochs),
-               run_batch_norm, "batch norm")
+        go_bn = _submit("Start the batch-norm comparison", "bn")
 
-    def _render_bn(snap) -> None:
-        steps = {k: v for k, v in snap.metrics.items() if "/" not in k}
-        if steps:
+    def _steps(snap) -> None:
+        if steps := step_series(snap.metrics):
             st.plotly_chart(step_losses(steps), key=f"{JOB['bn']}.steps")
-        _curves(snap, JOB["bn"])
-        result = snap.result
-        if result is None:
-            return
-        _bars(result, JOB["bn"])
-        look = result.extras.get("bn_look")
-        if look is not None:
-            st.markdown(
-                f"**Inside the first batch-norm layer** of *{result.extras['bn_lane']}*, fed one dev mini-batch "
-                f"of {look.batch_size} examples: the running averages (used in eval mode) next to the batch's "
-                "own statistics (used in training)."
-            )
-            st.plotly_chart(bn_stats_chart(look.running_mean, look.batch_mean, look.running_var, look.batch_var),
-                            key=f"{JOB['bn']}.look")
-            st.dataframe(pd.DataFrame([
-                {"check": "eval-mode output − formula with the running μ, σ²", "largest difference": look.eval_vs_running},
-                {"check": "training-mode output − formula with the batch's μ, σ²", "largest difference": look.train_vs_batch},
-                {"check": "eval-mode output − training-mode output", "largest difference": look.eval_vs_batch},
-            ]), hide_index=True, width="stretch", column_config={
-                "largest difference": st.column_config.NumberColumn(format="%.2e")})
-            st.caption("The first two are zero up to rounding: eval mode really uses the running averages. The third "
-                       "shows how much the choice matters for this batch.")
-        _table(result, JOB["bn"], "regularization_batch_norm.csv", "Download batch-norm results (CSV)")
 
-    jobs.panel(JOB["bn"], _render_bn)
+    _experiment("bn", go_bn, lambda: BatchNormConfig(setup, parse_values(bn_lrs, "learning rates"), bn_opt, bn_n, bn_epochs),
+                run_batch_norm, "batch norm", "batch-norm", _bars, regularization_views.batch_norm_look, live=_steps)
 
 
 with tab_sweep:
@@ -357,27 +275,13 @@ with tab_sweep:
         c1, c2 = st.columns(2)
         lam_text = c1.text_input("λ values (comma-separated)", "0, 1, 10, 30", key=f"{PAGE}.sweep_lams")
         keep_text = c2.text_input("keep_prob values (comma-separated)", "1, 0.8, 0.5, 0.3", key=f"{PAGE}.sweep_keeps")
-        go_sweep = st.form_submit_button("Start the sweep", type="primary", disabled=jobs.is_active(JOB["sweep"]))
-    if go_sweep:
-        _start(JOB["sweep"], lambda: SweepConfig(setup, parse_values(lam_text, "λ values"),
-                                                 parse_values(keep_text, "keep_prob values")), run_sweep, "sweep")
+        go_sweep = _submit("Start the sweep", "sweep")
 
-    def _render_sweep(snap) -> None:
-        _curves(snap, JOB["sweep"], metrics=("error",), train=False)
-        result = snap.result
-        if result is None:
-            return
-        points = sweep_points(result)
-        if any(points.values()):
-            st.plotly_chart(sweep_chart(points), key=f"{JOB['sweep']}.chart")
-        hist = result.extras.get("weight_hist")
-        if hist is not None:
-            c1, c2 = st.columns([2, 1])
-            log_y = c1.toggle("Log scale for the weight histogram", value=False, key=f"{JOB['sweep']}.logy")
-            c1.plotly_chart(weight_histogram_chart(*hist, log_y=log_y), key=f"{JOB['sweep']}.hist")
-            norms = {ln.name: sum(v * v for v in ln.weight_norms) for ln in result.lanes
-                     if ln.name.startswith("λ=") and ln.weight_norms}
-            c2.plotly_chart(weight_norm_bars(norms), key=f"{JOB['sweep']}.norms")
-        _table(result, JOB["sweep"], "regularization_sweep.csv", "Download sweep results (CSV)")
+    def _sweep(result, job: str) -> None:
+        if any((points := sweep_points(result)).values()):
+            st.plotly_chart(sweep_chart(points), key=f"{job}.chart")
+        regularization_views.weight_charts(result, job)
 
-    jobs.panel(JOB["sweep"], _render_sweep)
+    _experiment("sweep", go_sweep, lambda: SweepConfig(setup, parse_values(lam_text, "λ values"),
+                                                       parse_values(keep_text, "keep_prob values")),
+                run_sweep, "sweep", "sweep", _sweep, metrics=("error",), train=False)

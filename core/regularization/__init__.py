@@ -6,6 +6,8 @@
 - ``measures``: weight norms and histograms, and a look inside a trained batch-norm layer.
 - ``experiments``: the page's tracked experiments (overfitting set-up with L2 and dropout,
   augmentation, early stopping, batch normalization, sweeps), each a background job.
+- ``report``: what the page shows of them without drawing (live series by name, table rows,
+  CSV, sentences built from the numbers, the augmentation preview's labels).
 
 Only the formulas are imported here (``core.nets`` imports ``InvertedDropout`` from this
 package, and the experiments import ``core.nets``).

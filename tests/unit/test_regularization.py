@@ -45,9 +45,31 @@ from core.regularization.experiments import (
     run_sweep,
     sweep_points,
 )
-from core.regularization.lab import Setup, diagnosis, parse_values, prepare, results_table
-from core.regularization.measures import look_inside_batch_norm, weight_histograms, weight_values
-from core.training import evaluate
+from core.regularization.lab import RegLane, RegResult, Setup, diagnosis, lane_spec, parse_values, prepare, results_table
+from core.regularization.measures import BatchNormLook, look_inside_batch_norm, weight_histograms, weight_values
+from core.regularization.report import (
+    bn_checks,
+    bn_look_intro,
+    comparison_caption,
+    csv_bytes,
+    curve_title,
+    download_names,
+    early_stop_marks,
+    early_stop_summary,
+    early_stopped_lane,
+    error_rows,
+    growth_caption,
+    lambda_sq_norms,
+    lane_diagnoses,
+    preview_cell,
+    preview_grid,
+    preview_titles,
+    results_frame,
+    series_with_suffix,
+    step_series,
+    transform_legend,
+)
+from core.training import History, evaluate
 
 CPU = torch.device("cpu")
 
@@ -388,3 +410,103 @@ def test_other_regularization_figures():
     assert weight_values(mlp(3, (4,), 2)).shape == (3 * 4 + 4 * 2,)
     bars = weight_norm_bars({"λ=0": 300.0, "λ=10": 30.0})
     assert list(bars.data[0].y) == ["λ=0", "λ=10"] and list(bars.data[0].marker.color) == [PALETTE[0], PALETTE[1]]
+
+
+# ---------------------------------------------------------------- what the page shows
+
+
+def _lane(name, errors=None, *, patience=0, epochs=(), best=None, stopped=False, norms=()):
+    """A lane built by hand: ``errors`` = (train error, dev error, dev loss) of a finished one."""
+    final = {} if errors is None else dict(zip(("train_error", "dev_error", "dev_loss"), errors))
+    spec = lane_spec(Setup(), "test", name, patience=patience, monitor="dev loss" if patience else "")
+    return RegLane(name, "FINISHED" if final else "KILLED", "run-" + name, History(epochs=list(epochs), best_epoch=best,
+                   stopped_early=stopped), spec=spec, final=final, weight_norms=tuple(norms))
+
+
+def _result(*lanes):
+    return RegResult("test", "test-1234abcd", list(lanes), {"train": 200, "dev": 1000})
+
+
+def test_live_series_are_picked_by_name():
+    metrics = {"a": [{"step": 1}], "a/epochs": [{"epoch": 1}], "b/epochs": [{"epoch": 2}], "a/train": [{"epoch": 3}]}
+    assert series_with_suffix(metrics, "/epochs") == {"a": [{"epoch": 1}], "b": [{"epoch": 2}]}
+    assert series_with_suffix(metrics, "/train") == {"a": [{"epoch": 3}]}
+    assert series_with_suffix({}, "/train") == {}
+    assert step_series(metrics) == {"a": [{"step": 1}]}
+    with pytest.raises(ValueError, match="suffix"):
+        series_with_suffix(metrics, "")
+    assert curve_title("error") == "Error per epoch: train dashed, dev solid"
+    assert curve_title("loss", train=False) == "Dev loss per epoch"
+
+
+def test_error_rows_and_diagnoses_of_a_result():
+    result = _result(_lane("a", (0.01, 0.11, 0.4)), _lane("b", (0.15, 0.16, 0.9)), _lane("c"))
+    assert error_rows(result) == [("a", 0.01, 0.11), ("b", 0.15, 0.16), ("c", None, None)]
+    assert error_rows(_result(_lane("c"))) == []  # nothing finished: no bars
+    assert lane_diagnoses(result) == [
+        "- **a**: train error 1.0%, dev error 11.0% → high variance (overfitting)",
+        "- **b**: train error 15.0%, dev error 16.0% → high bias (underfitting)",
+    ]
+
+
+def test_results_frame_csv_caption_and_download_names():
+    result = _result(_lane("a", (0.1, 0.3, 0.75), norms=(3.0, 4.0)), _lane("b"))
+    table = results_frame(result)
+    assert list(table["lane"]) == ["a", "b"] and list(table["status"]) == ["FINISHED", "KILLED"]
+    assert table.loc[0, "gap (dev − train)"] == pytest.approx(0.2) and table.loc[0, "Σ‖W‖²"] == pytest.approx(25.0)
+    text = csv_bytes(table).decode("utf-8")
+    assert text.splitlines()[0].startswith("lane,status,λ,keep_prob,batch norm,α,augmentation,patience,train error")
+    assert text.splitlines()[1].startswith("a,FINISHED,0.0,1.0,False,0.001,none,,0.1,0.3,")
+    assert len(text.splitlines()) == 3  # header and two lanes, no index column
+    assert comparison_caption(result) == "Comparison tag `test-1234abcd` · data sizes {'train': 200, 'dev': 1000}"
+    assert download_names("overfitting") == ("regularization_overfitting.csv", "Download overfitting results (CSV)")
+    assert download_names("early-stopping") == ("regularization_early_stopping.csv", "Download early-stopping results (CSV)")
+    assert download_names("batch-norm") == ("regularization_batch_norm.csv", "Download batch-norm results (CSV)")
+    with pytest.raises(ValueError, match="name"):
+        download_names(" ")
+
+
+def test_early_stopping_marks_and_summary():
+    rows = [{"epoch": e, "dev_loss": loss} for e, loss in enumerate((0.9, 0.6, 0.5, 0.55, 0.7), start=1)]
+    full = _lane("all epochs", (0.0, 0.2, 0.7), epochs=rows, best=3)  # patience 0: not early stopping
+    es = _lane("early stopping", (0.02, 0.15, 0.5), patience=2, epochs=rows, best=3, stopped=True)
+    result = _result(full, es)
+    assert early_stopped_lane(result) is es
+    assert early_stop_marks(result) == {"early stopping": {"best": 3, "stopped": 5}}
+    assert early_stop_marks(None) is None and early_stop_marks(_result(full)) is None
+    assert early_stop_summary(es) == ("Early stopping stopped early after epoch 5 and went back to epoch 3. "
+                                      "Dev loss of the returned network: **0.5000** (at epoch 3 it was 0.5000).")
+    kept_on = _lane("early stopping", (0.0, 0.1, 0.5), patience=9, epochs=rows[:3], best=3)
+    assert early_stop_summary(kept_on).startswith(
+        "Early stopping ran all epochs (the dev set kept improving) after epoch 3 and went back to epoch 3.")
+    assert early_stop_summary(None) is None
+    assert early_stop_summary(_lane("early stopping", patience=2, epochs=rows[:2], best=1)) is None  # stopped: no final
+
+
+def test_batch_norm_look_texts_and_sweep_norms():
+    look = BatchNormLook(0, 32, np.zeros(3), np.ones(3), np.zeros(3), np.ones(3), 1e-7, 2e-7, 0.25)
+    assert bn_look_intro(look, "BN, α=2") == (
+        "**Inside the first batch-norm layer** of *BN, α=2*, fed one dev mini-batch of 32 examples: the running "
+        "averages (used in eval mode) next to the batch's own statistics (used in training).")
+    checks = bn_checks(look)
+    assert list(checks.columns) == ["check", "largest difference"]
+    assert list(checks["largest difference"]) == [1e-7, 2e-7, 0.25]
+    assert checks["check"].str.startswith(("eval-mode output − formula", "training-mode output − formula",
+                                           "eval-mode output − training-mode")).all()
+    result = _result(_lane("λ=0", (0, 0, 0), norms=(3.0, 4.0)), _lane("λ=10", (0, 0, 0), norms=(1.0, 2.0)),
+                     _lane("λ=30"), _lane("keep_prob=0.5", (0, 0, 0), norms=(5.0,)))
+    assert lambda_sq_norms(result) == {"λ=0": 25.0, "λ=10": 5.0}
+
+
+def test_augmentation_preview_labels_and_grid():
+    legend = transform_legend()
+    assert legend.startswith("**flip**: mirror left-right (half of the copies) · **rotate**: ")
+    assert legend.count(" · ") == 4 and legend.endswith("**noise**: add Gaussian pixel noise")
+    assert preview_titles(3) == ["original", "copy 1", "copy 2", "copy 3"]
+    assert preview_cell("digits") == 95 and preview_cell("mnist_sample") == 110
+    assert growth_caption(50, 3) == "The training set grows from 50 to 200 images."
+    setup = Setup(dataset="digits", n_train=20, seed=3)
+    grid = preview_grid(setup, AugmentSpec(("rotate",), copies=2, max_degrees=30))
+    assert grid.shape == (4, 3, 1, 8, 8)
+    np.testing.assert_array_equal(grid[:, 0], prepare(setup).train[0][:4].numpy())  # the originals, untouched
+    assert not np.array_equal(grid[:, 1], grid[:, 0])
