@@ -63,11 +63,13 @@ def _pg_render(snap) -> None:
     with c_net:
         st.markdown("**What each neuron computes**")
         st.plotly_chart(neuron_maps(frame), key=f"{PG}.neurons", config={"displayModeBar": False})
-        st.caption("Each square is one unit's output over the whole plane: orange negative, blue positive. "
-                   "Deeper layers combine the simple shapes of earlier ones.")
+        st.caption("Each square is one unit's output over the whole plane (orange negative, blue positive); "
+                   "each line a weight (blue positive, orange negative, thicker = larger). Deeper layers "
+                   "combine the simple shapes of earlier ones.")
     with c_out:
         show_test = st.session_state.get(f"{PG}.show_test", False)
-        st.plotly_chart(decision_map(frame, pg.points, show_test=show_test), key=f"{PG}.map",
+        discretize = st.session_state.get(f"{PG}.discretize", False)
+        st.plotly_chart(decision_map(frame, pg.points, show_test=show_test, discretize=discretize), key=f"{PG}.map",
                         config={"displayModeBar": False})
         st.plotly_chart(loss_history(hist), key=f"{PG}.loss", config={"displayModeBar": False})
 
@@ -146,6 +148,8 @@ def render() -> None:
         if n_layers:
             st.caption("Neurons per hidden layer (1 to 8).")
         st.toggle("Show test data", key=f"{PG}.show_test")
+        st.toggle("Discretize output", key=f"{PG}.discretize", help="Colour each point of the plane by its "
+                  "predicted class only, without the shading by confidence.")
     try:
         pg_cfg = pgc.PlaygroundConfig(
             dataset=data, n_classes=classes if multi else 2, points=points, noise=noise / 100,

@@ -166,6 +166,7 @@ class Frame:
     probs: np.ndarray  # [R, R, K] class probabilities over the grid (row = y)
     neurons: list[np.ndarray]  # per layer (features first, then hidden layers): [units, r, r]
     layer_names: list[list[str]]
+    weights: list[np.ndarray] = field(default_factory=list)  # W^[l] between shown layers: [units_out, units_in]
 
 
 @dataclass
@@ -267,9 +268,11 @@ class Playground:
                 probs = self._probs(gx)
                 nx = np.linspace(-SCALE * 1.15, SCALE * 1.15, neuron_resolution, dtype=np.float32)
                 neurons, names = self._neurons(nx)
+                linears = [m for m in self.model if isinstance(m, nn.Linear)][:-1]  # not the output layer's
+                weights = [m.weight.detach().numpy().copy() for m in linears]
             finally:
                 self.model.train(was)
-        return Frame(self.epoch, gx, gx, probs, neurons, names)
+        return Frame(self.epoch, gx, gx, probs, neurons, names, weights)
 
     def _grid(self, g: np.ndarray) -> torch.Tensor:
         xx, yy = np.meshgrid(g, g)  # rows follow y
@@ -347,14 +350,18 @@ def play(ctx: JobContext | None, req: PlayRequest) -> dict[str, Any]:
     return {"epoch": pg.epoch, "run_id": pg.run_id}
 
 
-def decision_image(frame: Frame, colors: list[tuple[int, int, int]], strength: float = 0.6) -> np.ndarray:
+def decision_image(
+    frame: Frame, colors: list[tuple[int, int, int]], strength: float = 0.6, discretize: bool = False
+) -> np.ndarray:
     """[R, R, 3] uint8: white where the network hesitates, a pale version of the winning
     class's colour where it is sure (the confidence above chance, times ``strength``, sets
-    the saturation, so that points in full colour stay visible on top). Row 0 is the lowest y."""
+    the saturation, so that points in full colour stay visible on top). With ``discretize``
+    every pixel takes its class's pale colour outright (the boundary only). Row 0 is the lowest y."""
     k = frame.probs.shape[-1]
     probs = np.nan_to_num(frame.probs, nan=1.0 / frame.probs.shape[-1])  # a diverged net: all white
     pmax, arg = probs.max(-1), probs.argmax(-1)
-    conf = strength * np.clip((pmax - 1 / k) / (1 - 1 / k), 0, 1)[..., None]
+    conf = np.ones_like(pmax) if discretize else np.clip((pmax - 1 / k) / (1 - 1 / k), 0, 1)
+    conf = strength * conf[..., None]
     col = np.asarray(colors[:k], dtype=np.float32)[arg]
     return (255 * (1 - conf) + col * conf).round().astype(np.uint8)
 

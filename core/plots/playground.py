@@ -27,13 +27,14 @@ def decision_map(
     points: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     *,
     show_test: bool = True,
+    discretize: bool = False,
     classes: list[str] | None = None,
     height: int = 460,
 ) -> go.Figure:
     """The plane coloured by the network's prediction, the training points (white rim) and,
     optionally, the test points (dark rim) on top."""
     Xtr, ytr, Xte, yte = points
-    img = Image.fromarray(decision_image(frame, CLASS_RGB)[::-1])  # image rows go downward
+    img = Image.fromarray(decision_image(frame, CLASS_RGB, discretize=discretize)[::-1])  # image rows go downward
     lo, hi = float(frame.grid_x[0]), float(frame.grid_x[-1])
     fig = go.Figure()
     k = frame.probs.shape[-1]
@@ -59,39 +60,73 @@ def decision_map(
     return fig
 
 
-def neuron_montage(frame: Frame, *, tile: int = 48, gap: int = 8) -> np.ndarray:
-    """[H, W, 3] uint8: one tile per input feature and hidden neuron (columns = layers), each
-    coloured by the unit's output over the plane — orange negative, white zero, blue
-    positive, scaled per tile. Row 0 of a tile is the top of the plane."""
+def _tile_origin(col: int, row: int, tile: int, gap: int, hgap: int) -> tuple[int, int]:
+    return col * (tile + hgap), row * (tile + gap)
+
+
+def neuron_montage(frame: Frame, *, tile: int = 44, gap: int = 8, hgap: int = 56) -> np.ndarray:
+    """[H, W, 3] uint8: one tile per input feature and hidden neuron (columns = layers, ``hgap``
+    pixels apart to leave room for the weights), each coloured by the unit's output over the
+    plane — orange negative, white zero, blue positive, scaled per tile. A tile's top row is
+    the top of the plane."""
     cols, rows = len(frame.neurons), max(m.shape[0] for m in frame.neurons)
-    out = np.full((rows * (tile + gap) - gap, cols * (tile + gap) - gap, 3), 255, np.uint8)
+    out = np.full((rows * (tile + gap) - gap, cols * (tile + hgap) - hgap, 3), 255, np.uint8)
     neg, pos, white = np.array([245, 147, 34.0]), np.array([8, 119, 189.0]), np.full(3, 255.0)
     for c, maps in enumerate(frame.neurons):
         for r, m in enumerate(maps):
             m = np.nan_to_num(m[::-1])  # image rows go downward
-            v = m / (float(np.abs(m).max()) or 1.0)
-            rgb = np.where(v[..., None] < 0, white + (neg - white) * -v[..., None], white + (pos - white) * v[..., None])
+            v = (m / (float(np.abs(m).max()) or 1.0))[..., None]
+            rgb = np.where(v < 0, white + (neg - white) * -v, white + (pos - white) * v)
             reps = -(-tile // m.shape[0])
             big = np.kron(rgb, np.ones((reps, reps, 1)))[:tile, :tile]
-            y0, x0 = r * (tile + gap), c * (tile + gap)
+            x0, y0 = _tile_origin(c, r, tile, gap, hgap)
             out[y0 : y0 + tile, x0 : x0 + tile] = big.round().astype(np.uint8)
     return out
 
 
-def neuron_maps(frame: Frame, *, tile: int = 48, gap: int = 8) -> go.Figure:
-    """The :func:`neuron_montage` as a figure with the layers named above their columns."""
-    img = neuron_montage(frame, tile=tile, gap=gap)
+def weight_links(frame: Frame, *, tile: int = 44, gap: int = 8, hgap: int = 56) -> list[go.Scatter]:
+    """Lines from every unit to every unit of the next layer: blue for a positive weight,
+    orange for a negative one, thicker for a larger |w| (four widths, scaled to the largest
+    weight in the network)."""
+    if not frame.weights:
+        return []
+    top = max(float(np.abs(w).max()) for w in frame.weights) or 1.0
+    widths = (0.6, 1.4, 2.6, 4.2)
+    segs: dict[tuple[bool, int], tuple[list, list]] = {}
+    for layer, w in enumerate(frame.weights):  # w: [units of layer+1, units of layer]
+        for j in range(w.shape[0]):
+            for i in range(w.shape[1]):
+                value = float(w[j, i])
+                if not np.isfinite(value):
+                    continue
+                k = min(int(abs(value) / top * len(widths)), len(widths) - 1)
+                xs, ys = segs.setdefault((value >= 0, k), ([], []))
+                x0, y0 = _tile_origin(layer, i, tile, gap, hgap)
+                x1, y1 = _tile_origin(layer + 1, j, tile, gap, hgap)
+                xs += [x0 + tile, x1, None]
+                ys += [y0 + tile / 2, y1 + tile / 2, None]
+    return [go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                       line=dict(color="rgba(8,119,189,0.55)" if positive else "rgba(245,147,34,0.6)", width=widths[k]))
+            for (positive, k), (xs, ys) in sorted(segs.items())]
+
+
+def neuron_maps(frame: Frame, *, tile: int = 44, gap: int = 8, hgap: int = 56) -> go.Figure:
+    """The network as TensorFlow Playground draws it: the :func:`neuron_montage` tiles joined
+    by their :func:`weight_links`, with the layers named above their columns."""
+    img = neuron_montage(frame, tile=tile, gap=gap, hgap=hgap)
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")  # a PNG is far smaller to send than the pixel list
     fig = go.Figure(go.Image(source="data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
                              hoverinfo="skip"))
+    for trace in weight_links(frame, tile=tile, gap=gap, hgap=hgap):
+        fig.add_trace(trace)
     titles = ["inputs"] + [f"layer {i}" for i in range(1, len(frame.neurons))]
     for c, t in enumerate(titles):
-        fig.add_annotation(x=c * (tile + gap) + tile / 2, y=-6, text=t, showarrow=False, yanchor="bottom",
+        fig.add_annotation(x=c * (tile + hgap) + tile / 2, y=-6, text=t, showarrow=False, yanchor="bottom",
                            font=dict(size=12, color="#555"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(height=img.shape[0] + 45, width=img.shape[1] + 10, margin=dict(l=5, r=5, t=35, b=5),
+    fig.update_xaxes(visible=False, range=[-4, img.shape[1] + 4])
+    fig.update_yaxes(visible=False, range=[img.shape[0] + 4, -30])
+    fig.update_layout(height=img.shape[0] + 50, width=img.shape[1] + 20, margin=dict(l=5, r=5, t=10, b=5),
                       template="plotly_white", dragmode=False)
     return fig
 

@@ -178,3 +178,28 @@ def test_training_runs_on_one_cpu_thread_and_puts_the_number_back():
     with pytest.raises(RuntimeError), cpu_threads(1):
         raise RuntimeError
     assert torch.get_num_threads() == before
+
+
+def test_frame_carries_the_weights_and_links_draw_each_once():
+    from core.plots.playground import neuron_maps, weight_links
+
+    pg = Playground(PlaygroundConfig(hidden=(5, 3), features=("x1", "x2", "x1·x2")))
+    f = pg.frame(resolution=8, neuron_resolution=6)
+    assert [w.shape for w in f.weights] == [(5, 3), (3, 5)]
+    np.testing.assert_array_equal(f.weights[0], pg.model[1].weight.detach().numpy())
+    links = weight_links(f)
+    n_segments = sum(sum(v is None for v in t.x) for t in links)
+    assert n_segments == 5 * 3 + 3 * 5
+    positive = sum(sum(v is None for v in t.x) for t in links if "8,119,189" in t.line.color)
+    assert positive == sum(int((w >= 0).sum()) for w in f.weights)
+    assert len(neuron_maps(f).data) == 1 + len(links)  # the tiles image, then the links
+    assert weight_links(Playground(PlaygroundConfig(hidden=())).frame(8, 6)) == []
+
+
+def test_discretized_map_is_flat_per_class():
+    pg = Playground(PlaygroundConfig(dataset="gaussians", n_classes=3, hidden=(4,)))
+    f = pg.frame(resolution=12, neuron_resolution=4)
+    colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    img = decision_image(f, colors, strength=0.5, discretize=True)
+    want = np.array([[255 * 0.5 + c * 0.5 for c in col] for col in colors])[f.probs.argmax(-1)]
+    np.testing.assert_allclose(img, want.round(), atol=1)
