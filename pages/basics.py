@@ -30,6 +30,7 @@ from core.plots.basics import (
     z_gradient_figure,
 )
 from ui import playground, shell, vectorization
+from ui.tables import csv_button
 
 PAGE = "basics"
 G_SYMBOL = {"sigmoid": r"\sigma", "ReLU": r"\mathrm{ReLU}", "tanh": r"\tanh", "leaky ReLU": r"\mathrm{LeakyReLU}"}
@@ -259,8 +260,7 @@ with tab_bp:
                      help="Make the updated weights the network's weights, so you can take the next step."):
             _set_network(report.updated)
             st.rerun()
-        b2.download_button("Download the gradients (CSV)", grad_table.to_csv(index=False).encode(), "backprop_gradients.csv",
-                           "text/csv", key=f"{PAGE}.bp_csv")
+        csv_button(b2, "Download the gradients (CSV)", grad_table, "backprop_gradients.csv", f"{PAGE}.bp_csv")
 
 # ------------------------------------------------------------------------ Loss functions
 

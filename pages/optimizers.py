@@ -10,6 +10,7 @@ from core.optimizers.surfaces import SURFACES, TrajectoryConfig, run_trajectorie
 from core.plots.surfaces import loss_curves, surface_contour
 from core.plots.training import epoch_bars, lane_curves
 from ui import jobs, shell
+from ui.tables import table_with_csv
 
 PAGE = "optimizers"
 LR_OPTIONS = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 0.1, 0.2, 0.3, 0.5, 1.0]
@@ -120,12 +121,10 @@ def _render_race(snap) -> None:
         finals = {r["optimizer"]: r["dev accuracy"] for r in rows if r["dev accuracy"] is not None}
         if finals:
             st.plotly_chart(epoch_bars(finals, title="Final dev accuracy"), key=f"{PAGE}.race_bars")
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
+        table_with_csv(table, "Download results (CSV)", "optimizer_race.csv", f"{PAGE}.race_csv", column_config={
             "dev accuracy": st.column_config.NumberColumn(format="percent"),
-            "s / epoch": st.column_config.NumberColumn(format="%.3f")})
-        st.caption(f"Comparison tag `{result.comparison}` · split sizes {result.sizes}")
-        st.download_button("Download results (CSV)", table.to_csv(index=False).encode(), "optimizer_race.csv",
-                           "text/csv", key=f"{PAGE}.race_csv")
+            "s / epoch": st.column_config.NumberColumn(format="%.3f")},
+            caption=f"Comparison tag `{result.comparison}` · split sizes {result.sizes}")
 
 
 with tab_race:

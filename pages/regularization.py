@@ -21,7 +21,6 @@ from core.regularization.experiments import (
 from core.regularization.lab import DATASET_LABELS, DATASETS, MONITORS, Setup, parse_values
 from core.regularization.report import (
     comparison_caption,
-    csv_bytes,
     curve_title,
     download_names,
     early_stop_marks,
@@ -34,6 +33,7 @@ from core.regularization.report import (
     step_series,
 )
 from ui import jobs, regularization_views, shell
+from ui.tables import table_with_csv
 
 PAGE = "regularization"
 JOB = {k: f"{PAGE}.{k}" for k in ("overfit", "augment", "early", "bn", "sweep")}  # one job slot per experiment
@@ -102,10 +102,8 @@ def _bars(result, job: str) -> None:
 
 def _table(result, job: str, what: str) -> None:
     table = results_frame(result)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
-    st.caption(comparison_caption(result))
     filename, label = download_names(what)
-    st.download_button(label, csv_bytes(table), filename, "text/csv", key=f"{job}.csv")
+    table_with_csv(table, label, filename, f"{job}.csv", column_config=COLUMNS, caption=comparison_caption(result))
 
 
 def _submit(label: str, key: str) -> bool:

@@ -14,6 +14,7 @@ from core.strategy import orthogonal as O
 from core.strategy import splits as S
 from ui import jobs, shell
 from ui import strategy_views as V
+from ui.tables import csv_button, table_with_csv
 
 PAGE = "strategy"
 JOB_MISMATCH, JOB_CURVES, JOB_METRIC, JOB_CANDIDATES, JOB_ERRORS = (
@@ -82,7 +83,7 @@ with tab_split:
         V.metric_row(S.split_cards(plan), delta_color="off", delta_arrow="off")
         st.caption(S.rule_caption(plan))
         st.plotly_chart(plots.split_rule(*S.share_curve(), mark=int(n)), key=f"{PAGE}.split_rule")
-        V.csv_button(st, "Download the split (CSV)", S.split_table(plan), "split_plan.csv", "split_csv")
+        csv_button(st, "Download the split (CSV)", S.split_table(plan), "split_plan.csv", f"{PAGE}.split_csv")
 
     st.subheader("When dev data look different: data mismatch")
     st.markdown(
@@ -219,7 +220,7 @@ with tab_curves:
         st.plotly_chart(plots.learning_curve(lc.points, title=f"Learning curves (dev set: {lc.dev_size:,} examples)"),
                         key=f"{PAGE}.curve")
         st.caption(X.curve_caption(lc))
-        V.table_with_csv(X.points_table(lc), "Download the learning curves (CSV)", "learning_curves.csv", "curve_csv",
+        table_with_csv(X.points_table(lc), "Download the learning curves (CSV)", "learning_curves.csv", f"{PAGE}.curve_csv",
                          column_config={"train_error": st.column_config.NumberColumn("train error", format="percent"),
                                         "dev_error": st.column_config.NumberColumn("dev error", format="percent")})
 
@@ -259,8 +260,8 @@ with tab_metric:
         left, right = st.columns(2)
         left.plotly_chart(plots.pr_view(curve, m, title=f"Precision–recall: is it a {br.positive}?"), key=f"{PAGE}.pr")
         right.plotly_chart(plots.threshold_sweep(curve, thr), key=f"{PAGE}.sweep")
-        V.csv_button(st, "Download precision and recall per threshold (CSV)", M.curve_table(curve), "precision_recall.csv",
-                     "pr_csv")
+        csv_button(st, "Download precision and recall per threshold (CSV)", M.curve_table(curve), "precision_recall.csv",
+                     f"{PAGE}.pr_csv")
 
     st.subheader("Optimizing and satisficing")
     st.markdown(

@@ -4,13 +4,13 @@ the live panel, drawn from :mod:`core.basics.playground` (the engine) and
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.basics import playground as pgc
 from core.jobs import get_manager
 from core.plots.playground import decision_map, loss_history, neuron_maps
 from ui import jobs, shell
+from ui.tables import csv_button
 
 PAGE = "basics"
 PG = f"{PAGE}.pg"  # session keys and the job slot of the playground
@@ -99,8 +99,7 @@ def _pg_run(cfg: pgc.PlaygroundConfig, *, play: bool, step: bool, reset: bool, r
         st.caption("The address bar holds this exact set-up: copy it to share the playground. Every Play and "
                    "Step trains the same tracked run until you press Reset or change the data or the network "
                    "(see the Runs page, experiment *basics*).")
-        st.download_button("Download the loss history (CSV)", pd.DataFrame(pg.history).to_csv(index=False).encode(),
-                           "playground_history.csv", "text/csv", key=f"{PG}.csv")
+        csv_button(st, "Download the loss history (CSV)", pg.history, "playground_history.csv", f"{PG}.csv")
 
 
 def render() -> None:

@@ -14,6 +14,7 @@ from core.plots import strategy as plots
 from core.strategy import errors as EA
 from core.strategy import experiments as X
 from core.strategy import metrics as M
+from ui.tables import csv_button, table_with_csv
 
 PAGE = "strategy"
 
@@ -22,20 +23,6 @@ def metric_row(cards: Sequence[tuple[str, ...]], **kw: Any) -> None:
     """One ``st.metric`` per card (label, value[, delta]), side by side in equal columns."""
     for col, card in zip(st.columns(len(cards)), cards, strict=True):
         col.metric(*card, **kw)
-
-
-def csv_button(where: Any, label: str, table: pd.DataFrame, file: str, key: str, **kw: Any) -> None:
-    """A download button for ``table`` as CSV (no index) in ``where`` (``st`` or a column)."""
-    where.download_button(label, table.to_csv(index=False).encode(), file, "text/csv", key=f"{PAGE}.{key}", **kw)
-
-
-def table_with_csv(table: pd.DataFrame, label: str, file: str, key: str, *, column_config: dict[str, Any],
-                   caption: str | None = None) -> None:
-    """The table, an optional caption under it, then a button to download it as CSV."""
-    st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
-    if caption:
-        st.caption(caption)
-    csv_button(st, label, table, file, key)
 
 
 # ------------------------------------------------------------------ optimizing and satisficing
@@ -68,7 +55,7 @@ def satisficing(runs: pd.DataFrame) -> None:
     view = M.satisficing_view(candidates, limit_us)
     (st.warning if view.chosen is None else st.success)(view.message)
     st.plotly_chart(plots.satisficing_scatter(view.ranked, view.max_ms, view.chosen), key=f"{PAGE}.satisficing")
-    table_with_csv(view.table, "Download the candidates (CSV)", "satisficing.csv", "cand_csv", column_config={
+    table_with_csv(view.table, "Download the candidates (CSV)", "satisficing.csv", f"{PAGE}.cand_csv", column_config={
         "dev_accuracy": st.column_config.NumberColumn("dev accuracy", format="percent"),
         "us_per_example": st.column_config.NumberColumn("µs / example", format="%.4f")},
         caption="Times are measured on this machine (best of 3 passes over the dev set) and vary a little "
@@ -128,7 +115,7 @@ def error_tagging(er: X.ErrorModelResult) -> None:
     c1, c2 = st.columns(2)
     c1.button("Save the tags with the run", key=f"{PAGE}.save_tags", on_click=_save_tags,
               args=(er.run_id, edited, counts), width="stretch")
-    csv_button(c2, "Download the tags (CSV)", edited, "error_analysis.csv", "tags_csv", width="stretch")
+    csv_button(c2, "Download the tags (CSV)", edited, "error_analysis.csv", f"{PAGE}.tags_csv", width="stretch")
     saved = st.session_state.pop(f"{PAGE}.saved", None)
     if saved:
         getattr(st, saved[0])(saved[1])

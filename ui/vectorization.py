@@ -12,12 +12,12 @@ from core.basics.vectorization import (
     MAX_LOOP_SIZE,
     VectorizationConfig,
     gpu_available,
-    rows_to_csv,
     run_timing,
     timing_tables,
 )
 from core.plots.basics import timing_figure
 from ui import jobs, shell
+from ui.tables import csv_button
 
 PAGE = "basics"
 VEC_JOB = "basics.vec"
@@ -56,8 +56,7 @@ def _render_timing(snap) -> None:
         st.caption(f"GPU: {result.gpu}.")
     note = f"Tracked run `{result.run_id}` in experiment *basics*." if result.run_id else ""
     st.caption(f"{note} Only the computation is timed; data are prepared on their device beforehand.")
-    st.download_button("Download the timings (CSV)", rows_to_csv(result.rows).encode(), "vectorization_timings.csv",
-                       "text/csv", key=f"{PAGE}.vec_csv")
+    csv_button(st, "Download the timings (CSV)", result.rows, "vectorization_timings.csv", f"{PAGE}.vec_csv")
 
 
 def render() -> None:

@@ -71,11 +71,6 @@ def results_frame(result: RegResult) -> pd.DataFrame:
     return pd.DataFrame(results_table(result))
 
 
-def csv_bytes(table: pd.DataFrame) -> bytes:
-    """The table as UTF-8 CSV without the index, for a download button."""
-    return table.to_csv(index=False).encode()
-
-
 def comparison_caption(result: RegResult) -> str:
     """The caption under a results table: the runs' comparison tag and the data sizes."""
     return f"Comparison tag `{result.comparison}` · data sizes {result.sizes}"

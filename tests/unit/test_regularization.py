@@ -51,7 +51,6 @@ from core.regularization.report import (
     bn_checks,
     bn_look_intro,
     comparison_caption,
-    csv_bytes,
     curve_title,
     download_names,
     early_stop_marks,
@@ -454,7 +453,7 @@ def test_results_frame_csv_caption_and_download_names():
     table = results_frame(result)
     assert list(table["lane"]) == ["a", "b"] and list(table["status"]) == ["FINISHED", "KILLED"]
     assert table.loc[0, "gap (dev − train)"] == pytest.approx(0.2) and table.loc[0, "Σ‖W‖²"] == pytest.approx(25.0)
-    text = csv_bytes(table).decode("utf-8")
+    text = table.to_csv(index=False)  # what the page's download button sends
     assert text.splitlines()[0].startswith("lane,status,λ,keep_prob,batch norm,α,augmentation,patience,train error")
     assert text.splitlines()[1].startswith("a,FINISHED,0.0,1.0,False,0.001,none,,0.1,0.3,")
     assert len(text.splitlines()) == 3  # header and two lanes, no index column
