@@ -159,8 +159,9 @@ def _torchvision_loader(tv_name: str, name: str) -> Callable[..., Dataset]:
                 for train in (True,) if train_only else (True, False):
                     parts.append(cls(str(root), train=train, download=True))
             except Exception as exc:  # noqa: BLE001 - any failure means "not available here"
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(":")[:160]
                 raise DatasetUnavailable(
-                    f"{name} could not be downloaded ({type(exc).__name__}: {exc}). "
+                    f"{name} could not be downloaded (is this machine offline? {reason}). "
                     f"Offline alternatives: {', '.join(offline_names())}."
                 ) from exc
             finally:
