@@ -57,6 +57,14 @@ class Lane:
         return sum(r["seconds"] for r in e) / len(e) if e else None
 
 
+def series_with_suffix(metrics: Mapping[str, list[dict[str, Any]]], suffix: str) -> dict[str, list[dict[str, Any]]]:
+    """The job's series whose name ends with ``suffix``, keyed by the lane name before it:
+    ``{"a/epochs": rows} -> {"a": rows}`` for ``suffix="/epochs"``."""
+    if not suffix:
+        raise ValueError("the suffix must not be empty")
+    return {k[: -len(suffix)]: v for k, v in metrics.items() if k.endswith(suffix)}
+
+
 def steps_per_epoch(n_train: int, batch_size: int | None) -> int:
     """Optimisation steps in one epoch (``None`` = full batch)."""
     return 1 if batch_size is None else -(-n_train // max(min(batch_size, n_train), 1))

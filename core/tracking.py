@@ -515,6 +515,22 @@ def text_artifact(run_id: str, name: str, uri: str | None = None) -> str | None:
         shutil.rmtree(dest, ignore_errors=True)
 
 
+def state_dict_artifact(run_id: str, name: str = "model/weights.pt", uri: str | None = None) -> dict[str, Any] | None:
+    """The weights a run saved with :meth:`TrackedRun.log_state_dict` (loaded with
+    ``weights_only=True``: tensors only, never code), or None when it has none."""
+    import torch
+
+    client = _client(uri)
+    folder, _, _ = name.rpartition("/")
+    if name not in {f.path for f in client.list_artifacts(run_id, folder or None)}:
+        return None
+    dest = Path(tempfile.mkdtemp(prefix="dll-art-", dir=data_dir()))
+    try:
+        return torch.load(client.download_artifacts(run_id, name, str(dest)), map_location="cpu", weights_only=True)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
 def delete_runs(run_ids: Iterable[str], uri: str | None = None) -> int:
     """Delete runs (MLflow's soft delete: they leave every list); returns how many."""
     client = _client(uri)

@@ -3,6 +3,7 @@ batch normalization tried on it as tracked runs."""
 
 import streamlit as st
 
+from core.experiment import series_with_suffix
 from core.optimizers import OPTIMIZERS
 from core.plots.regularization import error_bars, step_losses, sweep_chart, train_dev_curves
 from core.regularization.experiments import (
@@ -29,7 +30,6 @@ from core.regularization.report import (
     error_rows,
     lane_diagnoses,
     results_frame,
-    series_with_suffix,
     step_series,
 )
 from ui import jobs, regularization_views, shell

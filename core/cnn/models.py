@@ -468,6 +468,8 @@ class ArchSpec:
 
 _HE = "He, Zhang, Ren & Sun (2016). Deep residual learning for image recognition. CVPR."
 
+_RESNET_SMALL = "A 3×3 stride-1 first convolution and no max pool, so a 32×32 image keeps its size through the first stage."
+
 ARCHITECTURES: dict[str, ArchSpec] = {
     "LeNet-5": ArchSpec(
         "LeNet-5", lambda n_classes, in_channels, small: lenet5(in_channels, n_classes, 28 if small else 32),
@@ -499,19 +501,19 @@ ARCHITECTURES: dict[str, ArchSpec] = {
         (3, 224, 224), (3, 32, 32), _HE, "resnet18",
         "Eight basic residual blocks (two 3×3 convolutions plus a skip connection) between a strided stem and "
         "global average pooling.",
-        small_note="A 3×3 stride-1 first convolution and no max pool, so a 32×32 image keeps its size through the first stage."),
+        small_note=_RESNET_SMALL),
     "ResNet-34": ArchSpec(
         "ResNet-34", lambda n_classes, in_channels, small: resnet34(n_classes, in_channels, small),
         (3, 224, 224), (3, 32, 32), _HE, "resnet34",
         "The same basic blocks as ResNet-18, sixteen of them: twice the depth, still trainable thanks to the "
         "skip connections.",
-        small_note="A 3×3 stride-1 first convolution and no max pool, so a 32×32 image keeps its size through the first stage."),
+        small_note=_RESNET_SMALL),
     "ResNet-50": ArchSpec(
         "ResNet-50", lambda n_classes, in_channels, small: resnet50(n_classes, in_channels, small),
         (3, 224, 224), (3, 32, 32), _HE, "resnet50",
         "Sixteen bottleneck blocks (1×1 reduce, 3×3, 1×1 expand) make it deeper than ResNet-34 for only a "
         "little more computation.",
-        small_note="A 3×3 stride-1 first convolution and no max pool, so a 32×32 image keeps its size through the first stage."),
+        small_note=_RESNET_SMALL),
     "ResNet-20 (CIFAR)": ArchSpec(
         "ResNet-20 (CIFAR)", lambda n_classes, in_channels, small: cifar_resnet(20, n_classes, in_channels),
         (3, 32, 32), (1, 28, 28), _HE, None,

@@ -311,7 +311,7 @@ def decode_image(data: bytes, *, name: str = "image", max_pixels: int = MAX_PIXE
                 image = ImageOps.exif_transpose(image)
                 notes.append("turned upright using the photo's orientation tag")
             except _DECODE_ERRORS:
-                pass
+                notes.append("its orientation tag could not be applied, so it may be shown turned")
 
     if orientation in (5, 6, 7, 8):  # a quarter turn swaps width and height
         width, height = height, width

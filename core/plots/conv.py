@@ -4,7 +4,6 @@ signs), the window × kernel = products view for one output position, and a PNG 
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -12,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.cnn.conv import Window, pad
+from core.plots.static import png_bytes
 
 MAX_SIDE = 320  # larger maps are thinned for display only (every k-th row and column)
 NUMBERS_UP_TO = 12  # maps at most this many cells on a side get their values written in the cells
@@ -192,7 +192,6 @@ def map_png(fmap: np.ndarray, *, min_side: int = 0) -> bytes:
     """A feature map as PNG bytes, one pixel per value (enlarged by whole pixels up to ``min_side``
     on the short side if asked): grey from min to max, or blue–white–red centred at 0 when signed."""
     from matplotlib import colormaps
-    from PIL import Image
 
     fmap = np.asarray(fmap, dtype=float)
     scale = _value_scale(fmap)
@@ -203,6 +202,4 @@ def map_png(fmap: np.ndarray, *, min_side: int = 0) -> bytes:
     k = max(1, math.ceil(min_side / max(1, min(fmap.shape)))) if min_side else 1
     if k > 1:
         rgb = rgb.repeat(k, axis=0).repeat(k, axis=1)
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return buf.getvalue()
+    return png_bytes(rgb)

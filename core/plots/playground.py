@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,6 +10,7 @@ from PIL import Image
 
 from core.basics.playground import Frame, decision_image
 from core.plots.curves import curves
+from core.plots.static import png_bytes
 
 # Orange and blue as in TensorFlow Playground, then more distinct hues for extra classes.
 CLASS_RGB: list[tuple[int, int, int]] = [
@@ -114,9 +114,8 @@ def neuron_maps(frame: Frame, *, tile: int = 44, gap: int = 8, hgap: int = 56) -
     """The network as TensorFlow Playground draws it: the :func:`neuron_montage` tiles joined
     by their :func:`weight_links`, with the layers named above their columns."""
     img = neuron_montage(frame, tile=tile, gap=gap, hgap=hgap)
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG")  # a PNG is far smaller to send than the pixel list
-    fig = go.Figure(go.Image(source="data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
+    png = png_bytes(img)  # a PNG is far smaller to send than the pixel list
+    fig = go.Figure(go.Image(source="data:image/png;base64," + base64.b64encode(png).decode(),
                              hoverinfo="skip"))
     for trace in weight_links(frame, tile=tile, gap=gap, hgap=hgap):
         fig.add_trace(trace)

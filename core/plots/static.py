@@ -8,6 +8,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+    """An [H, W] or [H, W, 3] uint8 array as PNG file bytes (for downloads and inline images)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def curves_png(
     series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     *,
@@ -49,6 +60,33 @@ def curves_png(
         ax.spines[side].set_visible(False)
     if len(series) > 1:
         ax.legend(frameon=False)
+    fig.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def confusion_png(counts: np.ndarray, classes: Sequence[str], *, title: str = "Confusion matrix (dev set)") -> np.ndarray:
+    """A [K, K] count matrix (rows = true class, columns = predicted) as an annotated
+    heatmap; returns an [H, W, 3] uint8 image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(counts)
+    k = len(classes)
+    side = 3.2 + 0.45 * k
+    fig = Figure(figsize=(side, side), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.imshow(counts, cmap="Blues")
+    top = counts.max() or 1
+    for i in range(k):
+        for j in range(k):
+            if counts[i, j]:
+                ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=8,
+                        color="white" if counts[i, j] > top / 2 else "black")
+    ax.set_xticks(range(k), [str(c) for c in classes], rotation=45 if k > 10 or max(map(len, classes)) > 3 else 0)
+    ax.set_yticks(range(k), [str(c) for c in classes])
+    ax.set(title=title, xlabel="predicted", ylabel="true")
     fig.tight_layout()
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -23,14 +23,6 @@ Rows = list[dict[str, Any]]
 # ------------------------------------------------------------------------- live series
 
 
-def series_with_suffix(metrics: Mapping[str, Rows], suffix: str) -> dict[str, Rows]:
-    """The job's series whose name ends with ``suffix``, keyed by the lane name before it:
-    ``{"a/epochs": rows} -> {"a": rows}`` for ``suffix="/epochs"``."""
-    if not suffix:
-        raise ValueError("the suffix must not be empty")
-    return {k[: -len(suffix)]: v for k, v in metrics.items() if k.endswith(suffix)}
-
-
 def step_series(metrics: Mapping[str, Rows]) -> dict[str, Rows]:
     """The per-step series (one per lane): those whose name has no "/" (the per-epoch and
     train series are ``lane/epochs`` and ``lane/train``)."""

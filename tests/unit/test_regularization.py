@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import tracking
+from core.experiment import series_with_suffix
 from core.jobs import JobManager
 from core.nets import mlp, weight_matrices
 from core.plots.curves import PALETTE
@@ -64,7 +65,6 @@ from core.regularization.report import (
     preview_grid,
     preview_titles,
     results_frame,
-    series_with_suffix,
     step_series,
     transform_legend,
 )
