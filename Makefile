@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/fit_overhead.py
 	PYTHONPATH=. $(BIN)/python bench/trajectories.py
+	PYTHONPATH=. $(BIN)/python bench/cnn_time_to_accuracy.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -67,3 +67,23 @@ def test_rules_on_gpu_tensors_match_torch(ours, ref):
             F.mse_loss(p.sin(), torch.ones_like(p)).backward()
             o.step()
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_fast_path_on_gpu_trains_lenet_in_channels_last_bf16():
+    from core.cnn import models
+    from core.cnn.data import prepare_images
+    from core.cnn.training import predict, use_fast_path
+
+    data = prepare_images("mnist_sample", seed=0)
+    torch.manual_seed(0)
+    model = models.lenet5(in_channels=1, n_classes=10, input_size=28, activation="relu").to(CUDA)
+    model, xt = use_fast_path(model, data.train[0].to(CUDA), CUDA)
+    assert xt.is_contiguous(memory_format=torch.channels_last) and torch.backends.cudnn.benchmark
+    with autocast(CUDA):
+        assert model(xt[:2]).dtype == torch.bfloat16
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    hist = fit(model, (xt, data.train[1].to(CUDA)), opt, dev=(data.dev[0].to(CUDA), data.dev[1].to(CUDA)), epochs=4,
+               batch_size=64, device=CUDA)
+    assert hist.epochs[-1]["dev_accuracy"] > 0.93
+    probs = predict(model, data.dev[0][:8].to(CUDA))
+    torch.testing.assert_close(probs.sum(1), torch.ones(8), atol=1e-3, rtol=0)

@@ -1,0 +1,116 @@
+"""Plain against residual networks at two depths (He et al., "Deep Residual Learning
+for Image Recognition", CVPR 2016, §4.2): the deeper *plain* network reaches a higher
+training error than the shallower one — not overfitting, an optimisation difficulty —
+while the residual networks, identical except for their skip connections, do not degrade.
+
+:func:`run_degradation` trains the four networks on the same data, from the same seed, as
+tracked runs under one comparison tag, so the Runs page can set them side by side.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from core import tracking
+from core.cnn import models
+from core.cnn.data import DATASETS, prepare_images
+from core.device import pick_device, seed_everything
+from core.experiment import KILLED, Lane, train_tracked
+from core.jobs import JobContext
+from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.training import TrainingCancelled
+
+DEPTHS = (8, 14, 20, 32, 44, 56)  # 6n + 2
+
+
+@dataclass(frozen=True)
+class DegradationConfig:
+    dataset: str = "mnist_sample"
+    shallow: int = 8
+    deep: int = 56
+    width: int = 8  # channels of the first stage (16 in the paper; 8 keeps a CPU quick)
+    image_size: int = 14  # the images are scaled to this many pixels a side
+    n_train: int = 1500
+    epochs: int = 5
+    batch_size: int = 64
+    optimizer: str = "Adam"
+    lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}")
+        for d in (self.shallow, self.deep):
+            if d not in DEPTHS:
+                raise ValueError(f"depth must be one of {', '.join(map(str, DEPTHS))} (6n + 2 layers)")
+        if self.shallow >= self.deep:
+            raise ValueError("the deep network must have more layers than the shallow one")
+        if not 4 <= self.width <= 64:
+            raise ValueError("the width must be between 4 and 64 channels")
+        if not 8 <= self.image_size <= 32:
+            raise ValueError("the image size must be between 8 and 32 pixels")
+        if not 50 <= self.n_train <= 60000:
+            raise ValueError("use between 50 and 60,000 training images")
+        if not 1 <= self.epochs <= 100:
+            raise ValueError("epochs must be between 1 and 100")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}")
+        if not 0 < self.lr <= 10:
+            raise ValueError("the learning rate must be above 0 and at most 10")
+
+    def lanes(self) -> list[tuple[str, int, bool]]:
+        """(name, depth, plain) for the four networks, shallow first."""
+        return [(f"{'plain' if plain else 'residual'}-{d}", d, plain) for d in (self.shallow, self.deep)
+                for plain in (True, False)]
+
+
+@dataclass
+class DegradationResult:
+    comparison: str
+    lanes: list[Lane] = field(default_factory=list)
+    depth: dict[str, int] = field(default_factory=dict)
+    plain: dict[str, bool] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def train_error(self, name: str) -> float | None:
+        lane = next((lane for lane in self.lanes if lane.name == name), None)
+        acc = lane.measures.get("final_train_accuracy") if lane is not None else None
+        return None if acc is None else 1.0 - acc
+
+
+def run_degradation(ctx: JobContext | None, cfg: DegradationConfig, device: torch.device | None = None) -> DegradationResult:
+    """Train plain and residual networks at ``cfg.shallow`` and ``cfg.deep`` layers (a job
+    function). A Stop keeps the lanes done so far on the exception's ``.result``."""
+    device = device or pick_device()
+    if ctx is not None:
+        ctx.report(0.0, f"preparing {cfg.dataset}")
+    data = prepare_images(cfg.dataset, size=cfg.image_size, max_train=cfg.n_train, max_dev=1000, seed=cfg.seed)
+    train = (data.train[0].to(device), data.train[1].to(device))
+    dev = (data.dev[0].to(device), data.dev[1].to(device))
+    result = DegradationResult(f"degradation-{uuid.uuid4().hex[:8]}", sizes=data.sizes)
+    plans = cfg.lanes()
+    for i, (name, depth, plain) in enumerate(plans):
+        result.depth[name], result.plain[name] = depth, plain
+        if ctx is not None:
+            ctx.report(i / len(plans), f"training {name} ({i + 1} of {len(plans)})")
+        seed_everything(cfg.seed)  # the same initial weights for the plain and the residual twin
+        model = models.cifar_resnet(depth, n_classes=len(data.spec.classes), in_channels=data.spec.channels,
+                                    plain=plain, width=cfg.width).to(device)
+        opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+        params = {**asdict(cfg), "network": name, "depth": depth, "plain": plain}
+        try:
+            lane = train_tracked(ctx, "cnn", params, model, train, opt, name=name, dev=dev, epochs=cfg.epochs,
+                                 batch_size=cfg.batch_size, run_name=f"degradation: {name}",
+                                 tags={tracking.TAG_COMPARISON: result.comparison},
+                                 progress_span=(i / len(plans), (i + 1) / len(plans)), device=device, seed=cfg.seed,
+                                 figure_title=f"{name} ({depth} layers)")
+        except TrainingCancelled as exc:
+            exc.lane.status = KILLED
+            result.lanes.append(exc.lane)
+            exc.result = result
+            raise
+        result.lanes.append(lane)
+    return result

@@ -1,0 +1,197 @@
+"""The CNNs page's training tabs: train one network (curves, confusion matrix, the
+mistakes) and the plain-against-residual degradation experiment."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from core.cnn.data import DATASETS
+from core.cnn.degradation import DEPTHS, DegradationConfig, DegradationResult, run_degradation
+from core.cnn.training import MODELS, TrainConfig, TrainResult, run_training
+from core.device import pick_device
+from core.experiment import FINISHED, series_with_suffix
+from core.optimizers import OPTIMIZERS
+from core.plots.cnn import confusion_heatmap, degradation_bars, degradation_curves, enlarge
+from core.plots.training import lane_curves
+from ui import jobs, shell
+from ui.tables import csv_button, table_with_csv
+
+PAGE = "cnn"
+TRAIN_JOB, DEGRADE_JOB = f"{PAGE}.train", f"{PAGE}.degrade"
+DOWNLOADS = [k for k in DATASETS if k not in ("mnist_sample", "digits")]
+
+
+def _dataset_label(name: str) -> str:
+    return DATASETS[name]
+
+
+# --------------------------------------------------------------------------- train one
+
+
+def render() -> None:
+    """The "Train a CNN" tab."""
+    st.markdown(
+        "Train a real convolutional network on images. The offline sets are ready at once; MNIST, "
+        "Fashion-MNIST and CIFAR-10 are downloaded the first time (if this machine can reach the "
+        "internet). Watch the loss fall, then read the **confusion matrix** — which digits are confused "
+        "with which — and look at the examples the network got most confidently wrong. **Try:** LeNet-5 "
+        "against ResNet-20 on the same data; then open *Inside the network*."
+    )
+    gpu = pick_device().type == "cuda"
+    with st.form(f"{PAGE}.train_form", border=True):
+        c1, c2, c3 = st.columns(3)
+        dataset = c1.selectbox("Training data", list(DATASETS), format_func=_dataset_label, key=f"{PAGE}.train_data")
+        model = c1.selectbox("Network", list(MODELS), key=f"{PAGE}.train_model")
+        optimizer = c2.selectbox("Optimizer ", list(OPTIMIZERS), index=list(OPTIMIZERS).index("Adam"),
+                                 key=f"{PAGE}.train_opt")
+        lr = c2.number_input("Learning rate α ", 1e-5, 10.0, 2e-3, format="%g", key=f"{PAGE}.train_lr")
+        epochs = c3.slider("Epochs ", 1, 30, 4, key=f"{PAGE}.train_epochs")
+        batch = c3.select_slider("Mini-batch size ", [16, 32, 64, 128, 256, 512], 64, key=f"{PAGE}.train_batch")
+        limit = c1.number_input("Training images (0 = all)", 0, 60000, 0, 500, key=f"{PAGE}.train_limit",
+                                help="On a CPU, a few thousand images keep a full MNIST run to a minute or two.")
+        fast = c2.checkbox("Fast path", True, key=f"{PAGE}.train_fast",
+                           help="Keeps the images on the device as one tensor, stores them and the weights "
+                                "channels-last (faster convolutions on CPUs and GPUs) and, on a GPU, computes in "
+                                "bf16." + ("" if gpu else " No GPU here: the CPU path is used."))
+        st.caption(MODELS[model])
+        go = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:",
+                                   disabled=jobs.is_active(TRAIN_JOB))
+    if go:
+        try:
+            cfg = TrainConfig(dataset=dataset, model=model, optimizer=optimizer, lr=lr, epochs=epochs,
+                              batch_size=batch, max_train=int(limit), seed=shell.global_seed(), fast_path=fast)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            jobs.start(TRAIN_JOB, run_training, cfg, name=f"{model} on {dataset}")
+    jobs.panel(TRAIN_JOB, _train_view, every=1.5)  # a calmer refresh leaves the CPU to the training
+
+
+def _train_view(snap) -> None:
+    epochs = series_with_suffix(snap.metrics, "/epochs")
+    steps = {k: v for k, v in snap.metrics.items() if "/" not in k}
+    c1, c2 = st.columns(2)
+    if steps:
+        c1.plotly_chart(lane_curves(steps, smoothing=0.8, title="Training loss per step"),
+                        key=f"{PAGE}.train_loss")
+    if epochs:
+        c2.plotly_chart(lane_curves(epochs, x="epoch", y="dev_accuracy", title="Dev accuracy after each epoch"),
+                        key=f"{PAGE}.train_acc")
+    result: TrainResult | None = snap.result
+    if result is None or result.lane.status != FINISHED:
+        return
+    _train_results(result)
+
+
+def _train_results(result: TrainResult) -> None:
+    lane, spec = result.lane, result.spec
+    m = lane.measures
+    cols = st.columns(4)
+    cols[0].metric("Dev accuracy", f"{m.get('final_dev_accuracy', 0):.2%}")
+    cols[1].metric("Train accuracy", f"{m.get('final_train_accuracy', 0):.2%}")
+    cols[2].metric("Seconds per epoch", f"{lane.seconds_per_epoch or 0:.2f}")
+    cols[3].metric("Trained on", result.device.upper(), help=f"{result.sizes['train']:,} training and "
+                   f"{result.sizes['dev']:,} dev images of {spec.channels}×{spec.size}×{spec.size}")
+    left, right = st.columns([1, 1])
+    with left:
+        st.plotly_chart(confusion_heatmap(result.confusion, spec.classes), key=f"{PAGE}.confusion")
+        frame = pd.DataFrame(result.confusion, index=list(spec.classes), columns=list(spec.classes))
+        csv_button(st, "Download the confusion matrix (CSV)", frame.reset_index(names="true \\ predicted"),
+                   "confusion_matrix.csv", f"{PAGE}.confusion_csv")
+    with right:
+        st.markdown("**The mistakes it was surest of** (true → predicted, confidence)")
+        if not result.mistakes:
+            st.success("No dev image was misclassified.")
+        else:
+            shown = result.mistakes[:16]
+            imgs = [enlarge(im, 72) for im in result.mistake_images[: len(shown)]]
+            caps = [f"{spec.classes[r['true']]} → {spec.classes[r['predicted']]} ({r['confidence']:.0%})" for r in shown]
+            st.image(imgs, caption=caps, width=72)
+            table = pd.DataFrame([{"dev index": r["index"], "true": spec.classes[r["true"]],
+                                   "predicted": spec.classes[r["predicted"]], "confidence": r["confidence"],
+                                   "p(true class)": r["p_true"]} for r in result.mistakes])
+            csv_button(st, "Download the mistakes (CSV)", table, "misclassified.csv", f"{PAGE}.mistakes_csv")
+    buf = io.BytesIO()
+    torch.save(result.model.state_dict(), buf)
+    st.download_button("Download the trained weights (.pt)", buf.getvalue(), f"{lane.name.lower()}_{spec.dataset}.pt",
+                       key=f"{PAGE}.weights", help="A PyTorch state dict; load it with torch.load(..., weights_only=True).")
+    st.caption(f"Tracked as run `{lane.run_id}` in the *cnn* experiment. The Inside tab looks into this network.")
+
+
+# --------------------------------------------------------------------------- degradation
+
+
+def render_degradation() -> None:
+    """The "Plain vs residual" tab."""
+    st.markdown(
+        "Adding layers should never hurt on the *training* set: a deeper network could copy the shallow one "
+        "and make its extra layers the identity. Yet He et al. (2016) found that deeper **plain** networks "
+        "reach a *higher training error* than shallower ones — an optimisation problem, not overfitting. "
+        "Residual blocks compute x + F(x), so an extra block only has to learn F = 0 to do no harm. Here four "
+        "networks that differ only in depth and in their skip connections are trained on the same images "
+        "from the same starting weights. **Look for:** the dashed deep line (plain) staying above the dashed "
+        "shallow one, while the solid residual lines do not. **Try:** a larger gap in depth, or more epochs."
+    )
+    with st.form(f"{PAGE}.deg_form", border=True):
+        c1, c2, c3, c4 = st.columns(4)
+        shallow = c1.selectbox("Shallow depth", DEPTHS, index=DEPTHS.index(8), key=f"{PAGE}.deg_shallow")
+        deep = c1.selectbox("Deep depth", DEPTHS, index=DEPTHS.index(56), key=f"{PAGE}.deg_deep")
+        dataset = c2.selectbox("Images", list(DATASETS), format_func=_dataset_label, key=f"{PAGE}.deg_data")
+        n_train = c2.number_input("Training images", 50, 60000, 1500, 250, key=f"{PAGE}.deg_n")
+        width = c3.select_slider("Channels in the first stage", [4, 8, 16, 32], 8, key=f"{PAGE}.deg_width")
+        size = c3.select_slider("Image size (pixels)", [8, 14, 16, 28, 32], 14, key=f"{PAGE}.deg_size")
+        epochs = c4.slider("Epochs  ", 1, 30, 5, key=f"{PAGE}.deg_epochs")
+        lr = c4.number_input("Learning rate α  ", 1e-5, 10.0, 1e-3, format="%g", key=f"{PAGE}.deg_lr")
+        go = st.form_submit_button("Train the four networks", type="primary", icon=":material/play_arrow:",
+                                   disabled=jobs.is_active(DEGRADE_JOB))
+    if go:
+        try:
+            cfg = DegradationConfig(dataset=dataset, shallow=shallow, deep=deep, width=width, image_size=size,
+                                    n_train=int(n_train), epochs=epochs, lr=lr, seed=shell.global_seed())
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            jobs.start(DEGRADE_JOB, run_degradation, cfg, name="plain vs residual")
+    jobs.panel(DEGRADE_JOB, _degradation_view, every=1.5)
+
+
+def _degradation_view(snap) -> None:
+    epochs = series_with_suffix(snap.metrics, "/epochs")
+    result: DegradationResult | None = snap.result
+    depth = result.depth if result else {k: int(k.split("-")[1]) for k in epochs}
+    plain = result.plain if result else {k: k.startswith("plain") for k in epochs}
+    if epochs:
+        st.plotly_chart(degradation_curves(epochs, depth, plain), key=f"{PAGE}.deg_curves")
+    if result is None or not result.lanes:
+        return
+    errors = {lane.name: result.train_error(lane.name) for lane in result.lanes}
+    st.plotly_chart(degradation_bars(errors, depth, plain), key=f"{PAGE}.deg_bars")
+    rows = [{"network": lane.name, "layers": depth[lane.name], "skip connections": "no" if plain[lane.name] else "yes",
+             "status": lane.status, "train error": errors[lane.name],
+             "dev error": None if lane.dev_accuracy is None else 1 - lane.dev_accuracy,
+             "seconds per epoch": lane.seconds_per_epoch, "run": lane.run_id} for lane in result.lanes]
+    percent = st.column_config.NumberColumn(format="percent")
+    table_with_csv(pd.DataFrame(rows), "Download the results (CSV)", "plain_vs_residual.csv", f"{PAGE}.deg_csv",
+                   column_config={"train error": percent, "dev error": percent,
+                                  "seconds per epoch": st.column_config.NumberColumn(format="%.2f")},
+                   caption=_verdict(errors, depth, plain) + f" Comparison tag: `{result.comparison}`.")
+
+
+def _verdict(errors: dict[str, float | None], depth: dict[str, int], plain: dict[str, bool]) -> str:
+    """One sentence on what this run showed (it does not always show degradation)."""
+    by = {(depth[n], plain[n]): e for n, e in errors.items() if e is not None}
+    ds = sorted({d for d, _ in by})
+    if len(ds) < 2 or any((d, p) not in by for d in ds for p in (True, False)):
+        return "Not all four networks finished."
+    lo, hi = ds
+    plain_gap = by[(hi, True)] - by[(lo, True)]
+    res_gap = by[(hi, False)] - by[(lo, False)]
+    if plain_gap > 0.005 and res_gap < plain_gap:
+        return (f"Degradation seen: the {hi}-layer plain network ends {plain_gap:.1%} worse on its own training set "
+                f"than the {lo}-layer one, while the residual pair differs by {res_gap:+.1%}.")
+    return (f"This time the deeper plain network was not worse on the training set ({plain_gap:+.1%}); "
+            "degradation shows more clearly with a bigger depth gap or more epochs.")
