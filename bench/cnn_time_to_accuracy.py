@@ -10,7 +10,8 @@ epoch; the clock runs from the raw images to the first epoch at or above the tar
   25 steps, one evaluation pass over the dev tensor); on a GPU also channels-last and bf16
   (:func:`core.cnn.training.use_fast_path`).
 - baseline: what the tutorials do — a ``Dataset`` of uint8 images whose ``__getitem__``
-  applies ``ToTensor`` and ``Normalize`` to one PIL image, a shuffling ``DataLoader``,
+  applies ``ToTensor`` and ``Normalize`` to one PIL image, a ``DataLoader`` (its sampler
+  replays fit()'s shuffle, so both paths train on the same batches in the same order),
   ``loss.item()`` every step, and a ``DataLoader`` over the dev set for evaluation.
 
 Each path runs ``--repeats`` times (seeds 0, 1, …: initial weights and shuffling); the
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 def baseline(model, images: np.ndarray, labels: np.ndarray, dev_idx, train_idx, args, device) -> dict:
     """A plain torchvision-style pipeline: per-item transforms and DataLoaders."""
     from PIL import Image
-    from torch.utils.data import DataLoader, Dataset
+    from torch.utils.data import DataLoader, Dataset, Sampler
     from torchvision import transforms
 
     class Digits(Dataset):
@@ -56,8 +57,22 @@ def baseline(model, images: np.ndarray, labels: np.ndarray, dev_idx, train_idx, 
     mean = images[train_idx].mean() / 255
     std = images[train_idx].std() / 255
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
-    train = DataLoader(Digits(train_idx, tf), batch_size=args.batch_size, shuffle=True,
-                       generator=torch.Generator().manual_seed(args.seed))
+    class SameOrder(Sampler):
+        """Shuffles each epoch exactly as fit() does for ours, so both paths see the same batches
+        and need (almost) the same epochs: the comparison measures the path, not the luck."""
+
+        def __init__(self, n: int) -> None:
+            self.n, self.epoch = n, 0
+
+        def __len__(self) -> int:
+            return self.n
+
+        def __iter__(self):
+            self.epoch += 1
+            gen = torch.Generator().manual_seed(1000 * args.seed + self.epoch)
+            return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    train = DataLoader(Digits(train_idx, tf), batch_size=args.batch_size, sampler=SameOrder(len(train_idx)))
     dev = DataLoader(Digits(dev_idx, tf), batch_size=256)
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
