@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import no_exception, shot, wait_idle
 
@@ -30,6 +31,18 @@ def _upload(panel, page, path: str) -> None:
     wait_idle(page)
     panel.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(path)
     wait_idle(page)
+
+
+def _stroke(page, box) -> None:
+    """A vertical line down the middle of the canvas (a "1"), drawn with the mouse."""
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 30)
+    page.wait_for_timeout(100)
+    page.mouse.down()
+    for k in range(16):
+        page.mouse.move(x, box["y"] + 30 + k * 10, steps=3)
+        page.wait_for_timeout(10)
+    page.mouse.up()
 
 
 def test_explorer_upload_and_architectures(page, app_url, tmp_path):
@@ -96,17 +109,15 @@ def test_train_then_classify_a_drawn_digit(page, app_url):
     canvas = inside.locator("canvas.upper-canvas").first
     canvas.wait_for(state="visible", timeout=30_000)
     canvas.evaluate("e => e.scrollIntoView({block: 'center'})")  # strokes near the viewport's edge get lost
-    page.wait_for_timeout(1000)  # the drawing library binds its mouse handlers after mounting
-    box = canvas.bounding_box()
-    x = box["x"] + box["width"] / 2
-    page.mouse.move(x, box["y"] + 30)
-    page.wait_for_timeout(100)
-    page.mouse.down()
-    for k in range(16):  # a vertical stroke: a "1"
-        page.mouse.move(x, box["y"] + 30 + k * 10, steps=3)
-        page.wait_for_timeout(10)
-    page.mouse.up()
-    inside.get_by_text("Your image: the network says").wait_for(timeout=30_000)
+    answer = inside.get_by_text("Your image: the network says")
+    for _ in range(3):  # the drawing library binds its mouse handlers a moment after mounting
+        page.wait_for_timeout(1000)
+        _stroke(page, canvas.bounding_box())
+        try:
+            answer.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            continue
     wait_idle(page)
     assert inside.get_by_text("What the network sees (28×28)").first.is_visible()
     no_exception(page)
