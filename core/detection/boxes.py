@@ -1,0 +1,212 @@
+"""Bounding boxes: intersection over union, non-max suppression and format conversions.
+
+Every box here is a row ``(x1, y1, x2, y2)`` in pixels ("xyxy"): the top-left corner, then the
+bottom-right one, with ``x1 <= x2`` and ``y1 <= y2`` (``x`` grows to the right, ``y`` downwards).
+A set of ``N`` boxes is a float tensor of shape ``[N, 4]``. The contracts follow torchvision's
+``ops/boxes.py`` (``box_iou``, ``nms``, ``batched_nms``, ``box_convert``) so the two can be compared
+one to one; the code follows the course:
+
+* IoU = area of overlap / area of union;
+* non-max suppression: (1) select the box with the highest confidence, (2) remove every remaining box
+  whose IoU with it is above the threshold, (3) repeat with the boxes that are left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "NmsRound",
+    "area",
+    "batched_nms",
+    "cxcywh_to_xyxy",
+    "iou",
+    "nms",
+    "nms_steps",
+    "xywh_to_xyxy",
+    "xyxy_to_cxcywh",
+    "xyxy_to_xywh",
+]
+
+
+def _as_boxes(boxes: Tensor | Sequence, name: str = "boxes", *, check_order: bool = True) -> Tensor:
+    """``boxes`` as a floating tensor of shape [N, 4]; ``ValueError`` with a plain message otherwise."""
+    t = boxes if isinstance(boxes, Tensor) else torch.as_tensor(boxes, dtype=torch.float32)
+    if t.ndim == 1 and t.numel() == 0:
+        t = t.reshape(0, 4)
+    if t.ndim != 2 or t.shape[-1] != 4:
+        raise ValueError(f"{name} must have shape [N, 4] (one box per row), got {list(t.shape)}")
+    if not t.is_floating_point():
+        t = t.float()
+    if check_order and t.numel() and bool(((t[:, 2] < t[:, 0]) | (t[:, 3] < t[:, 1])).any()):
+        raise ValueError(f"{name} must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2")
+    return t
+
+
+def _as_scores(scores: Tensor | Sequence, n: int, name: str = "scores") -> Tensor:
+    s = scores if isinstance(scores, Tensor) else torch.as_tensor(scores, dtype=torch.float32)
+    if s.ndim == 0 and n == 1:
+        s = s.reshape(1)
+    if s.ndim != 1 or s.shape[0] != n:
+        raise ValueError(f"{name} must hold one value per box: expected shape [{n}], got {list(s.shape)}")
+    return s
+
+
+def _check_threshold(iou_threshold: float) -> float:
+    value = float(iou_threshold)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"the IoU threshold must be between 0 and 1, got {iou_threshold}")
+    return value
+
+
+def area(boxes: Tensor) -> Tensor:
+    """Area (x2 − x1)·(y2 − y1) of each xyxy box: [N, 4] → [N]."""
+    b = _as_boxes(boxes)
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
+def iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
+    """Intersection over union of every pair: [N, 4] and [M, 4] xyxy boxes → [N, M].
+
+    IoU = area of overlap / area of union, where union = area₁ + area₂ − overlap. It is 1 for two
+    identical boxes and 0 for boxes that do not overlap. Two boxes of zero area have IoU 0 (not NaN).
+    Same result as ``torchvision.ops.box_iou`` wherever that one is defined.
+    """
+    b1 = _as_boxes(boxes1, "boxes1")
+    b2 = _as_boxes(boxes2, "boxes2")
+    dtype = torch.promote_types(b1.dtype, b2.dtype)
+    return _pairwise_iou(b1.to(dtype), b2.to(dtype))
+
+
+def _pairwise_iou(b1: Tensor, b2: Tensor) -> Tensor:
+    """:func:`iou` without the argument checks (both already [N, 4] xyxy of one floating dtype)."""
+    dtype = b1.dtype
+    # Overlap rectangle of each pair: the larger top-left corner, the smaller bottom-right corner.
+    top_left = torch.maximum(b1[:, None, :2], b2[None, :, :2])  # (N, M, 2)
+    bottom_right = torch.minimum(b1[:, None, 2:], b2[None, :, 2:])  # (N, M, 2)
+    wh = (bottom_right - top_left).clamp(min=0)  # (N, M, 2); no overlap → 0
+    overlap = wh[..., 0] * wh[..., 1]  # (N, M)
+    area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
+    area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
+    union = area1[:, None] + area2[None, :] - overlap  # (N, M)
+    return torch.where(union > 0, overlap / union.clamp(min=torch.finfo(dtype).tiny), torch.zeros_like(overlap))
+
+
+def _score_order(scores: Tensor) -> Tensor:
+    """Indices that sort ``scores`` from highest to lowest (ties keep their input order)."""
+    return torch.sort(scores, descending=True, stable=True).indices
+
+
+def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+    """Non-max suppression: the indices of the boxes that survive, by decreasing score.
+
+    ``boxes``: [N, 4] xyxy; ``scores``: [N] confidences; ``iou_threshold`` in [0, 1].
+    Repeat until no box is left: keep the box with the highest score, then remove every other box
+    whose IoU with it is greater than ``iou_threshold``. Returns an int64 tensor [K] (empty when
+    ``boxes`` is empty) — the same contract as ``torchvision.ops.nms``.
+    """
+    b = _as_boxes(boxes)
+    s = _as_scores(scores, b.shape[0])
+    threshold = _check_threshold(iou_threshold)
+    order = _score_order(s)
+    kept: list[int] = []
+    while order.numel():
+        best = order[0]
+        kept.append(int(best))
+        rest = order[1:]
+        overlaps = _pairwise_iou(b[best][None], b[rest])[0]  # (len(rest),)
+        order = rest[overlaps <= threshold]
+    return torch.tensor(kept, dtype=torch.int64, device=b.device)
+
+
+@dataclass(frozen=True)
+class NmsRound:
+    """One round of non-max suppression.
+
+    ``kept``: index of the box selected (the highest score left) and ``score`` its score;
+    ``suppressed``: indices of the boxes removed in this round, with ``ious`` their IoU with the
+    kept box (same order); ``remaining``: indices still in play after the round, by decreasing score.
+    """
+
+    kept: int
+    score: float
+    suppressed: tuple[int, ...]
+    ious: tuple[float, ...]
+    remaining: tuple[int, ...]
+
+
+def nms_steps(boxes: Tensor, scores: Tensor, iou_threshold: float, score_threshold: float = 0.0) -> list[NmsRound]:
+    """Non-max suppression round by round, for a step-by-step view.
+
+    Boxes whose score is not above ``score_threshold`` are discarded first (as the course's YOLO
+    recipe does with p_c); the others go through :func:`nms`. Returns one :class:`NmsRound` per kept
+    box, in the order they were kept, so ``[r.kept for r in rounds]`` equals ``nms(...)`` on the boxes
+    above the score threshold. Indices refer to the input rows.
+    """
+    b = _as_boxes(boxes)
+    s = _as_scores(scores, b.shape[0])
+    threshold = _check_threshold(iou_threshold)
+    order = _score_order(s)
+    order = order[s[order] > float(score_threshold)]
+    rounds: list[NmsRound] = []
+    while order.numel():
+        best, rest = order[0], order[1:]
+        overlaps = _pairwise_iou(b[best][None], b[rest])[0]
+        drop = overlaps > threshold
+        order = rest[~drop]
+        rounds.append(
+            NmsRound(
+                kept=int(best),
+                score=float(s[best]),
+                suppressed=tuple(int(i) for i in rest[drop]),
+                ious=tuple(float(v) for v in overlaps[drop]),
+                remaining=tuple(int(i) for i in order),
+            )
+        )
+    return rounds
+
+
+def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
+    """Non-max suppression run separately for each class: boxes of different classes never suppress
+    each other. ``boxes`` [N, 4] xyxy, ``scores`` [N], ``labels`` [N] integer class ids.
+
+    Returns the kept indices (int64 [K]) sorted by decreasing score, like ``torchvision.ops.batched_nms``.
+    """
+    b = _as_boxes(boxes)
+    s = _as_scores(scores, b.shape[0])
+    lab = _as_scores(labels, b.shape[0], "labels")
+    _check_threshold(iou_threshold)
+    kept = [torch.nonzero(lab == c).flatten()[nms(b[lab == c], s[lab == c], iou_threshold)] for c in torch.unique(lab)]
+    if not kept:
+        return torch.empty(0, dtype=torch.int64, device=b.device)
+    keep = torch.cat(kept)
+    return keep[_score_order(s[keep])]
+
+
+def xywh_to_xyxy(boxes: Tensor) -> Tensor:
+    """(x, y, w, h) with (x, y) the top-left corner → (x1, y1, x2, y2). [N, 4] → [N, 4]."""
+    b = _as_boxes(boxes, check_order=False)
+    return torch.cat([b[:, :2], b[:, :2] + b[:, 2:]], dim=1)
+
+
+def xyxy_to_xywh(boxes: Tensor) -> Tensor:
+    """(x1, y1, x2, y2) → (x, y, w, h) with (x, y) the top-left corner. [N, 4] → [N, 4]."""
+    b = _as_boxes(boxes, check_order=False)
+    return torch.cat([b[:, :2], b[:, 2:] - b[:, :2]], dim=1)
+
+
+def cxcywh_to_xyxy(boxes: Tensor) -> Tensor:
+    """(cx, cy, w, h) with (cx, cy) the centre → (x1, y1, x2, y2). [N, 4] → [N, 4]."""
+    b = _as_boxes(boxes, check_order=False)
+    half = b[:, 2:] / 2
+    return torch.cat([b[:, :2] - half, b[:, :2] + half], dim=1)
+
+
+def xyxy_to_cxcywh(boxes: Tensor) -> Tensor:
+    """(x1, y1, x2, y2) → (cx, cy, w, h) with (cx, cy) the centre. [N, 4] → [N, 4]."""
+    b = _as_boxes(boxes, check_order=False)
+    return torch.cat([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], dim=1)
