@@ -94,6 +94,7 @@ def train_tracked(
     finish: Callable[[tracking.TrackedRun, nn.Module, History], None] | None = None,
     figure_title: str | None = None,
     colors: Mapping[str, str] | None = None,
+    measure_accuracy: bool = True,
 ) -> Lane:
     """Train ``model`` as one tracked run; returns the :class:`Lane`.
 
@@ -102,7 +103,9 @@ def train_tracked(
     runs inside the open run after a successful training, to log extra metrics or images.
     The run gets the final dev accuracy/loss, final train accuracy/loss, inference time per
     example, seconds per epoch, the best epoch (with early stopping), the weights, and a
-    loss-curve PNG (also when it diverged or was stopped).
+    loss-curve PNG (also when it diverged or was stopped). ``measure_accuracy=False`` is for
+    models whose outputs are not class scores (embeddings, detection grids): no accuracy is
+    measured or logged, only losses.
     """
     lane = Lane(name)
     run = tracking.start_run(page, params, run_name=run_name or name, tags=tags)
@@ -113,13 +116,14 @@ def train_tracked(
             try:
                 lane.history = fit(model, train, optimizer, dev=dev, loss_fn=loss_fn, penalty=penalty, epochs=epochs,
                                    batch_size=batch_size, callbacks=[live, *callbacks], early_stopping=early_stopping,
-                                   cancel=ctx.cancel if ctx else None, device=device, seed=seed)
+                                   cancel=ctx.cancel if ctx else None, device=device, seed=seed,
+                                   measure_accuracy=measure_accuracy)
             except (TrainingDiverged, TrainingCancelled) as exc:
                 lane.history = exc.history
                 _log_figure(run, lane, figure_title, colors)
                 raise
             hist = lane.history
-            lane.measures = final_measures(model, train, dev, loss_fn)
+            lane.measures = final_measures(model, train, dev, loss_fn, measure_accuracy=measure_accuracy)
             final = {"seconds_per_epoch": lane.seconds_per_epoch, **lane.measures}
             if hist.best_epoch is not None:
                 final["best_epoch"] = hist.best_epoch
@@ -150,16 +154,21 @@ def final_measures(
     train: tuple[torch.Tensor, torch.Tensor],
     dev: tuple[torch.Tensor, torch.Tensor] | None,
     loss_fn: LossFn = F.cross_entropy,
+    measure_accuracy: bool = True,
 ) -> dict[str, float]:
     """What every finished run records besides its curves, all measured on the model as it
     is returned (with early stopping: the best epoch's weights) in eval mode: the final
     train and dev loss and accuracy (for bias/variance diagnosis) and the inference time
     per example on the dev set (best of 3, for satisficing metrics)."""
-    ev = evaluate(model, train[0], train[1], loss_fn)
-    out = {"final_train_loss": ev["loss"], "final_train_accuracy": ev["accuracy"]}
+    ev = evaluate(model, train[0], train[1], loss_fn, measure_accuracy=measure_accuracy)
+    out = {"final_train_loss": ev["loss"]}
+    if measure_accuracy:
+        out["final_train_accuracy"] = ev["accuracy"]
     if dev is not None and len(dev[1]):
-        ev = evaluate(model, dev[0], dev[1], loss_fn)
-        out.update(final_dev_loss=ev["loss"], final_dev_accuracy=ev["accuracy"])
+        ev = evaluate(model, dev[0], dev[1], loss_fn, measure_accuracy=measure_accuracy)
+        out["final_dev_loss"] = ev["loss"]
+        if measure_accuracy:
+            out["final_dev_accuracy"] = ev["accuracy"]
     X = dev[0] if dev is not None and len(dev[1]) else train[0]
     X = X[:2048]
     device = next(model.parameters()).device

@@ -123,8 +123,11 @@ def evaluate(
     loss_fn: LossFn = F.cross_entropy,
     batch_size: int = 8192,
     device: torch.device | None = None,
+    measure_accuracy: bool = True,
 ) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` on ``(X, y)`` in eval mode; restores the mode."""
+    """Mean loss and accuracy of ``model`` on ``(X, y)`` in eval mode; restores the mode.
+    With ``measure_accuracy=False`` (outputs that are not class scores, e.g. embeddings or
+    detection grids) only the loss is returned."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -137,9 +140,12 @@ def evaluate(
                 out = model(xb)
             out = out.float()
             total_loss += loss_fn(out, yb).item() * len(yb)
-            correct += (out.argmax(1) == yb).sum().item()
+            if measure_accuracy:
+                correct += (out.argmax(1) == yb).sum().item()
     finally:
         model.train(was_training)
+    if not measure_accuracy:
+        return {"loss": total_loss / max(n, 1)}
     return {"loss": total_loss / max(n, 1), "accuracy": correct / max(n, 1)}
 
 
@@ -160,6 +166,7 @@ def fit(
     seed: int = 0,
     amp: bool = True,
     sync_every: int = 25,
+    measure_accuracy: bool = True,
 ) -> History:
     """Train ``model`` on ``train = (X, y)`` and return its :class:`History`.
 
@@ -169,6 +176,8 @@ def fit(
     ``penalty`` (e.g. an L2 term) is called each step and added to the data loss before
     the backward pass; the step losses then record the regularised cost J_reg, while the
     epoch's ``dev_loss`` stays the plain data loss.
+    ``measure_accuracy=False`` leaves ``dev_accuracy`` out of the epoch records (for
+    outputs that are not class scores).
     Raises :class:`TrainingDiverged` on a NaN/inf loss and :class:`TrainingCancelled`
     when ``cancel`` is set; both carry the history so far.
     """
@@ -249,8 +258,10 @@ def fit(
             "seconds": time.perf_counter() - t0,
         }
         if dev is not None and len(dev[1]) > 0:
-            ev = evaluate(model, dev[0], dev[1], loss_fn, device=device)
-            record["dev_loss"], record["dev_accuracy"] = ev["loss"], ev["accuracy"]
+            ev = evaluate(model, dev[0], dev[1], loss_fn, device=device, measure_accuracy=measure_accuracy)
+            record["dev_loss"] = ev["loss"]
+            if measure_accuracy:
+                record["dev_accuracy"] = ev["accuracy"]
         history.epochs.append(record)
         for cb in callbacks:
             cb.on_epoch_end(epoch, record, model)

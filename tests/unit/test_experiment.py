@@ -1,6 +1,7 @@
 """The shared pieces every page's experiments use: fit's penalty hook, the tracked lane,
 the course's MLP, resuming and annotating runs."""
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -83,6 +84,22 @@ def test_a_tracked_lane_finishes_with_its_measures(fresh_store):
     assert row["run_id"] == lane.run_id and row["status"] == "FINISHED"
     assert row["metrics.final_dev_accuracy"] == pytest.approx(lane.dev_accuracy)
     assert {"metrics.final_train_accuracy", "metrics.inference_ms_per_example"} <= set(row.index)
+
+
+def test_outputs_that_are_not_class_scores_log_losses_only(fresh_store):
+    torch.manual_seed(0)
+    X = torch.randn(64, 3)
+    Y = X @ torch.tensor([[1.0], [-2.0], [0.5]])  # a regression target [N, 1]
+    net = nn.Linear(3, 1)
+    lane = train_tracked(None, "demo", {}, net, (X, Y), torch.optim.SGD(net.parameters(), lr=0.1), name="r",
+                         dev=(X[:16], Y[:16]), epochs=3, batch_size=16, loss_fn=F.mse_loss, measure_accuracy=False)
+    assert lane.status == FINISHED and lane.dev_accuracy is None
+    assert all("dev_accuracy" not in r and "dev_loss" in r for r in lane.history.epochs)
+    want = F.mse_loss(net(X[:16]), Y[:16]).item()
+    assert lane.measures["final_dev_loss"] == pytest.approx(want, rel=1e-5)
+    row = tracking.search_runs().iloc[0]
+    assert not [c for c in row.index if "accuracy" in c and not pd.isna(row[c])]
+    assert evaluate(net, X, Y, F.mse_loss, measure_accuracy=False).keys() == {"loss"}
 
 
 def test_a_diverged_lane_is_returned_failed(fresh_store):
