@@ -46,6 +46,7 @@ class JobSnapshot:
     created: float
     started: float | None
     ended: float | None
+    error_type: str | None = None  # the failure's exception class name (the page may offer a way out)
 
     @property
     def done(self) -> bool:
@@ -111,6 +112,7 @@ class Job:
     images: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    error_type: str | None = None
     traceback: str | None = None
     result: Any = None
     created: float = field(default_factory=time.time)
@@ -178,6 +180,7 @@ class JobManager:
                 images=dict(job.images),
                 warnings=tuple(job.warnings),
                 error=job.error,
+                error_type=job.error_type,
                 result=job.result,
                 ahead=max(ahead, 0) if job.status == QUEUED else 0,
                 created=job.created,
@@ -236,7 +239,10 @@ class JobManager:
         except TrainingDiverged as exc:
             status, error, result, message = FAILED, str(exc), getattr(exc, "result", None), str(exc)
         except Exception as exc:  # noqa: BLE001 - a job's failure is shown, never raised into the app
-            status, error, result = FAILED, f"{type(exc).__name__}: {exc}", None
+            # exceptions that carry a sentence for the learner (plain_message = True) are shown as it is
+            plain = getattr(exc, "plain_message", False)
+            status, error, result = FAILED, str(exc) if plain else f"{type(exc).__name__}: {exc}", None
+            job.error_type = type(exc).__name__
             message = "failed"
             job.traceback = traceback.format_exc()
         else:

@@ -33,7 +33,10 @@ def data_dir() -> Path:
 
 
 class DatasetUnavailable(RuntimeError):
-    """The dataset cannot be loaded here (no internet, no cached copy)."""
+    """The dataset cannot be loaded here (no internet, no cached copy); ``str(exc)`` is one
+    sentence for the page (a failed job shows it without the class name)."""
+
+    plain_message = True
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,8 @@ COCO_LABELS: tuple[str, ...] = tuple(DETECTORS[DEFAULT_DETECTOR].weights.meta["c
 class WeightsUnavailable(RuntimeError):
     """The pretrained weights cannot be had here; ``str(exc)`` is one sentence for the page."""
 
+    plain_message = True  # a failed job shows the sentence without the class name
+
     def __init__(self, message: str, *, name: str = "", path: Path | None = None, reason: str = ""):
         super().__init__(message)
         self.name = name

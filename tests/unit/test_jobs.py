@@ -3,6 +3,7 @@
 import threading
 import time
 
+from core.data import DatasetUnavailable
 from core.jobs import FAILED, FINISHED, KILLED, QUEUED, RUNNING, JobManager
 from core.training import History, TrainingCancelled, TrainingDiverged
 
@@ -82,6 +83,13 @@ def test_failures_are_reported_not_raised():
     assert s1.status == FAILED and s1.error == "RuntimeError: disk on fire"
     s2 = mgr.wait(mgr.submit("p", diverge).id, 5)
     assert s2.status == FAILED and s2.error == "loss became NaN at step 37 — try a smaller learning rate"
+
+    def offline(ctx, _):
+        raise DatasetUnavailable("mnist could not be downloaded (is this machine offline?).")
+
+    s3 = mgr.wait(mgr.submit("p", offline).id, 5)
+    assert s3.status == FAILED and s3.error == "mnist could not be downloaded (is this machine offline?)."
+    assert s3.error_type == "DatasetUnavailable" and s1.error_type == "RuntimeError"
 
 
 def test_partial_result_kept_on_cancel():
