@@ -1,0 +1,382 @@
+"""Training the small YOLO-style detector on generated shape scenes, as one tracked run.
+
+:func:`run_detector` is a job function: it generates a training set and a held-out set of scenes
+(:func:`core.detection.scenes.make_dataset`, two different seeds), encodes the boxes as YOLO grid
+targets (:func:`core.detection.yolo.encode`), trains :class:`~core.detection.detector.TinyYolo` with
+:func:`~core.detection.detector.yolo_loss` through the shared :func:`core.experiment.train_tracked`
+and, inside the run, evaluates the held-out scenes: decode every slot whose score p_c · max class
+probability is above the score threshold (before NMS), keep the survivors of per-class non-max
+suppression (after NMS), and measure mAP@0.5 (:func:`core.detection.metrics.mean_average_precision`).
+The run gets ``map50``, one ``ap50_<class>`` per class and a PNG of a few held-out scenes (ground
+truth, before NMS and after NMS, with the grid drawn over them).
+
+The held-out set also serves as the dev set the run's ``dev_loss`` is measured on: nothing is chosen
+on it (no early stopping), so its mAP stays an unbiased estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageColor, ImageDraw, ImageFont
+from torch import Tensor, nn
+
+from core import tracking
+from core.detection import pretrained
+from core.detection.boxes import batched_nms
+from core.detection.detector import TinyYolo, downsampling_steps, yolo_loss
+from core.detection.metrics import MAPResult, PRCurve, mean_average_precision
+from core.detection.scenes import DEFAULT_CLASSES, SHAPES, make_dataset
+from core.detection.yolo import DEFAULT_ANCHORS, Detections, GridSpec, activate, decode, encode
+from core.device import pick_device, seed_everything
+from core.experiment import Lane, train_tracked
+from core.jobs import JobContext
+from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.plots.curves import PALETTE
+from core.training import TrainingCancelled
+
+__all__ = [
+    "LANE",
+    "PAGE",
+    "DetectorConfig",
+    "DetectorResult",
+    "SceneExample",
+    "draw_scene",
+    "encode_targets",
+    "evaluate_detector",
+    "evaluate_outputs",
+    "examples_png",
+    "postprocess",
+    "predict_outputs",
+    "run_detector",
+]
+
+PAGE = "detection"
+LANE = "TinyYOLO"
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """One training of the shapes detector (also the tracked run's params).
+
+    Scenes: ``n_train`` for training and ``n_test`` held out, ``image_size`` pixels square, 1 to
+    ``max_objects`` shapes of ``classes`` each over a background with ``clutter`` (0–1). Grid: ``S`` × ``S``
+    cells (``image_size`` / ``S`` must be a power of two) with the three default anchors. Network:
+    :class:`~core.detection.detector.TinyYolo` with ``width`` channels in its first layer. Evaluation:
+    boxes scoring above ``score_threshold``, per-class NMS at IoU ``nms_iou``, mAP at IoU 0.5.
+    """
+
+    n_train: int = 3000
+    n_test: int = 300
+    image_size: int = 64
+    S: int = 4
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    max_objects: int = 4
+    clutter: float = 0.5
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 2e-3
+    optimizer: str = "Adam"
+    width: int = 16
+    score_threshold: float = 0.3
+    nms_iou: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.classes, str):
+            raise ValueError("classes must be a list of shape names, not one string")
+        object.__setattr__(self, "classes", tuple(self.classes))
+        if not 10 <= self.n_train <= 20_000:
+            raise ValueError("the number of training scenes must be between 10 and 20,000")
+        if not 10 <= self.n_test <= 5_000:
+            raise ValueError("the number of held-out scenes must be between 10 and 5,000")
+        if not 32 <= self.image_size <= 256:
+            raise ValueError("the image size must be between 32 and 256 pixels")
+        downsampling_steps(self.image_size, self.S)  # ValueError: image size / S must be a power of two
+        if not self.classes:
+            raise ValueError("choose at least one shape class")
+        unknown = [c for c in self.classes if c not in SHAPES]
+        if unknown:
+            raise ValueError(f"unknown shape {unknown[0]!r}: choose from {', '.join(SHAPES)}")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError("each shape class may appear only once")
+        if not 1 <= self.max_objects <= 10:
+            raise ValueError("the number of shapes per scene must be between 1 and 10")
+        if not 0 <= self.clutter <= 1:
+            raise ValueError("clutter must be between 0 and 1")
+        if not 1 <= self.epochs <= 200:
+            raise ValueError("epochs must be between 1 and 200")
+        if not 1 <= self.batch_size <= 4096:
+            raise ValueError("the batch size must be between 1 and 4,096")
+        if not 0 < self.lr <= 10:
+            raise ValueError("the learning rate must be above 0 and at most 10")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if not 1 <= self.width <= 64:
+            raise ValueError("the network width must be between 1 and 64 channels")
+        if not 0 <= self.score_threshold < 1:
+            raise ValueError("the score threshold must be at least 0 and below 1")
+        if not 0 <= self.nms_iou <= 1:
+            raise ValueError("the NMS IoU threshold must be between 0 and 1")
+
+    @property
+    def grid(self) -> GridSpec:
+        """The output layout: S × S cells, the default anchors, one class per shape name."""
+        return GridSpec(S=self.S, anchors=DEFAULT_ANCHORS, n_classes=len(self.classes), image_size=self.image_size)
+
+    @property
+    def train_seed(self) -> int:
+        """Seed of the training scenes (2·seed; the held-out ones use 2·seed + 1, so the two never coincide)."""
+        return 2 * self.seed
+
+    @property
+    def test_seed(self) -> int:
+        """Seed of the held-out scenes: 2·seed + 1."""
+        return 2 * self.seed + 1
+
+    def scene_kw(self) -> dict[str, Any]:
+        """What :func:`~core.detection.scenes.make_dataset` gets besides ``n`` and ``seed``."""
+        return {"size": self.image_size, "classes": self.classes, "n_objects": (1, self.max_objects),
+                "clutter": self.clutter}
+
+
+@dataclass(frozen=True)
+class SceneExample:
+    """One held-out scene as the detector saw it, for drawing "before and after NMS".
+
+    ``image`` [H, W, 3] float in [0, 1]; ``output`` the activated network output [S, S, A, 5 + C];
+    ``raw`` every slot scoring above the threshold (before NMS; sorted by decreasing score; the cell
+    that predicted a box is the one containing its centre); ``keep`` the indices into ``raw`` that
+    survive per-class NMS and ``kept`` = those boxes; ``truth_boxes`` [G, 4] xyxy and ``truth_labels`` [G].
+    """
+
+    index: int
+    image: np.ndarray
+    output: Tensor
+    raw: Detections
+    keep: Tensor
+    kept: Detections
+    truth_boxes: Tensor
+    truth_labels: Tensor
+
+
+@dataclass
+class DetectorResult:
+    """What a finished (or stopped) detector training leaves for the page.
+
+    ``map50`` and ``per_class_ap`` (class name → AP@0.5, classes present in the held-out set) and
+    ``curves`` (class name → precision-recall curve); ``examples``: a few held-out scenes before and
+    after NMS; ``test_outputs`` [N, S, S, A, 5 + C] (activated) with ``test_boxes``/``test_labels`` to
+    re-evaluate at other thresholds (:func:`evaluate_outputs`) without running the network again.
+    ``sizes``: scene and object counts, and ``dropped`` = training objects that lost their grid slot to
+    an earlier object in the same cell and anchor (YOLO holds one object per slot).
+    """
+
+    lane: Lane
+    grid: GridSpec
+    classes: tuple[str, ...]
+    score_threshold: float
+    nms_iou: float
+    model: nn.Module | None = None  # on the CPU, in eval mode
+    map50: float | None = None
+    per_class_ap: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, PRCurve] = field(default_factory=dict)
+    examples: list[SceneExample] = field(default_factory=list)
+    test_outputs: Tensor | None = None
+    test_boxes: list[Tensor] = field(default_factory=list)
+    test_labels: list[Tensor] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    device: str = "cpu"
+
+
+def encode_targets(boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec) -> Tensor:
+    """YOLO targets of a set of scenes: per-scene [K_i, 4] boxes and [K_i] labels → [N, S, S, A, 5 + C]."""
+    if len(boxes) != len(labels):
+        raise ValueError(f"there must be one label list per box list: {len(boxes)} and {len(labels)}")
+    if not len(boxes):
+        return torch.zeros((0, *grid.shape))
+    return torch.stack([encode(b, lab, grid) for b, lab in zip(boxes, labels)])
+
+
+@torch.no_grad()
+def predict_outputs(model: nn.Module, images: Tensor, batch_size: int = 256) -> Tensor:
+    """Activated outputs (:func:`~core.detection.yolo.activate`) of ``model`` in eval mode on ``images``
+    [N, 3, H, W]: a CPU float tensor [N, S, S, A, 5 + C]. The model's mode is restored."""
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    try:
+        out = [activate(model(images[i: i + batch_size].to(device)).float()).cpu() for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def postprocess(output: Tensor, grid: GridSpec, score_threshold: float = 0.3, nms_iou: float = 0.5
+                ) -> tuple[Detections, Tensor, Detections]:
+    """One scene's activated output [S, S, A, 5 + C] → ``(raw, keep, kept)``.
+
+    ``raw``: every slot whose score (p_c · largest class probability) is above ``score_threshold``,
+    decoded to pixels (:func:`~core.detection.yolo.decode`); ``keep``: indices into ``raw`` that survive
+    per-class non-max suppression at ``nms_iou`` (:func:`~core.detection.boxes.batched_nms`), by
+    decreasing score; ``kept``: those detections.
+    """
+    raw = decode(output, grid, score_threshold)
+    keep = batched_nms(raw.boxes, raw.scores, raw.labels, nms_iou)
+    return raw, keep, Detections(raw.boxes[keep], raw.scores[keep], raw.labels[keep])
+
+
+def evaluate_outputs(outputs: Tensor, boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec,
+                     score_threshold: float = 0.3, nms_iou: float = 0.5, iou_threshold: float = 0.5) -> MAPResult:
+    """mAP of activated outputs [N, S, S, A, 5 + C] against the scenes' ground truth (``boxes[i]`` [G_i, 4]
+    xyxy, ``labels[i]`` [G_i]): :func:`postprocess` each scene, then
+    :func:`~core.detection.metrics.mean_average_precision` at ``iou_threshold`` (0.5 → mAP@0.5)."""
+    if len(outputs) != len(boxes) or len(boxes) != len(labels):
+        raise ValueError(f"there must be one output, one box list and one label list per scene: "
+                         f"got {len(outputs)}, {len(boxes)} and {len(labels)}")
+    predictions = []
+    for out in outputs:
+        _, _, kept = postprocess(out, grid, score_threshold, nms_iou)
+        predictions.append({"boxes": kept.boxes, "scores": kept.scores, "labels": kept.labels})
+    truths = [{"boxes": b, "labels": lab} for b, lab in zip(boxes, labels)]
+    return mean_average_precision(predictions, truths, grid.n_classes, iou_threshold)
+
+
+def evaluate_detector(model: nn.Module, images: Tensor, boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec,
+                      score_threshold: float = 0.3, nms_iou: float = 0.5, iou_threshold: float = 0.5) -> MAPResult:
+    """mAP of ``model`` on scenes ``images`` [N, 3, H, W] with their ground truth (see :func:`evaluate_outputs`)."""
+    return evaluate_outputs(predict_outputs(model, images), boxes, labels, grid, score_threshold, nms_iou, iou_threshold)
+
+
+def _colour(label: int) -> tuple[int, int, int]:
+    return ImageColor.getrgb(PALETTE[label % len(PALETTE)])[:3]  # the colours pretrained.annotate uses
+
+
+def draw_scene(image: np.ndarray | Tensor, classes: Sequence[str], grid: GridSpec | None = None,
+               detections: Detections | None = None, truth: tuple[Tensor, Tensor] | None = None,
+               scale: int = 4) -> Image.Image:
+    """A scene enlarged ``scale`` times (nearest neighbour) with the grid's cell lines (when ``grid``),
+    ``detections`` drawn by :func:`core.detection.pretrained.annotate` ("class score" tags, class colours)
+    and/or the ground truth ``truth = (boxes [G, 4], labels [G])`` as thin outlines labelled with the
+    class name. ``image``: [H, W, 3] or [3, H, W], values in [0, 1]."""
+    arr = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] != 3:
+        arr = arr.transpose(1, 2, 0)
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ValueError(f"the image must be [H, W, 3] or [3, H, W], got {list(arr.shape)}")
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f"the scale must be a whole number of at least 1, got {scale}")
+    h, w = arr.shape[:2]
+    pil = Image.fromarray((np.clip(arr, 0, 1) * 255).round().astype(np.uint8)).resize((w * scale, h * scale), Image.NEAREST)
+    draw = ImageDraw.Draw(pil)
+    if grid is not None:
+        cell_h, cell_w = grid.cell_size
+        for k in range(1, grid.S):
+            x, y = round(k * cell_w * scale), round(k * cell_h * scale)
+            draw.line((x, 0, x, h * scale), fill=(255, 255, 255), width=1)
+            draw.line((0, y, w * scale, y), fill=(255, 255, 255), width=1)
+    if truth is not None:
+        font = ImageFont.load_default(size=11)
+        for box, label in zip(truth[0].tolist(), truth[1].tolist()):
+            x1, y1, x2, y2 = (v * scale for v in box)
+            colour = _colour(int(label))
+            draw.rectangle((x1, y1, x2, y2), outline=colour, width=1)
+            draw.text((x1 + 2, y1 + 1), classes[int(label)], fill=colour, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    if detections is not None and len(detections.scores):
+        names = tuple(classes[i] for i in detections.labels.tolist())
+        dets = pretrained.Detections(detections.boxes.float() * scale, detections.scores.float(), detections.labels.long(), names)
+        pil = pretrained.annotate(pil, dets, classes)
+    return pil
+
+
+def examples_png(examples: Sequence[SceneExample], classes: Sequence[str], grid: GridSpec, scale: int = 4) -> Image.Image:
+    """One image with a row per scene: ground truth | before NMS | after NMS, the grid drawn on each."""
+    if not examples:
+        raise ValueError("there are no scenes to draw")
+    font = ImageFont.load_default(size=13)
+    panels = [[draw_scene(e.image, classes, grid, truth=(e.truth_boxes, e.truth_labels), scale=scale),
+               draw_scene(e.image, classes, grid, e.raw, scale=scale),
+               draw_scene(e.image, classes, grid, e.kept, scale=scale)] for e in examples]
+    pw, ph = panels[0][0].size
+    pad, header = 6, 22
+    sheet = Image.new("RGB", (3 * pw + 4 * pad, header + len(panels) * (ph + pad) + pad), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for c, title in enumerate(("ground truth", "before NMS", "after NMS")):
+        draw.text((pad + c * (pw + pad), 4), title, fill=(0, 0, 0), font=font)
+    for r, row in enumerate(panels):
+        for c, panel in enumerate(row):
+            sheet.paste(panel, (pad + c * (pw + pad), header + r * (ph + pad)))
+    return sheet
+
+
+def _scene_examples(images: Tensor, outputs: Tensor, boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec,
+                    score_threshold: float, nms_iou: float, n: int) -> list[SceneExample]:
+    examples = []
+    for i in range(min(n, len(images))):
+        raw, keep, kept = postprocess(outputs[i], grid, score_threshold, nms_iou)
+        examples.append(SceneExample(i, images[i].permute(1, 2, 0).numpy().copy(), outputs[i].clone(), raw, keep, kept,
+                                     boxes[i].clone(), labels[i].clone()))
+    return examples
+
+
+def run_detector(ctx: JobContext | None, cfg: DetectorConfig, device: torch.device | None = None,
+                 n_examples: int = 6) -> DetectorResult:
+    """Train the shapes detector of ``cfg`` as one tracked run (a job function) and evaluate it on held-out scenes.
+
+    A diverged run comes back FAILED with the message (no mAP); a Stop raises
+    :class:`core.training.TrainingCancelled` with ``.result`` holding what was done (the lane, no model).
+    """
+    device = device or pick_device()
+    grid = cfg.grid
+    if ctx is not None:
+        ctx.report(0.0, "generating scenes")
+    x_train, boxes_train, labels_train = make_dataset(cfg.n_train, seed=cfg.train_seed, **cfg.scene_kw())
+    x_test, boxes_test, labels_test = make_dataset(cfg.n_test, seed=cfg.test_seed, **cfg.scene_kw())
+    t_train = encode_targets(boxes_train, labels_train, grid)  # (N, S, S, A, 5+C)
+    t_test = encode_targets(boxes_test, labels_test, grid)
+    n_objects = sum(len(lab) for lab in labels_train)
+    sizes = {"n_train": cfg.n_train, "n_test": cfg.n_test, "objects_train": n_objects,
+             "objects_test": sum(len(lab) for lab in labels_test),
+             "dropped": n_objects - int(t_train[..., 0].sum())}
+    result = DetectorResult(Lane(LANE), grid, cfg.classes, cfg.score_threshold, cfg.nms_iou, sizes=sizes,
+                            test_boxes=boxes_test, test_labels=labels_test, device=str(device))
+
+    seed_everything(cfg.seed)
+    model = TinyYolo(grid, cfg.width).to(device, memory_format=torch.channels_last)  # NHWC: faster convs on CPU and GPU
+    x_train = x_train.to(device).contiguous(memory_format=torch.channels_last)
+    x_test = x_test.to(device).contiguous(memory_format=torch.channels_last)
+    opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+
+    def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
+        if ctx is not None:
+            ctx.report(1.0, "evaluating on the held-out scenes")
+        outputs = predict_outputs(model, x_test)
+        ev = evaluate_outputs(outputs, boxes_test, labels_test, grid, cfg.score_threshold, cfg.nms_iou)
+        result.test_outputs = outputs
+        result.map50 = ev.map
+        result.per_class_ap = {cfg.classes[c]: ap for c, ap in ev.per_class.items()}
+        result.curves = {cfg.classes[c]: curve for c, curve in ev.curves.items()}
+        result.examples = _scene_examples(x_test.cpu().contiguous(), outputs, boxes_test, labels_test, grid,
+                                          cfg.score_threshold, cfg.nms_iou, n_examples)
+        run.log_metrics({"map50": ev.map, **{f"ap50_{name}": ap for name, ap in result.per_class_ap.items()}},
+                        hist.steps_done)
+        if result.examples:
+            run.log_image(examples_png(result.examples[:4], cfg.classes, grid), "test_scenes")
+
+    params = {**asdict(cfg), "anchors": grid.anchors, "device": str(device), **sizes}
+    try:
+        result.lane = train_tracked(ctx, PAGE, params, model, (x_train, t_train.to(device)), opt, name=LANE,
+                                    dev=(x_test, t_test.to(device)), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                                    loss_fn=yolo_loss, measure_accuracy=False, run_name=f"{LANE} on {len(cfg.classes)} shapes",
+                                    device=device, seed=cfg.seed, finish=finish, figure_title=f"{LANE}: YOLO loss")
+    except TrainingCancelled as exc:
+        result.lane = exc.lane
+        exc.result = result
+        raise
+    if result.lane.status == "FINISHED":
+        result.model = model.to("cpu", memory_format=torch.contiguous_format).eval()
+    return result
