@@ -12,76 +12,29 @@ import torch
 import torchvision
 
 from core.detection import batched_nms, nms, nms_steps
-from core.detection.boxes import NmsRound
-from core.detection.scenes import DEFAULT_CLASSES, make_scene
+from core.detection.boxes import NmsRound, batched_nms_steps
+from core.detection.scenes import DEFAULT_CLASSES, candidate_boxes
 from core.plots.detection import nms_overview, nms_rounds_figure
 from ui.tables import table_with_csv
 
 PAGE = "detection"
 NMS_SIZE = 128
-WRONG_CLASS = 0.15  # share of candidates that name another class (what per-class NMS keeps apart)
-
-
-def candidates(seed: int, per_object: int, size: int = NMS_SIZE):
-    """A scene and candidate boxes around its objects, as a detector before NMS would give them.
-
-    Each object gets ``per_object`` jittered copies of its box whose score grows with their IoU with
-    the true box (plus noise); a few name another class, and two low-scoring boxes land on the
-    background. Boxes are rounded to 0.1 px and scores to 0.001 (all distinct), sorted by decreasing
-    score. Returns ``(image [H, W, 3], boxes [N, 4], scores [N], labels [N])`` as NumPy arrays.
-    """
-    image, truth, truth_labels = make_scene(int(seed), size=size, n_objects=(2, 4), classes=DEFAULT_CLASSES,
-                                            clutter=0.3, object_size=(0.22, 0.45), max_overlap=0.5)
-    rng = np.random.default_rng(10_000 + int(seed))
-    boxes, scores, labels = [], [], []
-    for gt, label in zip(truth.double().numpy(), truth_labels.tolist()):
-        w, h = gt[2] - gt[0], gt[3] - gt[1]
-        for k in range(per_object):
-            spread = 0.04 if k == 0 else 0.13
-            b = gt + rng.normal(0, spread, 4) * np.array([w, h, w, h])
-            b = np.clip(np.array([min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]), 0, size)
-            overlap = float(torchvision.ops.box_iou(torch.from_numpy(b[None]), torch.from_numpy(gt[None]))[0, 0])
-            boxes.append(b)
-            scores.append(np.clip(0.25 + 0.7 * overlap + rng.normal(0, 0.06), 0.02, 0.99))
-            wrong = k > 0 and rng.random() < WRONG_CLASS
-            labels.append(int((label + rng.integers(1, len(DEFAULT_CLASSES))) % len(DEFAULT_CLASSES)) if wrong else label)
-    for _ in range(2):  # background false positives
-        c = rng.uniform(0.15, 0.85, 2) * size
-        s = rng.uniform(0.1, 0.25, 2) * size
-        boxes.append(np.clip(np.concatenate([c - s / 2, c + s / 2]), 0, size))
-        scores.append(rng.uniform(0.1, 0.4))
-        labels.append(int(rng.integers(len(DEFAULT_CLASSES))))
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    boxes_a = np.round(np.asarray(boxes)[order], 1)
-    scores_a = np.round(np.asarray(scores)[order], 3)
-    for i in range(1, len(scores_a)):  # distinct scores: no ties for NMS to break
-        if scores_a[i] >= scores_a[i - 1]:
-            scores_a[i] = round(scores_a[i - 1] - 0.001, 3)
-    return image.permute(1, 2, 0).numpy(), boxes_a, scores_a, np.asarray(labels)[order]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _candidates(seed: int, per_object: int):
-    return candidates(seed, per_object)
+    return candidate_boxes(seed, per_object, size=NMS_SIZE)
 
 
 def rounds_for(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou_threshold: float, score_threshold: float,
                per_class: bool) -> tuple[list[NmsRound], list[str]]:
-    """The NMS rounds (indices into ``boxes``) and, per round, the class it belongs to ("all classes" when
-    class-agnostic). Per class, each class runs its own rounds on its own boxes, in class order."""
-    b, s = torch.tensor(boxes), torch.tensor(scores)
+    """The NMS rounds (indices into ``boxes``) and, per round, the class name it belongs to."""
+    b, s, lab = torch.tensor(boxes), torch.tensor(scores), torch.as_tensor(labels)
     if not per_class:
         rounds = nms_steps(b, s, iou_threshold, score_threshold)
         return rounds, ["all classes"] * len(rounds)
-    out: list[NmsRound] = []
-    groups: list[str] = []
-    for c in sorted(set(labels.tolist())):
-        idx = np.nonzero(labels == c)[0]
-        for r in nms_steps(b[idx], s[idx], iou_threshold, score_threshold):
-            out.append(NmsRound(int(idx[r.kept]), r.score, tuple(int(idx[i]) for i in r.suppressed), r.ious,
-                                tuple(int(idx[i]) for i in r.remaining)))
-            groups.append(DEFAULT_CLASSES[c])
-    return out, groups
+    rounds, classes = batched_nms_steps(b, s, lab, iou_threshold, score_threshold)
+    return rounds, [DEFAULT_CLASSES[c] for c in classes]
 
 
 def render() -> None:

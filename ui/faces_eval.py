@@ -25,12 +25,6 @@ PAIR_MARGIN = 10
 PAIR_WIDTH = 2 * TILE + 4 + 8 + 2 * PAIR_MARGIN
 
 
-def rates_at(ev: OneShotEval, tau: float) -> tuple[float, float]:
-    """(false-accept rate, true-accept rate) of "same when d ≤ τ" on the evaluation's pairs."""
-    accepted = ev.distances <= tau
-    return float(accepted[~ev.same].mean()), float(accepted[ev.same].mean())
-
-
 def _clip_tau(tau: float) -> float:
     return float(np.clip(round(tau, 2), 0.0, TAU_MAX))
 
@@ -113,7 +107,7 @@ def render_evaluation() -> None:
     m[3].metric("ROC AUC", f"{ev.auc:.3f}")
     if base is not None:
         m[4].metric("ROC AUC before training", f"{base.auc:.3f}")
-    fpr, tpr = rates_at(ev, tau)
+    fpr, tpr = ev.rates_at(tau)
     series = {f"trained (AUC {ev.auc:.3f})": (ev.fpr, ev.tpr)}
     if base is not None:
         series[f"untrained (AUC {base.auc:.3f})"] = (base.fpr, base.tpr)

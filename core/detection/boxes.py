@@ -210,3 +210,22 @@ def xyxy_to_cxcywh(boxes: Tensor) -> Tensor:
     """(x1, y1, x2, y2) → (cx, cy, w, h) with (cx, cy) the centre. [N, 4] → [N, 4]."""
     b = _as_boxes(boxes, check_order=False)
     return torch.cat([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], dim=1)
+
+
+def batched_nms_steps(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float,
+                      score_threshold: float = 0.0) -> tuple[list[NmsRound], list[int]]:
+    """:func:`nms_steps` run per class (boxes of different classes never suppress each other):
+    the rounds of each class in turn, in increasing class order, with indices into ``boxes``, and
+    the class of each round. The kept boxes are those of :func:`batched_nms`."""
+    labels = torch.as_tensor(labels)
+    if labels.shape != scores.shape:
+        raise ValueError(f"need one label per score, got {tuple(labels.shape)} and {tuple(scores.shape)}")
+    rounds: list[NmsRound] = []
+    classes: list[int] = []
+    for c in sorted(set(labels.tolist())):
+        idx = torch.nonzero(labels == c).flatten().tolist()
+        for r in nms_steps(boxes[idx], scores[idx], iou_threshold, score_threshold):
+            rounds.append(NmsRound(idx[r.kept], r.score, tuple(idx[i] for i in r.suppressed), r.ious,
+                                   tuple(idx[i] for i in r.remaining)))
+            classes.append(int(c))
+    return rounds, classes

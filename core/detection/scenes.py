@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.detection.boxes import iou
+
 __all__ = ["DEFAULT_CLASSES", "SHAPES", "make_dataset", "make_scene"]
 
 SHAPES = ("circle", "square", "triangle", "rectangle", "ellipse")
@@ -205,3 +207,44 @@ def make_dataset(n: int, seed: int, size: int = 64, **scene_kw) -> tuple[Tensor,
         boxes.append(b)
         labels.append(lab)
     return images, boxes, labels
+
+
+WRONG_CLASS = 0.15  # share of candidate boxes that name another class (what per-class NMS keeps apart)
+
+
+def candidate_boxes(seed: int, per_object: int, size: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A scene and candidate boxes around its objects, as a detector before NMS would give them.
+
+    Each object gets ``per_object`` jittered copies of its box whose score grows with their IoU with
+    the true box (plus noise); a few name another class, and two low-scoring boxes land on the
+    background. Boxes are rounded to 0.1 px and scores to 0.001 (all distinct), sorted by decreasing
+    score. Returns ``(image [H, W, 3], boxes [N, 4], scores [N], labels [N])`` as NumPy arrays.
+    """
+    image, truth, truth_labels = make_scene(int(seed), size=size, n_objects=(2, 4), classes=DEFAULT_CLASSES,
+                                            clutter=0.3, object_size=(0.22, 0.45), max_overlap=0.5)
+    rng = np.random.default_rng(10_000 + int(seed))
+    boxes, scores, labels = [], [], []
+    for gt, label in zip(truth.double().numpy(), truth_labels.tolist()):
+        w, h = gt[2] - gt[0], gt[3] - gt[1]
+        for k in range(per_object):
+            spread = 0.04 if k == 0 else 0.13
+            b = gt + rng.normal(0, spread, 4) * np.array([w, h, w, h])
+            b = np.clip(np.array([min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]), 0, size)
+            overlap = float(iou(torch.from_numpy(b[None]), torch.from_numpy(gt[None]))[0, 0])
+            boxes.append(b)
+            scores.append(np.clip(0.25 + 0.7 * overlap + rng.normal(0, 0.06), 0.02, 0.99))
+            wrong = k > 0 and rng.random() < WRONG_CLASS
+            labels.append(int((label + rng.integers(1, len(DEFAULT_CLASSES))) % len(DEFAULT_CLASSES)) if wrong else label)
+    for _ in range(2):  # background false positives
+        c = rng.uniform(0.15, 0.85, 2) * size
+        s = rng.uniform(0.1, 0.25, 2) * size
+        boxes.append(np.clip(np.concatenate([c - s / 2, c + s / 2]), 0, size))
+        scores.append(rng.uniform(0.1, 0.4))
+        labels.append(int(rng.integers(len(DEFAULT_CLASSES))))
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    boxes_a = np.round(np.asarray(boxes)[order], 1)
+    scores_a = np.round(np.asarray(scores)[order], 3)
+    for i in range(1, len(scores_a)):  # distinct scores: no ties for NMS to break
+        if scores_a[i] >= scores_a[i - 1]:
+            scores_a[i] = round(scores_a[i - 1] - 0.001, 3)
+    return image.permute(1, 2, 0).numpy(), boxes_a, scores_a, np.asarray(labels)[order]

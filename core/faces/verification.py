@@ -180,6 +180,12 @@ class OneShotEval:
     def accuracy_at(self, tau: float) -> float:
         return accuracy_at(self.distances, self.same, tau)
 
+    def rates_at(self, tau: float) -> tuple[float, float]:
+        """(false-accept rate, true-accept rate) of "same when d ≤ τ": the ROC point at τ."""
+        accepted = np.asarray(self.distances) <= tau
+        same = np.asarray(self.same, dtype=bool)
+        return float(accepted[~same].mean()), float(accepted[same].mean())
+
     def distance(self, i: int, j: int) -> float:
         """Squared distance between the embeddings of images ``i`` and ``j``."""
         return float(((self.embeddings[i] - self.embeddings[j]) ** 2).sum())

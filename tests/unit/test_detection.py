@@ -582,3 +582,20 @@ def test_scene_generation_is_fast():
     seconds = time.perf_counter() - start
     assert images.shape == (1000, 3, 64, 64)
     assert seconds < 8.0, f"1,000 scenes took {seconds:.2f} s"
+
+
+def test_batched_nms_steps_keep_what_torchvision_batched_nms_keeps():
+    from core.detection.boxes import batched_nms_steps
+    from core.detection.scenes import candidate_boxes
+
+    for seed in range(12):
+        _, boxes, scores, labels = candidate_boxes(seed, per_object=5)
+        b, s, lab = torch.tensor(boxes), torch.tensor(scores), torch.tensor(labels)
+        assert (np.diff(scores) < 0).all()  # distinct scores, best first: no ties for NMS to break
+        for iou_t, score_t in ((0.5, 0.0), (0.3, 0.3), (0.7, 0.1)):
+            rounds, classes = batched_nms_steps(b, s, lab, iou_t, score_t)
+            above = torch.nonzero(s > score_t).flatten()
+            want = above[tvops.batched_nms(b[above], s[above], lab[above], iou_t)].tolist()
+            assert sorted(r.kept for r in rounds) == sorted(want)
+            assert all(labels[r.kept] == c and all(labels[i] == c for i in r.suppressed) for r, c in zip(rounds, classes))
+            assert classes == sorted(classes)

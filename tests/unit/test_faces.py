@@ -478,3 +478,14 @@ def test_a_stop_keeps_the_partial_training_and_live_triplet_stats(fresh_store):
     assert row["epoch"] == 1 and row["easy"] + row["semi-hard"] + row["hard"] == pytest.approx(1)
     assert snap.result.untrained is not None and snap.result.evaluation is None
     assert tracking.search_runs()["status"].tolist() == ["KILLED"]
+
+
+def test_the_roc_point_at_tau_is_on_sklearns_curve():
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(3)
+    emb = torch.nn.functional.normalize(torch.randn(60, 4, generator=torch.Generator().manual_seed(3)), dim=1)
+    ev = one_shot_evaluation(emb, torch.from_numpy(rng.integers(0, 3, 60)), n_pairs=200, seed=0)
+    for tau in (0.5, 1.0, 2.0):
+        tn, fp, fn, tp = confusion_matrix(np.asarray(ev.same, bool), np.asarray(ev.distances) <= tau).ravel()
+        assert ev.rates_at(tau) == pytest.approx((fp / (fp + tn), tp / (tp + fn)))
