@@ -23,8 +23,6 @@ Boxes are ``(x1, y1, x2, y2)`` in pixels of the input image.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,10 +36,12 @@ from torch import nn
 from torchvision.models import detection as tvd
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from core.data import DOWNLOAD_TIMEOUT_S
+from core import pretrained
 from core.detection.boxes import batched_nms  # the course's NMS (checked against torchvision in its tests)
 from core.device import pick_device, synchronize
 from core.plots.curves import PALETTE
+from core.pretrained import WeightsUnavailable as WeightsUnavailable  # re-exported for the page
+from core.pretrained import hub_path
 
 RAW_SCORE_THRESHOLD = 0.01  # the model keeps every class score above this; the slider decides the rest
 RAW_MAX_DETECTIONS = 3000  # raw boxes kept per image (the top scores); see Detections.score_floor
@@ -109,18 +109,6 @@ DEFAULT_DETECTOR = next(iter(DETECTORS))
 COCO_LABELS: tuple[str, ...] = tuple(DETECTORS[DEFAULT_DETECTOR].weights.meta["categories"])
 
 
-class WeightsUnavailable(RuntimeError):
-    """The pretrained weights cannot be had here; ``str(exc)`` is one sentence for the page."""
-
-    plain_message = True  # a failed job shows the sentence without the class name
-
-    def __init__(self, message: str, *, name: str = "", path: Path | None = None, reason: str = ""):
-        super().__init__(message)
-        self.name = name
-        self.path = path
-        self.reason = reason  # the underlying error, for logs; not meant for the page
-
-
 def _spec(name: str) -> DetectorSpec:
     try:
         return DETECTORS[name]
@@ -133,7 +121,7 @@ def weights_path(name: str = DEFAULT_DETECTOR) -> Path:
 
     ``torch.hub.get_dir()/checkpoints/<file name from the weights URL>``; ``TORCH_HOME`` moves it.
     """
-    return Path(torch.hub.get_dir()) / "checkpoints" / _spec(name).file_name
+    return hub_path(_spec(name).url)
 
 
 def weights_cached(name: str = DEFAULT_DETECTOR) -> bool:
@@ -178,14 +166,7 @@ def build_detector(name: str = DEFAULT_DETECTOR) -> nn.Module:
     return model
 
 
-_download_lock = threading.Lock()
-
-
-def _unavailable_sentence(spec: DetectorSpec) -> str:
-    return (
-        f"The pretrained COCO weights for {spec.name} are not on this machine and could not be downloaded "
-        "(no internet?); the shapes detector trained here works offline."
-    )
+_FALLBACK = "the shapes detector trained here works offline"
 
 
 def load_detector(
@@ -202,38 +183,10 @@ def load_detector(
     downloaded, is unreadable, or does not fit the architecture; ``ValueError`` for an unknown name.
     """
     spec = _spec(name)
-    path = weights_path(name)
-    if not path.is_file() and not allow_download:
-        raise WeightsUnavailable(_unavailable_sentence(spec), name=name, path=path, reason="download not allowed")
+    what = f"the pretrained COCO weights for {spec.name}"
+    state = pretrained.load_state_dict(spec.url, what=what, fallback=_FALLBACK, allow_download=allow_download)
     model = build_detector(name)
-    with _download_lock:
-        downloading = not path.is_file()
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # urllib would otherwise wait forever offline
-        try:
-            state = torch.hub.load_state_dict_from_url(
-                spec.url, model_dir=str(path.parent), map_location="cpu", progress=False, check_hash=True,
-                file_name=path.name, weights_only=True,
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure means "not available here"
-            reason = f"{type(exc).__name__}: {exc}"[:300]
-            if downloading:
-                raise WeightsUnavailable(_unavailable_sentence(spec), name=name, path=path, reason=reason) from exc
-            raise WeightsUnavailable(
-                f"The pretrained COCO weights file for {spec.name} in the torch cache cannot be read "
-                f"(delete {path} to download it again); the shapes detector trained here works offline.",
-                name=name, path=path, reason=reason,
-            ) from exc
-        finally:
-            socket.setdefaulttimeout(old)
-    try:
-        model.load_state_dict(state, strict=True)
-    except Exception as exc:  # noqa: BLE001 - wrong keys or shapes: not this detector's weights
-        raise WeightsUnavailable(
-            f"The file {path} in the torch cache does not hold the COCO weights of {spec.name} "
-            "(delete it to download them again); the shapes detector trained here works offline.",
-            name=name, path=path, reason=f"{type(exc).__name__}: {exc}"[:300],
-        ) from exc
+    pretrained.load_into(model, state, url=spec.url, what=what, fallback=_FALLBACK)
     _open_thresholds(model)
     model.requires_grad_(False)
     return model.eval().to(torch.device(device) if device is not None else pick_device())
