@@ -8,6 +8,7 @@ loss scaling is needed); elsewhere it runs in fp32.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 from dataclasses import dataclass
@@ -90,11 +91,36 @@ def seed_everything(seed: int) -> torch.Generator:
     return gen
 
 
-def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; a no-op context elsewhere (fp32 on CPU and MPS)."""
+def autocast(device: torch.device, enabled: bool = True, cpu: bool = False) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (and, with ``cpu=True``, on a CPU with native bf16 units: :func:`fast_bf16`);
+    a no-op context elsewhere (fp32)."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if enabled and cpu and device.type == "cpu" and fast_bf16(device):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix maths runs natively here: a CUDA GPU with bf16, or a CPU with AMX or AVX-512 BF16
+    units that oneDNN can use (elsewhere bf16 on a CPU is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    return _cpu_has_bf16_units()
+
+
+@functools.cache
+def _cpu_has_bf16_units() -> bool:
+    try:
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return False
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except Exception:  # noqa: BLE001 - not Linux, or an unusual build: stay with fp32
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def synchronize(device: torch.device) -> None:

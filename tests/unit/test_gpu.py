@@ -87,3 +87,24 @@ def test_cnn_fast_path_on_gpu_trains_lenet_in_channels_last_bf16():
     assert hist.epochs[-1]["dev_accuracy"] > 0.93
     probs = predict(model, data.dev[0][:8].to(CUDA))
     torch.testing.assert_close(probs.sum(1), torch.ones(8), atol=1e-3, rtol=0)
+
+
+def test_style_transfer_on_gpu_runs_bf16_and_agrees_with_the_cpu_costs():
+    from core.style import vgg
+    from core.style.transfer import StyleConfig, Transfer, optimize
+
+    torch.manual_seed(0)
+    net = vgg.build_features()
+    content, style = torch.rand(1, 3, 96, 128), torch.rand(1, 3, 96, 128)
+    cfg = StyleConfig(steps=15, size=128, precision="fp32", style_strength=None, beta=1e4)
+    cpu = Transfer(cfg, content, style, net, "cpu")
+    gpu = Transfer(cfg, content, style, net, CUDA)
+    x = torch.rand(1, 3, 96, 128)
+    c_cpu, c_gpu = cpu.costs(x), gpu.costs(x.to(CUDA))
+    assert float(c_gpu.total) == pytest.approx(float(c_cpu.total), rel=1e-3)
+    fast = Transfer(StyleConfig(steps=15, size=128, style_strength=None, beta=1e4), content, style, net, CUDA)
+    assert fast.bf16  # precision "auto" on a GPU with bf16
+    rows = []
+    image = optimize(fast, on_step=lambda s, c, im: rows.append(float(c.total)))
+    assert image.device.type == "cuda" and torch.isfinite(image).all()
+    assert rows[-1] < rows[0]

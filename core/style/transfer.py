@@ -1,0 +1,546 @@
+"""Gatys-style neural style transfer: optimise the pixels of G so that J(G) = α J_content + β J_style falls.
+
+The network never changes: VGG-19's features (pretrained on ImageNet when the weights can be had,
+:mod:`core.style.vgg`) turn an image into activations, :mod:`core.style.costs` compares them with
+the content image's activations at one layer and with the style image's Gram matrices at several,
+and an optimiser (L-BFGS, as Gatys et al. used, or Adam) moves the generated image's pixels.
+
+What makes a step cheap (see ``bench/style_transfer.py``): the network is cut after the deepest
+layer in use; the targets (a^(C) and every G^(S)) are computed once, without gradients; the
+network's weights never get gradients; the tensors run channels-last; and the convolutions run in
+bf16 where the hardware has native bf16 units (a GPU, or a CPU with AMX / AVX-512 BF16), while the
+Gram matrices and costs stay in float32.
+
+:func:`run_style` is the job: a tracked run with the settings, the cost curves per step, the
+image every few steps, and the result; Stop keeps the image so far.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core import tracking
+from core.device import autocast, fast_bf16, pick_device, seed_everything
+from core.pretrained import WeightsUnavailable, hub_path
+from core.style import vgg
+from core.style.costs import content_cost, gram_matrix, layer_style_cost_from_grams, style_cost, total_cost
+from core.training import History, TrainingCancelled, TrainingDiverged
+
+PAGE = "style"
+OPTIMIZERS = ("L-BFGS", "Adam")
+INITS = ("content", "noise")
+PRECISIONS = ("auto", "fp32")
+DEFAULT_LR = {"L-BFGS": 1.0, "Adam": 0.02}
+
+# Longest image side, by device kind: (default, cap). On a CPU every step runs VGG-19 up to conv5_1 forward
+# and backward, so a modest default keeps a run to a minute or two.
+SIZE_LIMITS = {"cpu": (192, 512), "mps": (256, 768), "cuda": (512, 1024)}
+
+
+def size_limits(device: torch.device | str | None = None) -> tuple[int, int]:
+    """(default, largest allowed) longest side in pixels for style transfer on ``device``."""
+    kind = torch.device(device).type if device is not None else pick_device().type
+    return SIZE_LIMITS.get(kind, SIZE_LIMITS["cpu"])
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every setting of one style transfer (the tracked run's params)."""
+
+    content_layer: str = vgg.CONTENT_LAYER_GATYS
+    style_layers: tuple[tuple[str, float], ...] = tuple((name, 0.2) for name in vgg.STYLE_LAYERS_GATYS)
+    alpha: float = 1.0
+    beta: float = 1e4  # used as given when style_strength is None
+    # r: when set, β is chosen before the first step as r · α · J_content(C, S) / J_style(S, C), i.e. so that
+    # β·J_style of the content image is r times α·J_content of the style image (see balanced_beta)
+    style_strength: float | None = 0.3
+    steps: int = 100
+    size: int = 192  # longest side of the generated image, in pixels
+    optimizer: str = "L-BFGS"
+    learning_rate: float = 1.0
+    init: str = "content"
+    pooling: str = "max"
+    precision: str = "auto"  # "auto": bf16 convolutions where the hardware has bf16 units; "fp32": always fp32
+    every: int = 10  # the live view gets the image every this many steps
+    seed: int = 0
+    max_size: int = 1024  # the device's cap (size_limits), checked here so that no caller can pass a bigger size
+
+    def __post_init__(self) -> None:
+        vgg.check_layers([self.content_layer] if self.content_layer else [])
+        vgg.check_layers(name for name, _ in self.style_layers)
+        names = [name for name, _ in self.style_layers]
+        if len(set(names)) != len(names):
+            raise ValueError("each style layer can be listed once")
+        if any(not math.isfinite(w) or w < 0 for _, w in self.style_layers):
+            raise ValueError("style layer weights λ must be finite and at least 0")
+        for what, value in (("α", self.alpha), ("β", self.beta)):
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{what} must be a finite number ≥ 0, got {value}")
+        if self.style_strength is not None and not (math.isfinite(self.style_strength) and self.style_strength > 0):
+            raise ValueError(f"the style strength must be a positive number, got {self.style_strength}")
+        if self.alpha == 0 and not self.style_on:
+            raise ValueError("α and β are both 0: there is nothing to optimise")
+        if self.alpha > 0 and not self.content_layer:
+            raise ValueError("α > 0 needs a content layer")
+        if self.style_on and not any(w > 0 for _, w in self.style_layers):
+            raise ValueError("β > 0 needs at least one style layer with a weight above 0")
+        if not 1 <= self.steps <= 5000:
+            raise ValueError(f"steps must be between 1 and 5000, got {self.steps}")
+        if not 32 <= self.size <= self.max_size:
+            raise ValueError(f"the image size must be between 32 and {self.max_size} pixels on this device, got {self.size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"the learning rate must be a positive number, got {self.learning_rate}")
+        if self.init not in INITS:
+            raise ValueError(f"the start image must be one of {INITS}, got {self.init!r}")
+        if self.pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {self.pooling!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.every < 1:
+            raise ValueError("the live image interval must be at least 1 step")
+
+    @property
+    def style_on(self) -> bool:
+        """Whether the style cost counts (β > 0, or β chosen from the style strength)."""
+        return self.style_strength is not None or self.beta > 0
+
+    @property
+    def style_weights(self) -> dict[str, float]:
+        """λ^[l] of the style layers that count (weight above 0)."""
+        return {name: float(w) for name, w in self.style_layers if w > 0}
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Every layer the costs read (content layer first)."""
+        used = ([self.content_layer] if self.alpha > 0 else []) + (list(self.style_weights) if self.style_on else [])
+        return tuple(dict.fromkeys(used))
+
+
+@dataclass(frozen=True)
+class StyleRequest:
+    """The job's input: the settings plus the two pictures (names go into the run's tags)."""
+
+    config: StyleConfig
+    content: Image.Image
+    style: Image.Image | None
+    content_name: str = "content"
+    style_name: str = "style"
+    run_name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ images
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """A PIL image as a [1, 3, H, W] float tensor in [0, 1]."""
+    arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """A [1, 3, H, W] (or [3, H, W]) tensor in [0, 1] as an [H, W, 3] uint8 array."""
+    x = x.detach().float().cpu()
+    if x.ndim == 4:
+        x = x[0]
+    return (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+
+
+def fit_size(image: Image.Image, size: int) -> Image.Image:
+    """``image`` scaled so that its longer side is ``size`` pixels (aspect ratio kept)."""
+    w, h = image.size
+    scale = size / max(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return image.convert("RGB").resize(new, Image.Resampling.LANCZOS) if new != (w, h) else image.convert("RGB")
+
+
+def cover_crop(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` scaled to cover ``size`` = (width, height), then cropped to it around its centre.
+
+    The style image must give each layer the same grid as the generated image, or their Gram
+    matrices (sums over positions) would not be comparable.
+    """
+    w, h = image.size
+    tw, th = size
+    scale = max(tw / w, th / h)
+    sw, sh = max(tw, round(w * scale)), max(th, round(h * scale))
+    scaled = image.convert("RGB").resize((sw, sh), Image.Resampling.LANCZOS)
+    left, top = (sw - tw) // 2, (sh - th) // 2
+    return scaled.crop((left, top, left + tw, top + th))
+
+
+def prepare_pair(content: Image.Image, style: Image.Image | None, size: int) -> tuple[Image.Image, Image.Image | None]:
+    """The content image at ``size`` on its longer side, and the style image cropped to the same shape."""
+    c = fit_size(content, size)
+    return c, (cover_crop(style, c.size) if style is not None else None)
+
+
+# ------------------------------------------------------------------------------------------ features
+
+
+# hub path -> (module, pretrained?, note, download tried?, the weights file's mtime when last read or None)
+_cache: dict[str, tuple[torch.nn.Sequential, bool, str, bool, float | None]] = {}
+_cache_lock = threading.Lock()
+
+
+def _mtime(path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def features(allow_download: bool = True) -> tuple[torch.nn.Sequential, bool, str]:
+    """VGG-19's features, once per process and weights file: (module, pretrained?, note).
+
+    With the ImageNet weights: (module, True, ""). Without them: the same network with torchvision's
+    random initialisation (seeded, so runs compare), False, and the one-sentence reason — never
+    presented as pretrained. A later call tries again when the weights file has appeared or changed,
+    or when it allows a download and no download was tried yet.
+    """
+    path = hub_path(vgg.URL)
+    key = str(path)
+    with _cache_lock:
+        cached = _cache.get(key)
+        stale = cached is not None and not cached[1] and (
+            _mtime(path) != cached[4] or (allow_download and not cached[3]))
+        if cached is None or stale:
+            try:
+                cached = (vgg.load_features(allow_download=allow_download), True, "", allow_download, _mtime(path))
+            except WeightsUnavailable as exc:
+                if cached is not None:
+                    module = cached[0]  # the same random network as before
+                else:
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(0)
+                        module = vgg.build_features()
+                tried = allow_download or (cached is not None and cached[3])
+                cached = (module, False, str(exc), tried, _mtime(path))
+            _cache[key] = cached
+    return cached[:3]
+
+
+def use_bf16(config: StyleConfig, device: torch.device) -> bool:
+    return config.precision == "auto" and fast_bf16(device)
+
+
+@dataclass
+class Costs:
+    """One evaluation: the costs (float32 scalars) of the current image."""
+
+    content: torch.Tensor
+    style: torch.Tensor
+    total: torch.Tensor
+    per_layer: dict[str, torch.Tensor]
+
+    def row(self) -> dict[str, float]:
+        row = {"J_content": float(self.content.detach()), "J_style": float(self.style.detach()),
+               "J_total": float(self.total.detach())}
+        row.update({f"J_style/{name}": float(v.detach()) for name, v in self.per_layer.items()})
+        return row
+
+
+class Transfer:
+    """The costs of a generated image against fixed targets, on one device.
+
+    ``content`` and ``style`` are [1, 3, H, W] tensors in [0, 1] of the same H and W (see
+    :func:`prepare_pair`); ``features`` a VGG-19 features module. The targets are computed here,
+    once, without gradients.
+    """
+
+    def __init__(self, config: StyleConfig, content: torch.Tensor, style: torch.Tensor | None,
+                 features_module: torch.nn.Sequential, device: torch.device | str | None = None) -> None:
+        self.config = config
+        self.device = torch.device(device) if device is not None else pick_device()
+        if config.style_on and style is None:
+            raise ValueError("β > 0 needs a style image")
+        if style is not None and style.shape != content.shape:
+            raise ValueError(f"content and style images differ in shape: {tuple(content.shape)} vs {tuple(style.shape)}")
+        self.bf16 = use_bf16(config, self.device)
+        self.alpha = config.alpha
+        self.beta = config.beta if config.style_strength is None else 1.0  # set by balance() before a run
+        self.extractor = vgg.Extractor(features_module, config.layers, config.pooling).to(self.device)
+        self.extractor = self.extractor.to(memory_format=torch.channels_last)
+        self.content = content.to(self.device)
+        self.style = style.to(self.device) if style is not None else None
+        with torch.no_grad():
+            self.a_c = self.activations(self.content)[config.content_layer].float() if config.alpha > 0 else None
+            if config.style_on:
+                acts = self.activations(self.style)
+                self.g_s = {name: gram_matrix(acts[name]) for name in config.style_weights}
+                self.shapes = {name: tuple(acts[name].shape[-3:]) for name in config.style_weights}
+            else:
+                self.g_s, self.shapes = {}, {}
+
+    def activations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with autocast(self.device, enabled=self.bf16, cpu=True):
+            return self.extractor(x.contiguous(memory_format=torch.channels_last))
+
+    def costs(self, x: torch.Tensor) -> Costs:
+        """J_content, J_style (and per layer) and J for the image ``x`` (differentiable in ``x``)."""
+        cfg = self.config
+        acts = self.activations(x)
+        zero = torch.zeros((), device=self.device)
+        j_content = content_cost(self.a_c, acts[cfg.content_layer]) if cfg.alpha > 0 else zero
+        per_layer = {name: layer_style_cost_from_grams(self.g_s[name], gram_matrix(acts[name]), *self.shapes[name])
+                     for name in self.g_s}
+        j_style = style_cost(per_layer, cfg.style_weights) if per_layer else zero
+        return Costs(j_content, j_style, total_cost(j_content, j_style, self.alpha, self.beta), per_layer)
+
+    def balanced_beta(self, strength: float) -> float:
+        """β = r · α · J_content(C, S) / J_style(S, C): the style image's content cost against the content
+        image's style cost, so that neither term swamps the other whatever the network's activation scale.
+
+        With α = 0 (style only) any β > 0 gives the same minimiser: 1 is returned.
+        """
+        if self.alpha == 0 or self.a_c is None:
+            return 1.0
+        with torch.no_grad():
+            j_content_of_style = float(content_cost(self.a_c, self.activations(self.style)[self.config.content_layer]))
+            acts = self.activations(self.content)
+            per_layer = {name: layer_style_cost_from_grams(self.g_s[name], gram_matrix(acts[name]), *self.shapes[name])
+                         for name in self.g_s}
+            j_style_of_content = float(style_cost(per_layer, self.config.style_weights))
+        if not (j_style_of_content > 0 and math.isfinite(j_content_of_style / j_style_of_content)):
+            return 1.0  # identical style statistics: nothing to balance against
+        return strength * self.alpha * j_content_of_style / j_style_of_content
+
+    def balance(self) -> float:
+        """Set β from the config's style strength (when it has one); returns the β in use."""
+        if self.config.style_strength is not None:
+            self.beta = self.balanced_beta(self.config.style_strength)
+        return self.beta
+
+    def grams(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """G^[l] of image ``x`` at ``layer`` (one of the style layers), without gradients."""
+        with torch.no_grad():
+            return gram_matrix(self.activations(x.to(self.device))[layer])[0].cpu()
+
+    def start_image(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The first G: the content image, or uniform noise in [0, 1] (seeded)."""
+        if self.config.init == "content":
+            return self.content.clone()
+        noise = torch.rand(self.content.shape, generator=generator)
+        return noise.to(self.device)
+
+
+class StyleDiverged(TrainingDiverged):
+    """The cost became NaN or infinite; the message says what to change."""
+
+    def __init__(self, step: int, value: float) -> None:
+        RuntimeError.__init__(
+            self,
+            f"the cost became {'NaN' if math.isnan(value) else 'infinite'} at step {step} — "
+            "try a smaller learning rate or β, or Adam instead of L-BFGS",
+        )
+        self.step = step
+        self.history = History()
+
+
+def optimize(transfer: Transfer, *, steps: int | None = None,
+             on_step: Callable[[int, Costs, torch.Tensor], None] | None = None,
+             cancel: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Run the optimiser for ``steps`` steps (one cost evaluation each) and return the image in [0, 1].
+
+    ``on_step(step, costs, image)`` sees the costs evaluated at the start of each step and the image
+    after it (pixels clamped to [0, 1]). ``cancel.cancelled`` stops at the next step with
+    :class:`TrainingCancelled` carrying ``.image`` (the image so far); a NaN or infinite cost raises
+    :class:`StyleDiverged` carrying ``.image`` (the last finite image).
+    """
+    cfg = transfer.config
+    steps = cfg.steps if steps is None else steps
+    x = transfer.start_image(generator).requires_grad_(True)
+    if cfg.optimizer == "L-BFGS":
+        # max_iter=1: one cost evaluation per step() (the curvature history is kept between calls), so the
+        # live view and the Stop button act every step, as with Adam. No line search, as in Gatys et al.'s code.
+        opt: torch.optim.Optimizer = torch.optim.LBFGS(
+            [x], lr=cfg.learning_rate, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
+        )
+    else:
+        opt = torch.optim.Adam([x], lr=cfg.learning_rate)
+    last_good = x.detach().clone()
+    # The optimiser minimises J / J(start) instead of J: the same minimiser (a constant factor), but L-BFGS's
+    # fixed thresholds (it skips curvature pairs with sᵀy < 1e-10) then mean the same at any cost scale. The
+    # costs reported and logged stay the course's J.
+    scale = 1.0
+    for step in range(1, steps + 1):
+        if cancel is not None and cancel.cancelled:
+            exc = TrainingCancelled(History())
+            exc.image = last_good
+            raise exc
+        if step == 1:
+            with torch.no_grad():
+                start = float(transfer.costs(x).total)
+            scale = 1.0 / start if math.isfinite(start) and start > 0 else 1.0
+        seen: list[Costs] = []
+
+        def closure(seen: list[Costs] = seen, scale: float = scale) -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            c = transfer.costs(x)
+            objective = c.total * scale
+            objective.backward()
+            seen.append(c)
+            return objective
+
+        opt.step(closure)
+        value = float(seen[0].total.detach())
+        if not math.isfinite(value) or not torch.isfinite(x).all():
+            exc = StyleDiverged(step, value if not math.isfinite(value) else float("nan"))
+            exc.image = last_good
+            raise exc
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+        last_good = x.detach().clone()
+        if on_step is not None:
+            on_step(step, seen[0], last_good)
+    return x.detach()
+
+
+# ------------------------------------------------------------------------------------------ the job
+
+
+@dataclass
+class StyleResult:
+    """What a style transfer made (also a partial one, when stopped)."""
+
+    image: np.ndarray  # [H, W, 3] uint8
+    content: np.ndarray
+    style: np.ndarray | None
+    history: list[dict[str, float]]  # one row per step: step, J_content, J_style, J_total, J_style/<layer>
+    snapshots: list[tuple[int, np.ndarray]]  # (step, image) every `every` steps, step 0 = the start image
+    grams: dict[str, tuple[np.ndarray, np.ndarray]]  # layer -> (G of the style image, G of the result)
+    config: StyleConfig
+    pretrained: bool
+    bf16: bool
+    device: str
+    seconds_per_step: float
+    run_id: str | None = None
+    stopped: bool = False
+    note: str = ""  # why the weights are random, when they are
+    beta: float = 0.0  # the β in use (chosen from the style strength, or as given)
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.history)
+
+
+def run_style(ctx, request: StyleRequest, *, features_module: tuple[torch.nn.Sequential, bool, str] | None = None,
+              device: torch.device | str | None = None) -> StyleResult:
+    """The job behind the page: one tracked run (experiment ``style``) of one style transfer.
+
+    Logs the settings, J_content / J_style / J / per-layer style costs per step, the content, style,
+    result and progress images, and the curves. Live: rows in series ``costs`` and the image
+    ``current`` every ``config.every`` steps. Stop → the run ends KILLED with the image so far
+    (``exc.result`` holds the partial :class:`StyleResult`); a NaN cost ends it FAILED with a message.
+    """
+    cfg = request.config
+    dev = torch.device(device) if device is not None else pick_device()
+    generator = seed_everything(cfg.seed)
+    if ctx is not None:
+        ctx.report(0.0, "loading VGG-19")
+    net, is_pretrained, note = features_module if features_module is not None else features()
+    if not is_pretrained and ctx is not None:
+        ctx.warn(note)
+    content_img, style_img = prepare_pair(request.content, request.style if cfg.style_on else None, cfg.size)
+    transfer = Transfer(cfg, to_tensor(content_img), to_tensor(style_img) if style_img is not None else None, net, dev)
+    beta = transfer.balance()
+    tags = {
+        "weights": "imagenet" if is_pretrained else "random",
+        "precision": "bf16" if transfer.bf16 else "fp32",
+        "content_image": request.content_name[:200],
+        "style_image": (request.style_name if style_img is not None else "")[:200],
+        "device": dev.type,
+        **request.tags,
+    }
+    run_name = request.run_name or f"{cfg.optimizer} {cfg.steps} steps · {cfg.size}px"
+    history: list[dict[str, float]] = []
+    snapshots: list[tuple[int, np.ndarray]] = [(0, to_uint8(transfer.start_image(torch.Generator().manual_seed(cfg.seed))))]
+    timing = {"start": time.perf_counter()}
+    content_np = np.asarray(content_img)
+    style_np = np.asarray(style_img) if style_img is not None else None
+
+    def result(image: torch.Tensor, run_id: str | None, stopped: bool) -> StyleResult:
+        grams = {name: (transfer.g_s[name][0].cpu().numpy(), transfer.grams(image, name).numpy()) for name in transfer.g_s}
+        secs = (time.perf_counter() - timing["start"]) / max(len(history), 1)
+        return StyleResult(to_uint8(image), content_np, style_np, history, snapshots, grams, cfg, is_pretrained,
+                           transfer.bf16, dev.type, secs, run_id, stopped, note, beta if cfg.style_on else 0.0)
+
+    params = {**asdict(cfg), "beta_used": beta if cfg.style_on else 0.0}
+    with tracking.start_run(PAGE, params, run_name=run_name, tags=tags) as run:
+        run.log_image(content_np, "content.png")
+        if style_np is not None:
+            run.log_image(style_np, "style.png")
+        if ctx is not None:
+            ctx.image("current", snapshots[0][1])
+            ctx.report(0.0, f"step 0 of {cfg.steps}")
+
+        def on_step(step: int, costs: Costs, image: torch.Tensor) -> None:
+            row = {"step": step, **costs.row()}
+            history.append(row)
+            run.log_metrics({k: v for k, v in row.items() if k != "step"}, step)
+            if step % cfg.every == 0 or step == cfg.steps:
+                snap = to_uint8(image)
+                snapshots.append((step, snap))
+                if ctx is not None:
+                    ctx.image("current", snap)
+            if ctx is not None:
+                ctx.push("costs", **row)
+                ctx.report(step / cfg.steps, f"step {step} of {cfg.steps} · J = {row['J_total']:.4g}")
+                for w in run.warnings:
+                    ctx.warn(w)
+
+        try:
+            image = optimize(transfer, on_step=on_step, cancel=ctx.cancel if ctx is not None else None, generator=generator)
+        except (TrainingCancelled, StyleDiverged) as exc:
+            partial = result(exc.image, run.run_id, stopped=isinstance(exc, TrainingCancelled))
+            _log_outputs(run, partial)
+            exc.result = partial
+            raise
+        done = result(image, run.run_id, stopped=False)
+        final = transfer.costs(image.to(dev))
+        run.log_metrics({f"final_{k}": v for k, v in final.row().items() if "/" not in k}, len(history))
+        run.log_metrics({"seconds_per_step": done.seconds_per_step}, len(history))
+        _log_outputs(run, done)
+    return done
+
+
+def _log_outputs(run: tracking.TrackedRun, res: StyleResult) -> None:
+    """The result, the progress strip and the cost curves as artifacts of the run."""
+    from core.plots.static import curves_png
+
+    run.log_image(res.image, "result.png")
+    if len(res.snapshots) > 1:
+        run.log_image(progress_strip(res.snapshots), "progress.png")
+    if res.history:
+        steps = [r["step"] for r in res.history]
+        series = {k: (steps, [r[k] for r in res.history]) for k in ("J_content", "J_style", "J_total")
+                  if any(r[k] > 0 for r in res.history)}
+        if series:
+            run.log_image(curves_png(series, title="Costs per step", ylabel="cost", log_y=True), "costs.png")
+
+
+def progress_strip(snapshots: list[tuple[int, np.ndarray]], most: int = 8) -> np.ndarray:
+    """Up to ``most`` snapshots side by side (evenly picked, always the first and the last), 4 px apart."""
+    if not snapshots:
+        raise ValueError("no snapshots")
+    idx = sorted({round(i * (len(snapshots) - 1) / max(most - 1, 1)) for i in range(min(most, len(snapshots)))})
+    images = [snapshots[i][1] for i in idx]
+    h = max(im.shape[0] for im in images)
+    gap = np.full((h, 4, 3), 255, dtype=np.uint8)
+    parts: list[np.ndarray] = []
+    for im in images:
+        pad = np.full((h, im.shape[1], 3), 255, dtype=np.uint8)
+        pad[: im.shape[0]] = im
+        parts += [pad, gap]
+    return np.concatenate(parts[:-1], axis=1)
