@@ -19,8 +19,10 @@ Widgets (labels include ``label`` so several inputs can share a page):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 
 import streamlit as st
+from PIL import Image
 
 from core.data.images import (
     ACCEPTED_TYPES,
@@ -43,9 +45,9 @@ STROKE_WIDTH = 18
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _sample(name: str, max_side: int | None) -> DecodedImage:
-    """One sample photo as a DecodedImage (cached: every rerun gets its own unpickled copy)."""
-    return from_pil(sample_images()[name](), name=name, max_side=max_side)
+def _sample(name: str, max_side: int | None, _make: Callable[[], Image.Image] | None = None) -> DecodedImage:
+    """One sample picture as a DecodedImage (cached: every rerun gets its own unpickled copy)."""
+    return from_pil((_make or sample_images()[name])(), name=name, max_side=max_side)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -63,13 +65,14 @@ def _show_notes(decoded: DecodedImage) -> None:
         st.caption(f"{text[0].upper()}{text[1:]}.")
 
 
-def _from_samples(key: str, label: str, default: str | None, max_side: int | None) -> DecodedImage | None:
-    names = list(sample_images())
+def _from_samples(key: str, label: str, default: str | None, max_side: int | None,
+                  extra: Mapping[str, Callable[[], Image.Image]]) -> DecodedImage | None:
+    names = list(extra) + list(sample_images())
     index = names.index(default) if default in names else 0
     choice = st.selectbox(f"{label}: sample photo", names, index=index, key=f"{key}.sample")
     if choice is None:
         return None
-    decoded = _sample(choice, max_side)
+    decoded = _sample(choice, max_side, extra.get(choice))
     _show_notes(decoded)
     return decoded
 
@@ -121,16 +124,19 @@ def _from_drawing(key: str) -> DecodedImage | None:
 
 
 def image_input(key: str, *, label: str = "Image", samples: bool = True, draw: bool = False,
-                default: str | None = None, max_side: int | None = 1024) -> DecodedImage | None:
+                default: str | None = None, max_side: int | None = 1024,
+                extra_samples: Mapping[str, Callable[[], Image.Image]] | None = None) -> DecodedImage | None:
     """A picture from a sample photo, an upload or a drawing; ``None`` while there is none.
 
     ``key``: widget-key prefix, e.g. ``"cnn.explorer.image"``. ``label``: shown in (and making unique)
     the widget labels. ``samples`` / ``draw``: offer the sample photos / the drawing canvas (white
     strokes on black, ``CANVAS_SIZE`` square). ``default``: name of the preselected sample photo (a
     key of ``sample_images()``). ``max_side``: uploads and samples larger than this on their longer
-    side are scaled down (``None`` keeps full size).
+    side are scaled down (``None`` keeps full size). ``extra_samples``: more pictures (name -> maker)
+    listed before the sample photos, e.g. the style images the lab draws itself.
     """
-    if default is not None and default not in sample_images():
+    extra = dict(extra_samples or {})
+    if default is not None and default not in sample_images() and default not in extra:
         raise ValueError(f"default must be one of the sample photos {list(sample_images())}, got {default!r}")
     sources = [s for s, offered in ((SAMPLE, samples), (UPLOAD, True), (DRAW, draw)) if offered]
     source = sources[0]
@@ -145,7 +151,7 @@ def image_input(key: str, *, label: str = "Image", samples: bool = True, draw: b
         )
         source = picked if picked in sources else sources[0]
     if source == SAMPLE:
-        return _from_samples(key, label, default, max_side)
+        return _from_samples(key, label, default, max_side, extra)
     if source == UPLOAD:
         return _from_upload(key, label, max_side)
     return _from_drawing(key)

@@ -58,7 +58,8 @@ def app_data(tmp_path_factory) -> Path:
 def app_url(app_data):
     data = app_data
     port = _free_port()
-    env = {**os.environ, "DLL_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    # its own torch hub cache: no pretrained weights from the developer's machine, nothing downloaded into it
+    env = {**os.environ, "DLL_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "TORCH_HOME": str(data / "torch")}
     env.pop("MLFLOW_TRACKING_URI", None)
     log = open(data / "streamlit.log", "w")
     proc = subprocess.Popen(
