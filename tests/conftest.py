@@ -31,3 +31,33 @@ def fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DLL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path
+
+
+class NetworkAttempts:
+    """Counts (and refuses) every attempt to open a network connection."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def refuse(self, *args, **kwargs):
+        self.count += 1
+        raise OSError("network disabled in tests")
+
+
+def go_offline(mp: pytest.MonkeyPatch, torch_home: Path) -> NetworkAttempts:
+    """No network, and an empty torch hub cache at ``torch_home`` (where pretrained weights would be)."""
+    attempts = NetworkAttempts()
+    mp.setenv("TORCH_HOME", str(torch_home))
+    mp.delenv("TORCH_HUB", raising=False)
+    import socket
+
+    for name in ("getaddrinfo", "create_connection"):
+        mp.setattr(socket, name, attempts.refuse)
+    mp.setattr(socket.socket, "connect", attempts.refuse)
+    return attempts
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> NetworkAttempts:
+    """This test's own empty torch hub cache and no network; ``.count`` tells how often it was tried."""
+    return go_offline(monkeypatch, tmp_path / "torch")

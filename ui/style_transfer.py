@@ -177,7 +177,7 @@ def _view(snap) -> None:
     if snap.status == KILLED:
         st.caption(f"Stopped after {result.steps_done} steps: the image so far is kept below, downloadable and tracked.")
     elif snap.status == FAILED:
-        st.caption(f"The last image before the cost became NaN (step {result.steps_done}) is kept below.")
+        st.caption(f"The last image before the cost became NaN (after step {result.steps_done}) is kept below.")
     _result(result)
 
 

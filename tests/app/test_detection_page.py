@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import socket
 
 import numpy as np
 import pytest
@@ -185,26 +184,6 @@ def test_grid_scene_loses_slots_with_one_cell_and_one_anchor():
 
 
 # --------------------------------------------------------------------------- the pretrained detector, offline
-
-
-class _Refused:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-        raise OSError("network disabled in tests")
-
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    refused = _Refused()
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("TORCH_HUB", raising=False)
-    for name in ("getaddrinfo", "create_connection"):
-        monkeypatch.setattr(socket, name, refused)
-    monkeypatch.setattr(socket.socket, "connect", refused)
-    return refused
 
 
 def _jpeg() -> bytes:

@@ -4,7 +4,7 @@ settings, the reconstructions tab — all offline: VGG-19's ImageNet weights can
 so the page must say it runs with random weights."""
 
 import io
-import socket
+import re
 
 import numpy as np
 import pytest
@@ -13,18 +13,6 @@ from PIL import Image
 from core import tracking
 from core.style import vgg
 from tests.app.helpers import by_label, page, run_until, texts
-
-
-@pytest.fixture
-def offline_weights(tmp_path, monkeypatch):
-    """An empty torch hub cache and no network: the VGG-19 download fails at once."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-
-    def refuse(*args, **kwargs):
-        raise OSError("network blocked in tests")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 def _tiny(at, steps=10, size=64):
@@ -39,7 +27,7 @@ def _png(arr) -> bytes:
     return buf.getvalue()
 
 
-def test_tiny_transfer_is_tracked_and_downloadable(fresh_store, offline_weights):
+def test_tiny_transfer_is_tracked_and_downloadable(fresh_store, offline):
     at = _tiny(page("style").run())
     assert not at.exception
     assert "not on this machine yet" in texts(at)
@@ -68,10 +56,10 @@ def test_tiny_transfer_is_tracked_and_downloadable(fresh_store, offline_weights)
     assert any("Gram" in m.value for m in at.markdown)
 
 
-def test_stop_keeps_the_image_so_far(fresh_store, offline_weights):
+def test_stop_keeps_the_image_so_far(fresh_store, offline):
     at = _tiny(page("style").run(), steps=1000)
     by_label(at.button, "Start style transfer").click().run()
-    run_until(at, lambda a: any(b.label == "Stop" for b in a.button) and "step 3 of" in _progress(a), every=0.5)
+    run_until(at, lambda a: any(b.label == "Stop" for b in a.button) and _step(a) >= 3, every=0.5)
     by_label(at.button, "Stop").click().run()
     at = run_until(at, lambda a: "Stopped." in texts(a)).run()
     assert not at.exception
@@ -84,11 +72,13 @@ def test_stop_keeps_the_image_so_far(fresh_store, offline_weights):
     assert any(name.endswith("result.png") for name in names)
 
 
-def _progress(at) -> str:
-    return " ".join(str(p.proto.text) for p in at.get("progress"))
+def _step(at) -> int:
+    """The step the running job reports in its progress bar ("step 12 of 1000 · ..."), 0 before."""
+    found = re.findall(r"step (\d+) of", " ".join(str(p.proto.text) for p in at.get("progress")))
+    return int(found[-1]) if found else 0
 
 
-def test_a_text_file_named_png_gets_a_message_and_no_start(fresh_store, offline_weights):
+def test_a_text_file_named_png_gets_a_message_and_no_start(fresh_store, offline):
     at = page("style").run()
     by_label(at.segmented_control, "Style image: source").set_value("Upload").run()
     by_label(at.file_uploader, "Style image: upload").set_value(("brush.png", b"not a picture at all", "image/png"))
@@ -115,7 +105,7 @@ def test_settings_that_make_no_sense_are_explained(fresh_store):
     assert by_label(at.button, "Start style transfer").disabled
 
 
-def test_reconstructions_from_noise(fresh_store, offline_weights):
+def test_reconstructions_from_noise(fresh_store, offline):
     at = page("style").run()
     by_label(at.multiselect, "Content layers").set_value(["conv1_2"])
     by_label(at.multiselect, "Style layers (the first …)").set_value([1, 2])
@@ -133,3 +123,60 @@ def test_reconstructions_from_noise(fresh_store, offline_weights):
     assert any("content_conv1_2" in n for n in names) and any("style_conv1_1-conv2_1" in n for n in names)
     assert vgg.LAYERS.index("conv2_1") == 2  # the deepest layer used: 3 of 16 convolutions
     assert "up to 3 of VGG-19's 16 convolutions" in captions
+
+
+def test_cached_imagenet_weights_are_used_and_named(fresh_store, offline):
+    """The pretrained path, offline: a seeded stand-in for VGG-19's weights file in the torch hub cache is read
+    from there (no network), the page says the weights are on this machine, and the run is tagged imagenet."""
+    import torch
+
+    from core.pretrained import hub_path
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)
+        state = {f"features.{k}": v for k, v in vgg.build_features().state_dict().items()}
+    path = hub_path(vgg.URL)
+    path.parent.mkdir(parents=True)
+    torch.save(state, path)
+    at = _tiny(page("style").run())
+    assert "are on this machine" in texts(at) and "not on this machine" not in texts(at)
+    by_label(at.button, "Start style transfer").click().run()
+    at = run_until(at, lambda a: "Finished in" in texts(a)).run()
+    assert not at.exception
+    assert "random weights" not in texts(at)
+    run = tracking.search_runs().iloc[0]
+    assert run["tags.weights"] == "imagenet" and run["status"] == "FINISHED"
+    from core.style.transfer import features
+
+    module, pretrained, _ = features(allow_download=False)
+    assert pretrained and torch.equal(module[0].weight, state["features.0.weight"])
+
+
+def test_a_cost_that_turns_nan_stops_with_a_message_and_keeps_the_last_image(fresh_store, offline, monkeypatch):
+    import torch
+
+    from core.style import transfer as T
+
+    real = T.Transfer.costs
+    calls = {"n": 0}
+
+    def costs(self, x):
+        c = real(self, x)
+        calls["n"] += 1
+        if calls["n"] > 4:  # the start evaluation (for the scale), then three good steps
+            c.total = c.total * torch.tensor(float("nan"))
+        return c
+
+    monkeypatch.setattr(T.Transfer, "costs", costs)
+    at = _tiny(page("style").run())
+    by_label(at.button, "Start style transfer").click().run()
+    at = run_until(at, lambda a: any("cost became NaN" in e.value for e in a.error)).run()
+    assert not at.exception
+    assert "smaller learning rate" in " ".join(e.value for e in at.error)
+    assert "The last image before the cost became NaN" in texts(at)
+    assert by_label(at.get("download_button"), "Download the image (PNG)")
+    run = tracking.search_runs().iloc[0]
+    assert run["status"] == "FAILED"
+    assert "cost became NaN at step 4" in run[f"tags.{tracking.TAG_ERROR}"]
+    names = [name for name, _ in tracking.image_artifacts(run["run_id"], limit=20)]
+    assert any(name.endswith("result.png") for name in names)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 
 import pytest
@@ -22,6 +21,7 @@ from PIL import Image, ImageColor, ImageDraw
 from core.detection import pretrained as P
 from core.device import cpu_threads
 from core.plots.curves import PALETTE
+from tests.conftest import go_offline
 
 FAST = P.DEFAULT_DETECTOR  # Faster R-CNN MobileNetV3 320
 SSD = "SSDlite MobileNetV3 (320 px)"
@@ -32,35 +32,11 @@ EXPECTED_FILES = {  # the file names in torchvision's weight URLs (download.pyto
 }
 
 
-class _NetworkAttempts:
-    def __init__(self):
-        self.count = 0
-
-    def refuse(self, *args, **kwargs):
-        self.count += 1
-        raise OSError("network disabled in tests")
-
-
-def _go_offline(mp: pytest.MonkeyPatch, torch_home) -> _NetworkAttempts:
-    attempts = _NetworkAttempts()
-    mp.setenv("TORCH_HOME", str(torch_home))
-    mp.delenv("TORCH_HUB", raising=False)
-    for name in ("getaddrinfo", "create_connection"):
-        mp.setattr(socket, name, attempts.refuse)
-    mp.setattr(socket.socket, "connect", attempts.refuse)
-    return attempts
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One intra-op thread: these small forward passes gain little from two, and spin badly on a busy machine."""
     with cpu_threads(1):
         yield
-
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path) -> _NetworkAttempts:
-    return _go_offline(monkeypatch, tmp_path / "torch")
 
 
 def _one_sentence(message: str) -> bool:
@@ -230,7 +206,7 @@ def raw(tmp_path_factory):
     """{name: (model, raw detections)} for the two 320-px detectors, loaded offline from the cache."""
     out = {}
     with pytest.MonkeyPatch.context() as mp:
-        _go_offline(mp, tmp_path_factory.mktemp("torch"))
+        go_offline(mp, tmp_path_factory.mktemp("torch"))
         for name in (FAST, SSD):
             _save_cached(name, seed=0, spread=True)
             model = P.load_detector(name, device="cpu")

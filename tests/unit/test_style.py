@@ -10,7 +10,6 @@ test saves itself at the exact path torch hub would download to.
 
 from __future__ import annotations
 
-import socket
 import time
 
 import numpy as np
@@ -25,6 +24,7 @@ from core.pretrained import WeightsUnavailable
 from core.style import costs as C
 from core.style import transfer as T
 from core.style import vgg
+from tests.conftest import go_offline
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -315,25 +315,11 @@ def test_extractor_rejects_bad_arguments(features):
 # ================================================================================ weights, offline
 
 
-class _NetworkAttempts:
-    def __init__(self):
-        self.count = 0
-
-    def refuse(self, *args, **kwargs):
-        self.count += 1
-        raise OSError("network disabled in tests")
-
-
 @pytest.fixture
-def offline(monkeypatch, tmp_path) -> _NetworkAttempts:
-    attempts = _NetworkAttempts()
-    monkeypatch.setattr(T, "_cache", {})  # features()' per-process cache starts empty and is restored afterwards
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("TORCH_HUB", raising=False)
-    for name in ("getaddrinfo", "create_connection"):
-        monkeypatch.setattr(socket, name, attempts.refuse)
-    monkeypatch.setattr(socket.socket, "connect", attempts.refuse)
-    return attempts
+def offline(monkeypatch, tmp_path):
+    """No network, an empty torch hub cache, and features()' per-process cache empty (restored afterwards)."""
+    monkeypatch.setattr(T, "_cache", {})
+    return go_offline(monkeypatch, tmp_path / "torch")
 
 
 @pytest.fixture(scope="module")
