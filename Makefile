@@ -36,6 +36,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/fit_overhead.py
 	PYTHONPATH=. $(BIN)/python bench/trajectories.py
 	PYTHONPATH=. $(BIN)/python bench/cnn_time_to_accuracy.py
+	PYTHONPATH=. $(BIN)/python bench/style_transfer.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -26,11 +26,31 @@ def _check(a: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what} must be activations [n_C, n_H, n_W] or [B, n_C, n_H, n_W], got {shape}")
 
 
+class _Gram(torch.autograd.Function):
+    """G = F·Fᵀ with its gradient (dG + dGᵀ)·F returned in F's own memory layout.
+
+    The generic backward of a batched matmul hands a channels-last F its gradient in the other layout,
+    and the additions that follow cost more than the whole Gram matrix (bench/style_transfer.py).
+    """
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(f)
+        return f @ f.transpose(-1, -2)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        (f,) = ctx.saved_tensors
+        gs = g + g.transpose(-1, -2)
+        if f.stride(-2) == 1:  # channels-last: F is a transposed view of a [.., H*W, C] block
+            return (f.transpose(-1, -2) @ gs.transpose(-1, -2)).transpose(-1, -2)
+        return gs @ f
+
+
 def gram_matrix(a: torch.Tensor) -> torch.Tensor:
     """G_kk' = Σ_i Σ_j a_ijk a_ijk': [C, H, W] → [C, C], or [B, C, H, W] → [B, C, C] (float32, not normalised)."""
     _check(a, "gram_matrix's input")
-    f = a.float().flatten(-2)  # [..., C, H*W]
-    return f @ f.transpose(-1, -2)
+    return _Gram.apply(a.float().flatten(-2))  # F: [..., C, H*W]
 
 
 def content_cost(a_c: torch.Tensor, a_g: torch.Tensor) -> torch.Tensor:

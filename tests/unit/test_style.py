@@ -438,3 +438,20 @@ def test_features_uses_the_cached_weights_once_they_appear(offline, seeded_state
     for key, tensor in net2.state_dict().items():
         assert torch.equal(tensor, seeded_state[f"features.{key}"]), key
     assert T.features()[0] is net2
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gram_gradient_equals_autograd_of_the_plain_product_in_either_layout(channels_last):
+    """gram_matrix has its own backward ((dG + dGᵀ)·F, in F's layout): it must equal autograd of F·Fᵀ."""
+    gen = torch.Generator().manual_seed(7)
+    a = torch.randn(2, 6, 5, 7, generator=gen, dtype=torch.float64)
+    if channels_last:
+        a = a.contiguous(memory_format=torch.channels_last)
+    weights = torch.randn(2, 6, 6, generator=gen, dtype=torch.float64)
+    ours = a.clone().requires_grad_(True)
+    (C.gram_matrix(ours).double() * weights).sum().backward()
+    ref = a.clone().requires_grad_(True)
+    f = ref.float().flatten(-2)
+    ((f @ f.transpose(-1, -2)).double() * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, ref.grad, rtol=1e-5, atol=1e-5)
+    assert ours.grad.is_contiguous(memory_format=torch.channels_last) == channels_last
