@@ -1,0 +1,379 @@
+"""A character-level language model, trained as one tracked run (MLflow experiment "rnn").
+
+The text is cut into windows: X = [N, T] character ids, y = [N, T] the next character at
+each position; the model (embedding → ``torch.nn.RNN``/``LSTM``/``GRU``, 1–3 layers → a
+linear layer) returns [N, T, V] logits and the loss is the cross-entropy of every position.
+It trains through :func:`core.experiment.train_tracked` (the one training loop), and samples
+a few lines after every epoch (``ctx.push("samples", ...)`` and a text artifact per epoch).
+
+The trained model uses PyTorch's recurrent layers for speed: ``nn.LSTM`` computes exactly
+the course's LSTM (tests/unit/test_rnn.py checks :class:`core.rnn.cells.LSTMCell` against
+``nn.LSTMCell`` with the same weights) and ``nn.RNN`` the course's RNN; ``nn.GRU`` is
+PyTorch's variant of the GRU (see :class:`core.rnn.cells.TorchGRUCell`).
+
+Corpora (:mod:`core.rnn.corpora`) that work offline: first names, last names and German or Italian city names from
+the Faker package, docstrings of Python's standard library, or an uploaded .txt file
+(:func:`decode_text`). For list corpora each entry is one line, and a sample is one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core import tracking
+from core.device import pick_device, seed_everything
+from core.experiment import Lane, train_tracked
+from core.jobs import JobContext
+from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.rnn.corpora import CORPORA, MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, NEWLINE, CorpusError, decode_text, load_corpus
+from core.training import Callback, TrainingCancelled
+
+__all__ = [
+    "CORPORA",
+    "LM_CELLS",
+    "MAX_UPLOAD_BYTES",
+    "CharLM",
+    "CharLMConfig",
+    "CharLMResult",
+    "CorpusError",
+    "Vocab",
+    "decode_text",
+    "load_corpus",
+    "make_windows",
+    "run_charlm",
+    "sample",
+    "sample_text_file",
+    "sequence_cross_entropy",
+    "unigram_entropy",
+]
+
+PAGE = "rnn"
+LM_CELLS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """The characters of a text, sorted; ids are positions in ``chars``."""
+
+    chars: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> Vocab:
+        return cls(tuple(sorted(set(text))))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.chars)}
+
+    def unknown(self, text: str) -> list[str]:
+        """The characters of ``text`` that are not in the vocabulary, in order of appearance."""
+        known = set(self.chars)
+        return list(dict.fromkeys(c for c in text if c not in known))
+
+    def encode(self, text: str) -> Tensor:
+        idx = self.index
+        missing = self.unknown(text)
+        if missing:
+            raise ValueError(f"characters not in the vocabulary: {''.join(missing)!r}")
+        return torch.tensor([idx[c] for c in text], dtype=torch.int64)
+
+    def decode(self, ids: Sequence[int] | Tensor) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+def make_windows(ids: Tensor, seq_len: int, stride: int | None = None) -> tuple[Tensor, Tensor]:
+    """Windows of a 1-D id sequence: X [N, T] = ids[s : s+T], y [N, T] = ids[s+1 : s+T+1]
+    (the next character at every position) for s = 0, stride, 2·stride, …"""
+    if seq_len < 1:
+        raise ValueError("the sequence length must be at least 1")
+    stride = stride or seq_len
+    n = (len(ids) - 1 - seq_len) // stride + 1
+    if n < 1:
+        raise ValueError(f"the text is too short for windows of {seq_len} characters")
+    starts = torch.arange(n) * stride
+    offsets = torch.arange(seq_len)
+    X = ids[starts[:, None] + offsets]  # (N, T)
+    y = ids[starts[:, None] + offsets + 1]
+    return X, y
+
+
+def unigram_entropy(ids: Tensor, n_symbols: int | None = None) -> float:
+    """H = −Σ p(c) ln p(c) of the character frequencies, in nats: the loss of the best
+    model that ignores context."""
+    counts = torch.bincount(ids, minlength=n_symbols or 0).double()
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * p.log()).sum())
+
+
+def sequence_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy over every position: logits [N, T, V], y [N, T]."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class CharLM(nn.Module):
+    """Embedding (V → E) → RNN/LSTM/GRU (1–3 layers, hidden H) → linear (H → V).
+
+    ``forward(x [N, T])`` → logits [N, T, V]; ``step`` carries the recurrent state for
+    sampling one character at a time. PyTorch's layers are used for speed: ``nn.LSTM``
+    computes the course's LSTM equations exactly and ``nn.RNN`` the course's RNN
+    (tests/unit/test_rnn.py checks our cells against them with the same weights);
+    ``nn.GRU`` is PyTorch's GRU variant (r applied after the recurrent matrix). (Karpathy, "The Unreasonable Effectiveness of
+    Recurrent Neural Networks", 2015; Graves, "Generating Sequences With Recurrent Neural
+    Networks", 2013.)"""
+
+    def __init__(self, vocab_size: int, cell: str = "LSTM", embedding_size: int = 16, hidden_size: int = 64,
+                 num_layers: int = 1) -> None:
+        super().__init__()
+        if cell not in LM_CELLS:
+            raise ValueError(f"unknown cell {cell!r}: choose one of {', '.join(LM_CELLS)}")
+        self.cell = cell
+        self.embed = nn.Embedding(vocab_size, embedding_size)
+        self.rnn = LM_CELLS[cell](embedding_size, hidden_size, num_layers=num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def step(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        out, state = self.rnn(self.embed(x), state)  # (N, T, H)
+        return self.head(out), state
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.step(x)[0]  # (N, T, V)
+
+
+@torch.no_grad()
+def sample(model: CharLM, vocab: Vocab, *, n: int = 5, temperature: float = 1.0, seed: int = 0, start: str = NEWLINE,
+           max_len: int = 40, stop_at_newline: bool = True) -> list[str]:
+    """``n`` samples drawn one character at a time from softmax(logits / temperature).
+
+    Each sample is primed with ``start`` (a newline: "the beginning of a line") and ends at
+    the next newline or after ``max_len`` characters. ``temperature`` ≤ 1e-6 (or 0) takes the
+    arg-max at every step (greedy: always the same sample). The same ``seed`` gives the
+    same samples."""
+    if temperature < 0:
+        raise ValueError("the temperature must not be negative")
+    if not start:
+        raise ValueError("give at least one character to start from")
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    prime = vocab.encode(start).to(device)[None].repeat(n, 1)  # (n, len(start))
+    logits, state = model.step(prime)
+    last = logits[:, -1].float().cpu()  # (n, V)
+    out = torch.zeros(n, max_len, dtype=torch.int64)
+    for t in range(max_len):
+        if temperature <= 1e-6:
+            nxt = last.argmax(1)
+        else:
+            probs = torch.softmax(last / temperature, dim=1)
+            nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
+        out[:, t] = nxt
+        logits, state = model.step(nxt[:, None].to(device), state)
+        last = logits[:, -1].float().cpu()
+    model.train(was)
+    texts = []
+    for row in out.tolist():
+        s = vocab.decode(row)
+        texts.append(s.split(NEWLINE)[0] if stop_at_newline else s)
+    return texts
+
+
+# --------------------------------------------------------------------------- the tracked job
+
+
+@dataclass(frozen=True)
+class CharLMConfig:
+    """One character-model training (also the tracked run's params, without ``text``)."""
+
+    corpus: str = "first names"  # a key of CORPORA, or "upload" (then ``text`` holds the text)
+    cell: str = "LSTM"
+    num_layers: int = 1
+    embedding_size: int = 16
+    hidden_size: int = 128
+    seq_len: int = 24
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.005
+    optimizer: str = "Adam"
+    temperature: float = 0.8  # for the samples drawn after each epoch
+    n_samples: int = 8
+    max_chars: int = 300_000  # a longer text is cut (a few epochs must fit in a minute)
+    dev_fraction: float = 0.1
+    seed: int = 0
+    text: str = field(default="", repr=False, compare=False)
+    text_name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.corpus != "upload" and self.corpus not in CORPORA:
+            raise ValueError(f"unknown corpus {self.corpus!r}: choose one of {', '.join(CORPORA)} or upload a text")
+        if self.corpus == "upload" and len(self.text.strip()) < MIN_TEXT_CHARS:
+            raise ValueError(f"upload a text of at least {MIN_TEXT_CHARS} characters first")
+        if self.cell not in LM_CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}: choose one of {', '.join(LM_CELLS)}")
+        if not 1 <= self.num_layers <= 3:
+            raise ValueError("use 1 to 3 layers")
+        if not 2 <= self.embedding_size <= 256:
+            raise ValueError("the embedding size must be between 2 and 256")
+        if not 4 <= self.hidden_size <= 1024:
+            raise ValueError("the hidden size must be between 4 and 1,024")
+        if not 4 <= self.seq_len <= 256:
+            raise ValueError("the sequence length must be between 4 and 256 characters")
+        if not 1 <= self.epochs <= 200:
+            raise ValueError("epochs must be between 1 and 200")
+        if not 1 <= self.batch_size <= 4096:
+            raise ValueError("the batch size must be between 1 and 4,096")
+        if not 0 < self.lr <= 1e36:  # the page offers up to 10; tests use absurd rates to overflow float32
+            raise ValueError("the learning rate must be a positive number")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if not 0 <= self.temperature <= 5:
+            raise ValueError("the temperature must be between 0 and 5")
+        if not 1 <= self.n_samples <= 50:
+            raise ValueError("draw between 1 and 50 samples")
+        if not 0 <= self.dev_fraction < 0.5:
+            raise ValueError("the dev fraction must be between 0 and 0.5")
+        if self.max_chars < 1000:
+            raise ValueError("keep at least 1,000 characters of text")
+
+    def params(self) -> dict[str, Any]:
+        """The run's params: the config without the uploaded text itself (its size and hash instead)."""
+        p = {k: v for k, v in asdict(self).items() if k != "text"}
+        if self.corpus == "upload":
+            p["text_chars"] = len(self.text)
+            p["text_sha1"] = hashlib.sha1(self.text.encode()).hexdigest()[:12]
+        return p
+
+
+@dataclass
+class CharLMResult:
+    """What a finished (or stopped) character-model training leaves for the page."""
+
+    lane: Lane
+    vocab: Vocab
+    model: CharLM | None = None  # on the CPU, in eval mode
+    samples: list[dict[str, Any]] = field(default_factory=list)  # per epoch: {"epoch", "samples": [...]}
+    unigram: float = float("nan")  # the unigram entropy of the training text (nats)
+    sizes: dict[str, int] = field(default_factory=dict)
+    lines: bool = True
+    cell: str = "LSTM"
+
+    @property
+    def final_perplexity(self) -> float | None:
+        loss = self.lane.dev_loss if self.lane.dev_loss is not None else self.lane.history.last("train_loss")
+        return math.exp(loss) if loss is not None else None
+
+
+def _split_text(text: str, lines: bool, dev_fraction: float, seed: int) -> tuple[str, str]:
+    """Train and dev text: lines shuffled with the seed for list corpora, else the last part."""
+    if lines:
+        items = [s for s in text.split(NEWLINE) if s.strip()]
+        random.Random(seed).shuffle(items)
+        k = int(round(len(items) * dev_fraction))
+        return NEWLINE + NEWLINE.join(items[k:]) + NEWLINE, NEWLINE + NEWLINE.join(items[:k]) + NEWLINE
+    k = int(len(text) * (1 - dev_fraction))
+    return text[:k], text[k:]
+
+
+class _EpochSamples(Callback):
+    """After every epoch: draw samples, push them to the live view and keep them."""
+
+    def __init__(self, ctx: JobContext | None, cfg: CharLMConfig, vocab: Vocab, rows: list[dict[str, Any]],
+                 lines: bool) -> None:
+        self.ctx, self.cfg, self.vocab, self.rows, self.lines = ctx, cfg, vocab, rows, lines
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module) -> None:
+        texts = sample(model, self.vocab, n=self.cfg.n_samples, temperature=self.cfg.temperature,
+                       seed=self.cfg.seed + epoch, max_len=30 if self.lines else 120, stop_at_newline=self.lines)
+        row = {"epoch": epoch, "samples": texts}
+        self.rows.append(row)
+        if self.ctx is not None:
+            self.ctx.push("samples", epoch=epoch, text="\n".join(texts))
+            perplexity = {"train": math.exp(min(record["train_loss"], 50))}
+            if "dev_loss" in record:
+                perplexity["dev"] = math.exp(min(record["dev_loss"], 50))
+            self.ctx.push("perplexity", epoch=epoch, **perplexity)
+
+
+def prepare_text(cfg: CharLMConfig) -> tuple[str, bool]:
+    """(the corpus text, whether it is a list of lines), cut to ``cfg.max_chars``."""
+    if cfg.corpus == "upload":
+        text, lines = cfg.text, False
+    else:
+        text, lines = load_corpus(cfg.corpus), CORPORA[cfg.corpus].lines
+    return text[: cfg.max_chars], lines
+
+
+def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device | None = None) -> CharLMResult:
+    """Train a :class:`CharLM` on the config's corpus as one tracked run (a job function).
+
+    Logs the config, the sizes, per-epoch train/dev loss and perplexity, the samples of
+    every epoch as text artifacts (``samples/epoch_NNN.txt``) and the unigram-entropy
+    reference. A NaN loss ends the run FAILED (the lane carries the message); Stop raises
+    :class:`TrainingCancelled` with ``.result``."""
+    device = device or pick_device()
+    if ctx is not None:
+        ctx.report(0.0, "preparing the text")
+    text, lines = prepare_text(cfg)
+    vocab = Vocab.of(text + NEWLINE)
+    train_text, dev_text = _split_text(text, lines, cfg.dev_fraction, cfg.seed)
+    train_ids = vocab.encode(train_text)
+    X, y = make_windows(train_ids, cfg.seq_len, stride=max(cfg.seq_len // 2, 1))
+    dev = None
+    if len(dev_text) > cfg.seq_len + 1:
+        dev = make_windows(vocab.encode(dev_text), cfg.seq_len)
+    seed_everything(cfg.seed)
+    model = CharLM(len(vocab), cfg.cell, cfg.embedding_size, cfg.hidden_size, cfg.num_layers).to(device)
+    opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+    sizes = {"train_chars": len(train_text), "dev_chars": len(dev_text), "vocab_size": len(vocab),
+             "train_windows": len(y), "dev_windows": 0 if dev is None else len(dev[1])}
+    result = CharLMResult(Lane(cfg.cell), vocab, unigram=unigram_entropy(train_ids, len(vocab)), sizes=sizes,
+                          lines=lines, cell=cfg.cell)
+    samples = _EpochSamples(ctx, cfg, vocab, result.samples, lines)
+
+    def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
+        for row in hist.epochs:
+            m = {"train_perplexity": math.exp(min(row["train_loss"], 50))}
+            if "dev_loss" in row:
+                m["dev_perplexity"] = math.exp(min(row["dev_loss"], 50))
+            run.log_metrics(m, int(row["epoch"]))
+        run.log_metrics({"unigram_entropy": result.unigram}, hist.steps_done)
+        for row in result.samples:
+            run.log_text("\n".join(row["samples"]) + "\n", f"samples_epoch_{row['epoch']:03d}.txt")
+
+    params = {**cfg.params(), **sizes, "device": str(device)}
+    name = f"{cfg.cell} char-LM on {cfg.text_name or cfg.corpus}"
+    try:
+        result.lane = train_tracked(ctx, PAGE, params, model, (X, y), opt, name="charlm", dev=dev, epochs=cfg.epochs,
+                                    batch_size=cfg.batch_size, loss_fn=sequence_cross_entropy, callbacks=[samples],
+                                    run_name=name, tags={"task": "char-lm"}, device=device, seed=cfg.seed,
+                                    finish=finish, figure_title=name, measure_accuracy=False)  # [N, T, V] logits
+    except TrainingCancelled as exc:
+        result.lane = exc.lane
+        result.model = model.to("cpu").eval()
+        exc.result = result
+        raise
+    result.model = model.to("cpu").eval()
+    return result
+
+
+def sample_text_file(result: CharLMResult) -> str:
+    """Every epoch's samples as one text (for the download)."""
+    parts = [f"# epoch {row['epoch']}\n" + "\n".join(row["samples"]) for row in result.samples]
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,193 @@
+"""A tagging task where the future matters, for the bidirectional RNN.
+
+The lab generates strings of random digits 0 … K−1 (each drawn independently and
+uniformly) and tags every position t with 1 when the **next** digit is larger than this one
+(x⟨t+1⟩ > x⟨t⟩), else 0; the last position has no next digit and is not scored.
+
+Why a unidirectional RNN is provably limited here: its prediction at t can only depend on
+x⟨1⟩ … x⟨t⟩, and x⟨t+1⟩ is independent of all of them. Knowing x⟨t⟩ = d, the tag is 1 with
+probability p_d = (K − 1 − d)/K, so no left-to-right model can be right more often than
+mean_d max(p_d, 1 − p_d) — 75 % for K = 10 (:func:`unidirectional_ceiling`). A
+bidirectional RNN's backward half has read x⟨t+1⟩ before it reaches t, so it can reach
+100 %. Both models are trained on the same data with the same seed, hidden size and cell
+(:class:`core.rnn.cells.BidirectionalTagger`, the course's cells), as two tracked runs
+under one comparison tag.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from core import tracking
+from core.device import pick_device, seed_everything
+from core.experiment import KILLED, Lane, train_tracked
+from core.jobs import JobContext
+from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.rnn.cells import CELLS, BidirectionalTagger
+from core.training import TrainingCancelled
+
+__all__ = [
+    "IGNORE",
+    "TaggingConfig",
+    "TaggingResult",
+    "make_tagging_data",
+    "masked_accuracy",
+    "per_position_accuracy",
+    "run_tagging",
+    "tagging_loss",
+    "unidirectional_ceiling",
+]
+
+PAGE = "rnn"
+IGNORE = -100  # the last position's tag: not scored
+LANES = ("unidirectional", "bidirectional")
+
+
+def make_tagging_data(n: int, length: int, n_symbols: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """X [n, length] random digits in 0 … n_symbols−1; y [n, length] with y⟨t⟩ = 1 if
+    x⟨t+1⟩ > x⟨t⟩ else 0, and ``IGNORE`` at the last position."""
+    if n < 1 or length < 2 or n_symbols < 2:
+        raise ValueError("need at least 1 string of length 2 over 2 symbols")
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randint(0, n_symbols, (n, length), generator=gen)
+    y = torch.full((n, length), IGNORE, dtype=torch.int64)
+    y[:, :-1] = (X[:, 1:] > X[:, :-1]).long()
+    return X, y
+
+
+def unidirectional_ceiling(n_symbols: int = 10) -> float:
+    """The best accuracy any left-to-right model can have on this task: mean over d of
+    max(p_d, 1 − p_d) with p_d = (K − 1 − d)/K the chance that the next digit is larger."""
+    p = (n_symbols - 1 - np.arange(n_symbols)) / n_symbols
+    return float(np.maximum(p, 1 - p).mean())
+
+
+def tagging_loss(logits: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy over the scored positions: logits [B, 2, T], y [B, T]."""
+    return F.cross_entropy(logits, y, ignore_index=IGNORE)
+
+
+@torch.no_grad()
+def _predict(model: torch.nn.Module, X: Tensor, batch: int = 1024) -> Tensor:
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    out = torch.cat([model(X[i: i + batch].to(device)).argmax(1).cpu() for i in range(0, len(X), batch)])
+    model.train(was)
+    return out  # [N, T]
+
+
+def masked_accuracy(pred: Tensor, y: Tensor) -> float:
+    keep = y != IGNORE
+    return float((pred[keep] == y[keep]).float().mean())
+
+
+def per_position_accuracy(pred: Tensor, y: Tensor) -> list[float]:
+    """Accuracy at each scored position t = 1 … T−1."""
+    keep = y != IGNORE
+    hits = ((pred == y) & keep).sum(0).double()
+    counts = keep.sum(0).double()
+    return [float(h / c) for h, c in zip(hits, counts) if c > 0]
+
+
+@dataclass(frozen=True)
+class TaggingConfig:
+    """The comparison: one unidirectional and one bidirectional tagger (also the runs' params)."""
+
+    cell: str = "GRU"
+    hidden_size: int = 16
+    length: int = 12
+    n_symbols: int = 10
+    n_train: int = 1500
+    n_dev: int = 500
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 0.01
+    optimizer: str = "Adam"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}: choose one of {', '.join(CELLS)}")
+        if not 2 <= self.hidden_size <= 256:
+            raise ValueError("the hidden size must be between 2 and 256")
+        if not 2 <= self.length <= 60:
+            raise ValueError("the string length must be between 2 and 60")
+        if not 2 <= self.n_symbols <= 26:
+            raise ValueError("use between 2 and 26 symbols")
+        if not 10 <= self.n_train <= 50_000 or not 10 <= self.n_dev <= 20_000:
+            raise ValueError("use 10 to 50,000 training strings and 10 to 20,000 dev strings")
+        if not 1 <= self.epochs <= 100:
+            raise ValueError("epochs must be between 1 and 100")
+        if not 1 <= self.batch_size <= 4096:
+            raise ValueError("the batch size must be between 1 and 4,096")
+        if not 0 < self.lr <= 1000:
+            raise ValueError("the learning rate must be above 0 (and at most 1,000)")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+
+
+@dataclass
+class TaggingResult:
+    comparison: str
+    ceiling: float
+    lanes: list[Lane] = field(default_factory=list)
+    accuracy: dict[str, float] = field(default_factory=dict)  # dev accuracy per lane
+    per_position: dict[str, list[float]] = field(default_factory=dict)  # dev accuracy at t = 1 … T−1
+    examples: list[dict[str, Any]] = field(default_factory=list)  # a few dev strings with both predictions
+
+
+def run_tagging(ctx: JobContext | None, cfg: TaggingConfig, device: torch.device | None = None) -> TaggingResult:
+    """Train the unidirectional, then the bidirectional tagger (same data, seed, size) as two
+    tracked runs under one ``dll.comparison`` tag; a job function."""
+    device = device or pick_device()
+    train = make_tagging_data(cfg.n_train, cfg.length, cfg.n_symbols, cfg.seed)
+    dev = make_tagging_data(cfg.n_dev, cfg.length, cfg.n_symbols, cfg.seed + 10_007)
+    result = TaggingResult(f"bidirectional-{uuid.uuid4().hex[:8]}", unidirectional_ceiling(cfg.n_symbols))
+    preds: dict[str, Tensor] = {}
+    for i, name in enumerate(LANES):
+        if ctx is not None:
+            ctx.report(i / len(LANES), f"training the {name} {cfg.cell} ({i + 1} of {len(LANES)})")
+        seed_everything(cfg.seed)
+        model = BidirectionalTagger(cfg.n_symbols, 2, cfg.hidden_size, cfg.cell, bidirectional=name == "bidirectional")
+        opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+
+        def finish(run: tracking.TrackedRun, model: torch.nn.Module, hist: Any, name: str = name) -> None:
+            pred = _predict(model, dev[0])
+            preds[name] = pred
+            result.accuracy[name] = masked_accuracy(pred, dev[1])
+            result.per_position[name] = per_position_accuracy(pred, dev[1])
+            run.log_metrics({"dev_accuracy": result.accuracy[name], "unidirectional_ceiling": result.ceiling,
+                             "train_accuracy": masked_accuracy(_predict(model, train[0]), train[1])}, hist.steps_done)
+            for t, acc in enumerate(result.per_position[name], start=1):
+                run.log_metrics({"dev_accuracy_at_position": acc}, t)
+
+        params = {**asdict(cfg), "direction": name, "task": "next digit larger"}
+        try:
+            lane = train_tracked(ctx, PAGE, params, model, train, opt, name=name, dev=dev, epochs=cfg.epochs,
+                                 batch_size=cfg.batch_size, loss_fn=tagging_loss, run_name=f"tagger: {name} {cfg.cell}",
+                                 tags={tracking.TAG_COMPARISON: result.comparison, "task": "bidirectional"},
+                                 progress_span=(i / len(LANES), (i + 1) / len(LANES)), device=device, seed=cfg.seed,
+                                 finish=finish, figure_title=f"{name} {cfg.cell} tagger",
+                                 measure_accuracy=False)  # logits are [B, 2, T]: accuracy is measured in finish
+        except TrainingCancelled as exc:
+            exc.lane.status = KILLED
+            result.lanes.append(exc.lane)
+            exc.result = result
+            raise
+        result.lanes.append(lane)
+    if len(preds) == len(LANES):
+        for k in range(min(5, cfg.n_dev)):
+            result.examples.append({
+                "digits": " ".join(map(str, dev[0][k].tolist())),
+                "true tags": " ".join("·" if v == IGNORE else str(v) for v in dev[1][k].tolist()),
+                **{f"{n} predicts": " ".join(map(str, preds[n][k, :-1].tolist())) + " ·" for n in LANES},
+            })
+    return result
