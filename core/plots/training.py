@@ -23,11 +23,13 @@ def lane_curves(
     smoothing: float = 0.0,
     log_y: bool = False,
     title: str = "Training loss per step",
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Live job rows (dicts) per lane, e.g. per optimizer: ``y`` against ``x``, one line each."""
+    """Live job rows (dicts) per lane, e.g. per optimizer: ``y`` against ``x``, one line each
+    (``colors`` fixes a lane's colour, so that it matches the page's other charts)."""
     xy = {name: ([r[x] for r in rows if y in r], [r[y] for r in rows if y in r]) for name, rows in series.items()}
     fig = curves(xy, xlabel=x, ylabel=y.replace("_", " "), title=title, log_y=log_y, smoothing=smoothing,
-                 colors={name: color_for(name, i) for i, name in enumerate(series)})
+                 colors={name: (colors or {}).get(name) or color_for(name, i) for i, name in enumerate(series)})
     fig.update_layout(height=380, legend=dict(orientation="h", y=-0.2))
     return fig
 

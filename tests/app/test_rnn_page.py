@@ -1,0 +1,171 @@
+"""The RNNs page under AppTest: every tab renders; the gate viewer's messages and its values
+against the course LSTM run by hand; the gradient tab's ordering; a tiny character model
+trained as a tracked job (built-in names, then an uploaded text, and a binary file refused);
+and a tiny uni- vs bidirectional comparison."""
+
+import json
+
+import numpy as np
+import torch
+
+from core import tracking
+from core.rnn.viewer import VIEWER_ALPHABET
+from tests.app.helpers import by_label, page, run_until, texts
+
+
+def _chart(at, title: str) -> dict:
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if title in json.dumps(spec.get("layout", {}).get("title", "")):
+            return spec
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def _downloads(at) -> set[str]:
+    return {b.label for b in at.get("download_button")}
+
+
+def test_every_tab_renders():
+    at = page("rnn").run()
+    assert not at.exception
+    assert at.title[0].value == "RNNs"
+    labels = [t.label for t in at.tabs]
+    for tab in ("Cells and gates", "Vanishing gradients", "Character language model", "Bidirectional"):
+        assert tab in labels
+    assert _chart(at, "Gate activations")
+    assert _chart(at, "How much the last step's loss reaches back")
+    assert _chart(at, "Gradient norms before and after clipping")
+    assert "An untrained LSTM cell with random weights" in texts(at)
+    assert {"Download the gate values (CSV)", "Download the gradient norms (CSV)",
+            "Download the norms (CSV)"} <= _downloads(at)
+    assert by_label(at.button, "Train the language model")
+    assert by_label(at.button, "Train both taggers")
+
+
+def _type(at, text: str):
+    """Type into the gate viewer's box (found anew: an element from an older run carries stale widgets)."""
+    by_label(at.text_input, "Text to read (at most 200 characters)").set_value(text)
+    return at.run()
+
+
+def test_gate_viewer_messages_and_values():
+    at = page("rnn").run()
+    _type(at, "")
+    assert "Type a few characters first" in texts(at)
+    _type(at, "x" * 201)
+    assert "That is 201 characters; the viewer reads at most 200" in texts(at)
+    _type(at, "price: 10 €")
+    assert "Not in this cell's vocabulary: '€'" in texts(at)
+    assert not at.exception
+    _type(at, "abc")
+    by_label(at.slider, "Step").set_value(2).run()
+    assert not at.exception
+    # the heatmap of the forget gate holds the course's f = σ(W_f·[h, x] + b_f) of the seeded random cell
+    spec = _chart(at, "Gate activations")
+    forget = np.array(spec["data"][0]["z"])  # (units, steps)
+    torch.manual_seed(0)
+    from core.rnn.cells import LSTMCell
+
+    vocab = sorted(set(VIEWER_ALPHABET))
+    cell = LSTMCell(len(vocab), 8)
+    h = c = torch.zeros(1, 8)
+    with torch.no_grad():
+        for t, ch in enumerate("abc"):
+            x = torch.nn.functional.one_hot(torch.tensor([vocab.index(ch)]), len(vocab)).float()
+            hx = torch.cat([h, x], 1)
+            f = torch.sigmoid(hx @ cell.W_f.T + cell.b_f)
+            i = torch.sigmoid(hx @ cell.W_i.T + cell.b_i)
+            c = f * c + i * torch.tanh(hx @ cell.W_C.T + cell.b_C)
+            h = torch.sigmoid(hx @ cell.W_o.T + cell.b_o) * torch.tanh(c)
+            np.testing.assert_allclose(forget[:, t], f[0].numpy(), atol=1e-6)
+    assert "Download the gate values (CSV)" in _downloads(at)
+
+
+def test_gradient_tab_orders_the_cells():
+    at = page("rnn").run()
+    values = {m.label.split(":")[0]: float(m.value) for m in at.metric if "steps back" in m.label}
+    assert set(values) == {"RNN", "LSTM", "GRU"}
+    assert values["RNN"] < values["LSTM"]
+    by_label(at.select_slider, "Clip the global norm at c").set_value(0.5).run()
+    after = [m for m in at.metric if m.label == "Global norm after clipping"][0]
+    assert float(after.value) == 0.5
+    assert not at.exception
+
+
+def _tiny_lm(at):
+    by_label(at.select_slider, "Hidden size").set_value(16)
+    by_label(at.select_slider, "Embedding size").set_value(4)
+    by_label(at.select_slider, "Sequence length (characters)").set_value(16)
+    by_label(at.slider, "Epochs").set_value(2)
+    by_label(at.number_input, "Learning rate").set_value(0.02)
+    by_label(at.button, "Train the language model").click()
+    return at.run()
+
+
+def test_train_a_tiny_language_model(fresh_store):
+    at = page("rnn").run()
+    at = run_until(_tiny_lm(at), lambda a: "Finished in" in texts(a)).run()
+    assert not at.exception
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["FINISHED"]
+    run = runs.iloc[0]
+    assert run["params.corpus"] == "first names" and run["params.hidden_size"] == "16" and run["params.epochs"] == "2"
+    assert "Samples after epoch 2" in texts(at)
+    assert {"Download the curves (CSV)", "Download every epoch's samples (.txt)",
+            "Download these samples (.txt)"} <= _downloads(at)
+    assert _chart(at, "Perplexity per epoch")
+    # greedy sampling: the same sample every time
+    by_label(at.slider, "Temperature").set_value(0.0)
+    by_label(at.slider, "Samples").set_value(3).run()
+    code = [c.value for c in at.code][-1].splitlines()
+    assert len(code) == 3 and len(set(code)) == 1
+    # the gate viewer now offers the trained model
+    source = by_label(at.radio, "Cell to look inside")
+    assert "The language model trained in this session" in source.options
+    source.set_value("The language model trained in this session").run()
+    _type(at, "Anna")
+    assert "The first layer of the LSTM language model trained in this session" in texts(at)
+    assert not at.exception
+
+
+TEXT = ("The quick brown fox jumps over the lazy dog. " * 20 + "\n").encode()
+
+
+def test_uploaded_text_and_a_binary_file(fresh_store):
+    at = page("rnn").run()
+    by_label(at.selectbox, "Text to learn").set_value("upload").run()
+    assert "Upload a .txt file" in texts(at)
+    uploader = by_label(at.file_uploader, "A plain-text file (UTF-8, at most 2 MB)")
+    uploader.upload("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(300), "text/plain")
+    at.run()
+    assert "looks like a binary file, not text" in texts(at)
+    by_label(at.button, "Train the language model").click().run()
+    assert "Upload a usable .txt file first" in texts(at)
+    assert not at.exception
+    by_label(at.file_uploader, "A plain-text file (UTF-8, at most 2 MB)").upload("fox.txt", TEXT, "text/plain")
+    at.run()
+    assert "fox.txt" in texts(at) and "901 characters" in texts(at)
+    at = run_until(_tiny_lm(at), lambda a: "Finished in" in texts(a)).run()
+    run = tracking.search_runs().iloc[0]
+    assert run["status"] == "FINISHED" and run["params.corpus"] == "upload" and run["params.text_name"] == "fox.txt"
+    assert run["params.text_chars"] == str(len(TEXT))
+    assert not at.exception
+
+
+def test_bidirectional_comparison(fresh_store):
+    at = page("rnn").run()
+    by_label(at.select_slider, "Hidden size (each direction)").set_value(8)
+    by_label(at.slider, "String length").set_value(5)
+    by_label(at.select_slider, "Training strings").set_value(500)
+    sliders = [s for s in at.slider if s.label == "Epochs"]
+    sliders[-1].set_value(3)  # the tagger's (the language model has one too)
+    by_label(at.selectbox, "Cell (our course cells)").set_value("RNN")
+    by_label(at.button, "Train both taggers").click()
+    at = run_until(at.run(), lambda a: "Finished in" in texts(a)).run()
+    assert not at.exception
+    assert _chart(at, "Dev accuracy: unidirectional vs bidirectional")
+    assert _chart(at, "Dev accuracy at each position")
+    runs = tracking.search_runs()
+    assert sorted(runs["params.direction"]) == ["bidirectional", "unidirectional"]
+    assert runs["tags.dll.comparison"].nunique() == 1
+    assert "Download the accuracy per position (CSV)" in _downloads(at)

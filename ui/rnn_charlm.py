@@ -1,0 +1,195 @@
+"""The RNNs page's character-language-model tab: choose a corpus (built in or an uploaded
+.txt), train an RNN/LSTM/GRU as a tracked job, watch loss, perplexity and samples live,
+then sample with a temperature."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import pandas as pd
+import streamlit as st
+
+from core.jobs import FINISHED, KILLED
+from core.optimizers.rules import OPTIMIZERS
+from core.plots.rnn import lm_epochs
+from core.plots.training import lane_curves
+from core.rnn.charlm import (
+    CORPORA,
+    MAX_UPLOAD_BYTES,
+    CharLMConfig,
+    CharLMResult,
+    CorpusError,
+    decode_text,
+    run_charlm,
+    sample_text_file,
+)
+from core.rnn.charlm import sample as lm_sample
+from ui import jobs, shell
+from ui.tables import csv_button
+
+PAGE = "rnn"
+JOB = f"{PAGE}.lm"
+UPLOAD = "upload"
+
+
+def trained_lm() -> tuple[CharLMResult, str] | None:
+    """(this session's trained language model, what it was trained on), or None."""
+    result = st.session_state.get(f"{JOB}.result")
+    if not isinstance(result, CharLMResult) or result.model is None:
+        return None
+    cfg: CharLMConfig | None = st.session_state.get(f"{PAGE}.lm_cfg")
+    what = (cfg.text_name or CORPORA[cfg.corpus].noun) if cfg else "a text"
+    return result, what
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _decode(digest: str, name: str, _data: bytes) -> tuple[str | None, str | None]:
+    try:
+        return decode_text(_data, name), None
+    except CorpusError as exc:
+        return None, str(exc)
+
+
+def _corpus_label(key: str) -> str:
+    return "Your own text (.txt upload)" if key == UPLOAD else CORPORA[key].label
+
+
+def _uploaded_text() -> tuple[str | None, str]:
+    """(the uploaded text or None, its file name); shows what is wrong with a bad file."""
+    file = st.file_uploader(f"A plain-text file (UTF-8, at most {MAX_UPLOAD_BYTES // 1_000_000} MB)", type=["txt"],
+                            key=f"{PAGE}.lm_upload")
+    if file is None:
+        st.info("Upload a .txt file to train on your own text (a book chapter, song lyrics, code…).",
+                icon=":material/upload_file:")
+        return None, ""
+    data = file.getvalue()
+    text, error = _decode(hashlib.sha1(data).hexdigest(), file.name, data)
+    if error:
+        st.error(error, icon=":material/error:")
+        return None, file.name
+    st.caption(f"**{file.name}**: {len(text):,} characters, {len(set(text))} different ones. It starts: "
+               f"“{text[:160].strip()}…”")
+    return text, file.name
+
+
+def render_charlm() -> None:
+    """The "Character language model" tab."""
+    st.markdown(
+        "A **character language model** reads text one character at a time and predicts the next one: "
+        "P(x⟨t+1⟩ | x⟨1⟩ … x⟨t⟩). It is trained on windows of the text with the cross-entropy of every position; "
+        "**perplexity** e^loss is the number of characters it is still choosing between. To generate, it samples "
+        "a character from softmax(logits / temperature), feeds it back, and repeats. **Try:** watch the samples "
+        "after each epoch turn from noise into names; train an RNN and an LSTM with the same settings and compare "
+        "their curves on the Runs page; sample at temperature 0.2 (safe, repetitive) and 1.5 (wild)."
+    )
+    c1, c2 = st.columns([1, 2])
+    corpus = c1.selectbox("Text to learn", [*CORPORA, UPLOAD], format_func=_corpus_label, key=f"{PAGE}.lm_corpus")
+    text, text_name = "", ""
+    with c2:
+        if corpus == UPLOAD:
+            text, text_name = _uploaded_text()
+        else:
+            st.caption(CORPORA[corpus].description)
+    with st.form(f"{PAGE}.lm_form", border=True):
+        f1, f2, f3 = st.columns(3)
+        cell = f1.selectbox("Cell", ["LSTM", "GRU", "RNN"], key=f"{PAGE}.lm_cell")
+        layers = f1.select_slider("Layers", [1, 2, 3], 1, key=f"{PAGE}.lm_layers")
+        emb = f1.select_slider("Embedding size", [4, 8, 16, 32, 64], 16, key=f"{PAGE}.lm_emb")
+        hidden = f2.select_slider("Hidden size", [16, 32, 64, 128, 256], 128, key=f"{PAGE}.lm_hidden")
+        seq_len = f2.select_slider("Sequence length (characters)", [8, 16, 24, 32, 48, 64, 128], 24,
+                                   key=f"{PAGE}.lm_seq")
+        epochs = f2.slider("Epochs", 1, 60, 20, key=f"{PAGE}.lm_epochs")
+        opt = f3.selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index("Adam"), key=f"{PAGE}.lm_opt")
+        lr = f3.number_input("Learning rate", 1e-5, 10.0, 5e-3, format="%g", key=f"{PAGE}.lm_lr")
+        temp = f3.slider("Temperature of the samples shown while training", 0.0, 2.0, 0.8, 0.1, key=f"{PAGE}.lm_temp")
+        go = st.form_submit_button("Train the language model", type="primary", icon=":material/play_arrow:",
+                                   disabled=jobs.is_active(JOB))
+    if go:
+        if corpus == UPLOAD and not text:
+            st.error("Upload a usable .txt file first (see the message above), or pick a built-in text.",
+                     icon=":material/error:")
+        else:
+            try:
+                cfg = CharLMConfig(corpus=corpus, cell=cell, num_layers=layers, embedding_size=emb, hidden_size=hidden,
+                                   seq_len=seq_len, epochs=epochs, lr=float(lr), optimizer=opt, temperature=temp,
+                                   seed=shell.global_seed(), text=text or "", text_name=text_name)
+            except ValueError as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                st.session_state[f"{PAGE}.lm_cfg"] = cfg
+                jobs.start(JOB, run_charlm, cfg, name=f"{cfg.cell} char-LM on {text_name or corpus}")
+    jobs.panel(JOB, _live, every=1.0)
+    lm = trained_lm()
+    if lm is not None and not jobs.is_active(JOB):
+        _sampler(*lm)
+
+
+def _live(snap) -> None:
+    steps = snap.metrics.get("charlm", [])
+    epochs = snap.metrics.get("charlm/epochs", [])
+    samples = snap.metrics.get("samples", [])
+    result: CharLMResult | None = snap.result if isinstance(snap.result, CharLMResult) else None
+    unigram = result.unigram if result else None
+    c1, c2 = st.columns(2)
+    if steps:
+        c1.plotly_chart(lane_curves({"loss": steps}, smoothing=0.6, title="Cross-entropy per step (nats per character)"),
+                        key=f"{PAGE}.lm_steps")
+    if epochs:
+        c2.plotly_chart(lm_epochs(epochs, unigram=unigram, perplexity=True), key=f"{PAGE}.lm_ppl")
+    if samples:
+        last = samples[-1]
+        cfg: CharLMConfig | None = st.session_state.get(f"{PAGE}.lm_cfg")
+        temperature = f" (temperature {cfg.temperature:g})" if cfg is not None else ""
+        st.markdown(f"**Samples after epoch {last['epoch']}**{temperature}:")
+        st.code(last["text"] or "(empty)", language=None)
+    if result is None:
+        return
+    if snap.status == KILLED:
+        st.caption("Stopped: the model as it was is kept, and you can sample from it below.")
+    lane = result.lane
+    if lane.status == "FAILED":
+        st.error(f"The training diverged: {lane.error}. Nothing useful was learned; lower the learning rate.",
+                 icon=":material/error:")
+        return
+    if snap.status != FINISHED:
+        return
+    m = st.columns(4)
+    ppl = result.final_perplexity
+    m[0].metric("Dev perplexity" if lane.dev_loss is not None else "Train perplexity", f"{ppl:.2f}" if ppl else "–",
+                help="e^loss: how many characters the model is still choosing between, on average.")
+    m[1].metric("Unigram perplexity (no context)", f"{math.exp(result.unigram):.2f}",
+                help="e^H of the character frequencies: what a model that ignores the context would reach.")
+    m[2].metric("Vocabulary", f"{result.sizes['vocab_size']} characters")
+    m[3].metric("Seconds per epoch", f"{lane.seconds_per_epoch or 0:.2f}")
+    rows = [{"epoch": r["epoch"], **{k: r.get(k) for k in ("epoch_train_loss", "dev_loss")}} for r in epochs]
+    frame = pd.DataFrame(rows)
+    d1, d2 = st.columns(2)
+    csv_button(d1, "Download the curves (CSV)", frame, "charlm_curves.csv", f"{PAGE}.lm_curves_csv")
+    d2.download_button("Download every epoch's samples (.txt)", sample_text_file(result), "charlm_samples.txt",
+                       "text/plain", key=f"{PAGE}.lm_samples_txt")
+    st.caption(f"Tracked as run `{lane.run_id}` in the *rnn* experiment (samples of every epoch are its text artifacts).")
+
+
+def _sampler(result: CharLMResult, trained_on: str) -> None:
+    st.subheader("Sample from the trained model")
+    st.caption(f"The {result.cell} trained on {trained_on}. Temperature T divides the logits before the softmax: "
+               "T → 0 always takes the most likely character (greedy: the same text every time), T = 1 samples "
+               "the model's own probabilities, T > 1 flattens them towards uniform.")
+    c1, c2, c3 = st.columns(3)
+    temp = c1.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key=f"{PAGE}.temperature")
+    n = c2.slider("Samples", 1, 30, 10, key=f"{PAGE}.n_samples")
+    start = c3.text_input("Start with", "", key=f"{PAGE}.start", max_chars=40,
+                          help="Characters to begin each sample with (empty: the start of a line).")
+    missing = result.vocab.unknown(start)
+    if missing:
+        st.warning(f"Not in the model's vocabulary: {', '.join(repr(c) for c in missing)}. Remove them to sample.",
+                   icon=":material/keyboard:")
+        return
+    prime = ("\n" + start) if result.lines or not start else start
+    texts = lm_sample(result.model, result.vocab, n=n, temperature=temp, seed=shell.global_seed(), start=prime,
+                      max_len=30 if result.lines else 200, stop_at_newline=result.lines)
+    shown = [start + t for t in texts]
+    st.code("\n".join(shown) if result.lines else "\n\n".join(shown), language=None)
+    st.download_button("Download these samples (.txt)", "\n".join(shown) + "\n", "samples.txt", "text/plain",
+                       key=f"{PAGE}.samples_txt")
