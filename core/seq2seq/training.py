@@ -1,0 +1,313 @@
+"""Training encoder–decoders as tracked jobs, and using them: greedy translation with the
+attention weights, beam search, exact match and BLEU on the dev set.
+
+:func:`run_seq2seq` is a job function: it generates the task's data, then trains each
+requested variant ("attention", "no attention") as one run of the MLflow experiment
+"seq2seq" through the shared :func:`core.experiment.train_tracked` (so the one
+:func:`core.training.fit` loop). The model sees ``X = cat([src, tgt_in], 1)`` and
+:func:`sequence_loss` is the token cross-entropy without the <pad> positions. After
+training, inside the run, the dev set is translated greedily and scored: exact match
+(the whole output right) and corpus BLEU (:func:`core.seq2seq.bleu.bleu`: characters for
+dates, 13a words for number words), logged with a text file of example translations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core import tracking
+from core.device import cpu_threads, pick_device, seed_everything
+from core.experiment import FINISHED as LANE_FINISHED
+from core.experiment import Lane, train_tracked
+from core.jobs import JobContext
+from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.seq2seq.beam import BeamResult, Hypothesis, beam_search, greedy_search
+from core.seq2seq.bleu import bleu
+from core.seq2seq.data import DIRECTIONS, TASKS, Codec, Seq2SeqData, check_source, make_data
+from core.seq2seq.dates import LANGUAGES
+from core.seq2seq.model import CELLS, Seq2Seq
+from core.seq2seq.vocab import EOS, PAD, SOS
+from core.training import TrainingCancelled
+
+__all__ = [
+    "PAGE",
+    "VARIANTS",
+    "Seq2SeqConfig",
+    "Seq2SeqResult",
+    "Translation",
+    "VariantResult",
+    "beam_translate",
+    "build_model",
+    "evaluate_dev",
+    "run_seq2seq",
+    "sequence_loss",
+    "translate",
+    "translate_batch",
+]
+
+PAGE = "seq2seq"
+VARIANTS = ("attention", "no attention")
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig:
+    """One training job (also each tracked run's params)."""
+
+    task: str = "dates"  # "dates" | "numbers"
+    variants: tuple[str, ...] = ("attention",)  # any of VARIANTS, trained one after the other
+    languages: tuple[str, ...] = tuple(LANGUAGES)  # dates: the languages of the written forms
+    direction: str = "digits→words"  # numbers: "digits→words" | "words→digits"
+    high: int = 9_999  # numbers: the largest number
+    n_train: int = 6_000
+    n_dev: int = 500
+    cell: str = "GRU"
+    embed_dim: int = 32
+    hidden: int = 64
+    teacher_forcing: float = 1.0  # the probability of feeding the ground truth while training
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 5e-3
+    optimizer: str = "Adam"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}: choose one of {', '.join(TASKS)}")
+        if not self.variants or any(v not in VARIANTS for v in self.variants) or len(set(self.variants)) != len(self.variants):
+            raise ValueError("choose at least one variant: 'attention', 'no attention' or both")
+        if not self.languages or any(lang not in LANGUAGES for lang in self.languages):
+            raise ValueError(f"choose at least one language among {', '.join(LANGUAGES)}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"the direction must be one of {', '.join(DIRECTIONS)}")
+        if not 10 <= self.high <= 999_999:
+            raise ValueError("the largest number must be between 10 and 999,999")
+        if not 8 <= self.n_train <= 100_000:
+            raise ValueError("the training set must have between 8 and 100,000 pairs")
+        if not 4 <= self.n_dev <= 10_000:
+            raise ValueError("the dev set must have between 4 and 10,000 pairs")
+        if self.task == "numbers" and self.n_train + self.n_dev > self.high + 1:
+            raise ValueError(f"there are only {self.high + 1:,} numbers up to {self.high:,}: "
+                             "ask for fewer pairs or a larger largest number")
+        if self.cell not in CELLS:
+            raise ValueError(f"the cell must be one of {', '.join(CELLS)}")
+        if not 2 <= self.embed_dim <= 512 or not 2 <= self.hidden <= 1024:
+            raise ValueError("the embedding size must be 2–512 and the hidden size 2–1,024")
+        if not 0.0 <= self.teacher_forcing <= 1.0:
+            raise ValueError("the teacher-forcing ratio must be between 0 and 1")
+        if not 1 <= self.epochs <= 200:
+            raise ValueError("epochs must be between 1 and 200")
+        if not 1 <= self.batch_size <= 4096:
+            raise ValueError("the batch size must be between 1 and 4,096")
+        if not 0 < self.lr <= 1e9:
+            raise ValueError("the learning rate must be above 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError("the seed must be between 0 and 4,294,967,295")
+
+
+@dataclass
+class VariantResult:
+    """One trained variant: its tracked lane, the model (CPU, eval mode) and its dev scores."""
+
+    variant: str
+    lane: Lane
+    model: Seq2Seq | None = None
+    exact_match: float | None = None  # 0–1
+    bleu: float | None = None  # 0–100 (sacrebleu's scale)
+    predictions: list[dict[str, Any]] = field(default_factory=list)  # dev: source, reference, output, correct
+    train_seconds: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.lane.status == LANE_FINISHED and self.model is not None
+
+
+@dataclass
+class Seq2SeqResult:
+    """What a job leaves for the page: the task's codec and each variant's result."""
+
+    cfg: Seq2SeqConfig
+    codec: Codec
+    variants: dict[str, VariantResult] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def best(self) -> VariantResult | None:
+        """The finished variant with the best exact match (attention first on a tie)."""
+        done = [v for v in self.variants.values() if v.finished]
+        return max(done, key=lambda v: (v.exact_match or 0.0, v.variant == "attention")) if done else None
+
+
+def sequence_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean token cross-entropy of logits [N, T, V] against targets [N, T], <pad> left out."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
+
+
+def build_model(cfg: Seq2SeqConfig, codec: Codec, variant: str) -> Seq2Seq:
+    return Seq2Seq(len(codec.src_vocab), len(codec.tgt_vocab), codec.src_len, attention=variant == "attention",
+                   cell=cfg.cell, embed_dim=cfg.embed_dim, hidden=cfg.hidden, teacher_forcing=cfg.teacher_forcing)
+
+
+@torch.no_grad()
+def _greedy_ids(model: Seq2Seq, src: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Greedy decoding of a batch: (ids [N, T], log-prob of each [N, T], attention [N, T, S])."""
+    was = model.training
+    model.eval()
+    try:
+        logits, weights = model.decode(src, max_len=max_len)
+    finally:
+        model.train(was)
+    logp = F.log_softmax(logits.float(), -1)
+    ids = logp.argmax(-1)
+    return ids, logp.gather(-1, ids[..., None]).squeeze(-1), weights
+
+
+def _cut(ids: Sequence[int]) -> list[int]:
+    """Token ids up to and including the first <eos>."""
+    out = []
+    for i in ids:
+        out.append(int(i))
+        if int(i) == EOS:
+            break
+    return out
+
+
+def translate_batch(model: Seq2Seq, codec: Codec, sources: Sequence[str], batch_size: int = 1024) -> list[str]:
+    """Greedy translations of already-clean source texts."""
+    device = next(model.parameters()).device
+    outputs: list[str] = []
+    for i in range(0, len(sources), batch_size):
+        src = codec.encode_sources(sources[i: i + batch_size]).to(device)
+        ids, _, _ = _greedy_ids(model, src, codec.max_out)
+        outputs += [codec.decode_output(row) for row in ids.tolist()]
+    return outputs
+
+
+def evaluate_dev(model: Seq2Seq, codec: Codec, pairs: Sequence[tuple[str, str]]) -> tuple[float, float, list[dict]]:
+    """(exact match 0–1, corpus BLEU 0–100, one row per pair) of greedy translations."""
+    outputs = translate_batch(model, codec, [s for s, _ in pairs])
+    rows = [{"source": s, "reference": t, "output": o, "correct": o == t} for (s, t), o in zip(pairs, outputs, strict=True)]
+    exact = sum(r["correct"] for r in rows) / max(len(rows), 1)
+    score = bleu(outputs, [t for _, t in pairs], tokenize=codec.bleu_tokenize) if rows else 0.0
+    return exact, score, rows
+
+
+@dataclass
+class Translation:
+    """A typed source translated greedily: the tokens on both sides, the attention weights
+    [T, S] (None without attention; row t = output token t), per-token log-probabilities."""
+
+    source: str
+    source_tokens: list[str]
+    output: str
+    output_tokens: list[str]  # with "<eos>" last when the model ended the sentence
+    attention: list[list[float]] | None
+    token_log_probs: list[float]
+    unknown: list[str]
+
+
+def translate(model: Seq2Seq, codec: Codec, text: str) -> Translation:
+    """Greedy translation of a typed ``text`` with its attention heatmap data. ``ValueError``
+    with a plain message for an empty or too long text (see :func:`check_source`)."""
+    clean, unknown = check_source(text, codec)
+    src = codec.encode_sources([clean]).to(next(model.parameters()).device)
+    ids, logp, weights = _greedy_ids(model, src, codec.max_out)
+    kept = _cut(ids[0].tolist())
+    tokens = [codec.tgt_vocab.tokens[i] for i in kept]
+    att = weights[0, : len(kept)].float().cpu().tolist() if weights is not None else None
+    return Translation(clean, codec.src_tokens(clean), codec.decode_output(kept), tokens, att,
+                       logp[0, : len(kept)].tolist(), unknown)
+
+
+def beam_translate(model: Seq2Seq, codec: Codec, text: str, beam_width: int, alpha: float,
+                   record_tree: bool = False) -> tuple[BeamResult, Hypothesis, str]:
+    """Beam search and greedy search on a typed ``text``: (beam result, greedy hypothesis, cleaned text)."""
+    clean, _ = check_source(text, codec)
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            src = codec.encode_sources([clean]).to(next(model.parameters()).device)
+            step, state = model.step_function(src)
+            result = beam_search(step, state, SOS, EOS, beam_width, codec.max_out, alpha, record_tree=record_tree)
+            step, state = model.step_function(src)
+            greedy = greedy_search(step, state, SOS, EOS, codec.max_out)
+    finally:
+        model.train(was)
+    return result, greedy, clean
+
+
+def _examples(rows: Sequence[dict], k: int = 25) -> str:
+    lines = [f"{'ok ' if r['correct'] else 'ERR'} {r['source']!r} -> {r['output']!r} (reference {r['reference']!r})"
+             for r in rows[:k]]
+    wrong = [r for r in rows if not r["correct"]][:k]
+    if wrong:
+        lines += ["", "Some mistakes:"] + [f"ERR {r['source']!r} -> {r['output']!r} (reference {r['reference']!r})"
+                                           for r in wrong]
+    return "\n".join(lines) + "\n"
+
+
+def run_seq2seq(ctx: JobContext | None, cfg: Seq2SeqConfig, device: torch.device | None = None,
+                data: Seq2SeqData | None = None) -> Seq2SeqResult:
+    """Generate the task's data and train each of ``cfg.variants`` as one tracked run (a job
+    function). A diverged variant ends FAILED with its message and the next one still
+    trains; Stop raises :class:`core.training.TrainingCancelled` with ``.result``."""
+    device = device or pick_device()
+    if ctx is not None:
+        ctx.report(0.0, f"generating the {cfg.task} data")
+    data = data or make_data(cfg.task, cfg.n_train, cfg.n_dev, cfg.seed, cfg.languages, cfg.direction, cfg.high)
+    codec = data.codec
+    sizes = {"train_pairs": len(data.train_pairs), "dev_pairs": len(data.dev_pairs), "src_vocab": len(codec.src_vocab),
+             "tgt_vocab": len(codec.tgt_vocab), "src_len": codec.src_len, "max_out": codec.max_out}
+    result = Seq2SeqResult(cfg, codec, sizes=sizes, device=str(device))
+    # a small recurrent network is a long chain of tiny ops: one CPU thread is faster than
+    # two spinning ones (on a busy 2-core machine, 25 ms a step instead of over a second)
+    with cpu_threads(1) if device.type == "cpu" else contextlib.nullcontext():
+        _train_variants(ctx, cfg, data, result, device)
+    return result
+
+
+def _train_variants(ctx: JobContext | None, cfg: Seq2SeqConfig, data: Seq2SeqData, result: Seq2SeqResult,
+                    device: torch.device) -> None:
+    codec, sizes = data.codec, result.sizes
+    n = len(cfg.variants)
+    for i, variant in enumerate(cfg.variants):
+        seed_everything(cfg.seed)
+        model = build_model(cfg, codec, variant).to(device)
+        opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+        vr = VariantResult(variant, Lane(variant))
+        result.variants[variant] = vr
+
+        def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any, vr: VariantResult = vr) -> None:
+            if ctx is not None:
+                ctx.report(None, f"{vr.variant}: translating the dev set")
+            vr.exact_match, vr.bleu, vr.predictions = evaluate_dev(model, codec, data.dev_pairs)
+            run.log_metrics({"dev_exact_match": vr.exact_match, "dev_bleu": vr.bleu}, hist.steps_done)
+            run.log_text(_examples(vr.predictions), "dev_translations.txt")
+
+        params = {**asdict(cfg), "variant": variant, **sizes, "device": str(device)}
+        t0 = time.perf_counter()
+        try:
+            vr.lane = train_tracked(ctx, PAGE, params, model, data.train, opt, name=variant, dev=data.dev,
+                                    epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=sequence_loss,
+                                    run_name=f"{cfg.task}: {variant}", tags={"task": cfg.task, "variant": variant},
+                                    progress_span=(i / n, (i + 1) / n), device=device, seed=cfg.seed, finish=finish,
+                                    figure_title=f"{cfg.task}, {variant}: token cross-entropy",
+                                    measure_accuracy=False)  # logits are [N, T, V], not [N, K]
+        except TrainingCancelled as exc:
+            vr.lane = exc.lane
+            vr.model = model.to("cpu").eval()
+            exc.result = result
+            raise
+        vr.train_seconds = time.perf_counter() - t0
+        if vr.lane.status == LANE_FINISHED:
+            vr.model = model.to("cpu").eval()
