@@ -1,0 +1,273 @@
+"""Mode collapse made visible: a small GAN on 2-D points, GAN Lab style (Kahng et al., 2019,
+"GAN Lab: Understanding Complex Deep Generative Models using Interactive Visual Experimentation").
+
+The real data are a mixture of Gaussians (8 on a ring, or 25 on a 5×5 grid — the test beds of
+Metz et al., 2017, "Unrolled Generative Adversarial Networks"). A small MLP GAN is trained on them
+with the lab's one GAN loop (:func:`core.generative.gan.train_gan`); every few generator steps a
+*frame* records the generator's samples from a fixed noise batch and the discriminator's decision
+surface D(x) on a grid. :func:`mode_coverage` counts the modes the generator reaches: a mode is
+covered when at least a given share of the samples lies within 3σ of its centre (as in Srivastava
+et al., 2017, "VEEGAN", which counts "high-quality" samples the same way).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from core import tracking
+from core.device import seed_everything
+from core.generative.gan import GAN_LOSSES, PAGE, GanDiverged, GanPair, train_gan
+from core.training import TrainingCancelled
+
+__all__ = [
+    "PRESETS",
+    "TOY_KINDS",
+    "ModeCoverage",
+    "ToyConfig",
+    "ToyFrame",
+    "ToyResult",
+    "build_toy_pair",
+    "decision_surface",
+    "mode_coverage",
+    "run_toy",
+    "toy_centers",
+    "toy_data",
+]
+
+TOY_KINDS = {"ring": "8 Gaussians on a ring of radius 2", "grid": "25 Gaussians on a 5×5 grid"}
+SIGMA = {"ring": 0.1, "grid": 0.08}
+EXTENT = {"ring": 3.0, "grid": 3.0}  # the plotted square is [−extent, extent]²
+GRID = 60  # decision-surface resolution per side
+N_FAKE = 500  # generator samples per frame (a fixed noise batch)
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """One toy GAN training (also the tracked run's params)."""
+
+    kind: str = "ring"
+    loss: str = "non-saturating"
+    k: int = 1
+    steps: int = 2000  # generator steps
+    batch_size: int = 128
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    beta1: float = 0.5
+    z_dim: int = 2
+    hidden: int = 128
+    n_real: int = 2048
+    every: int = 50  # a frame every this many generator steps
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in TOY_KINDS:
+            raise ValueError(f"the toy data must be one of {', '.join(TOY_KINDS)}, got {self.kind!r}")
+        if self.loss not in GAN_LOSSES:
+            raise ValueError(f"the generator loss must be one of {', '.join(GAN_LOSSES)}, got {self.loss!r}")
+        if not 1 <= self.k <= 10:
+            raise ValueError(f"k must be between 1 and 10, got {self.k}")
+        if not 1 <= self.steps <= 50_000:
+            raise ValueError(f"steps must be between 1 and 50,000, got {self.steps}")
+        if not 2 <= self.batch_size <= self.n_real:
+            raise ValueError(f"the batch size must be between 2 and the number of real points ({self.n_real})")
+        for name, lr in (("generator", self.lr_g), ("discriminator", self.lr_d)):
+            if not (math.isfinite(lr) and 0 < lr <= 1e3):
+                raise ValueError(f"the {name}'s learning rate must be a positive number up to 1000, got {lr}")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"β1 must be in [0, 1), got {self.beta1}")
+        if not 1 <= self.z_dim <= 64:
+            raise ValueError(f"the noise size must be between 1 and 64, got {self.z_dim}")
+        if not 4 <= self.hidden <= 512:
+            raise ValueError(f"the hidden width must be between 4 and 512, got {self.hidden}")
+        if not 64 <= self.n_real <= 100_000:
+            raise ValueError(f"the number of real points must be between 64 and 100,000, got {self.n_real}")
+        if self.every < 1:
+            raise ValueError("the frame interval must be at least 1 step")
+
+
+# Settings the page suggests, checked with seed 0 (tests/unit/test_gan.py): "healthy" reaches all 8 modes of the
+# ring; "collapse" (G learning 10× faster than D, one noise number) puts nearly every sample on one mode. With
+# z of size 2 the same learning rates collapse for most of 2,000 steps and only then spread out; z of size 1
+# with equal learning rates covers all 8.
+PRESETS: dict[str, dict] = {
+    "healthy": dict(loss="non-saturating", k=1, lr_g=1e-3, lr_d=1e-3, steps=2000, z_dim=2),
+    "collapse": dict(loss="non-saturating", k=1, lr_g=1e-2, lr_d=1e-3, steps=2000, z_dim=1),
+}
+
+
+def toy_centers(kind: str) -> np.ndarray:
+    """The mixture's centres [K, 2]: 8 on a circle of radius 2, or a 5×5 grid with spacing 1.2."""
+    if kind == "ring":
+        a = np.arange(8) * 2 * np.pi / 8
+        return np.stack([2 * np.cos(a), 2 * np.sin(a)], 1)
+    if kind == "grid":
+        g = (np.arange(5) - 2) * 1.2
+        return np.stack(np.meshgrid(g, g, indexing="xy"), -1).reshape(-1, 2)
+    raise ValueError(f"the toy data must be one of {', '.join(TOY_KINDS)}, got {kind!r}")
+
+
+def toy_data(kind: str, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points [n, 2] (float32) of the mixture and the mode each came from [n] (seeded)."""
+    centers = toy_centers(kind)
+    rng = np.random.default_rng(seed)
+    modes = rng.integers(0, len(centers), n)
+    x = centers[modes] + SIGMA[kind] * rng.standard_normal((n, 2))
+    return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(modes.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class ModeCoverage:
+    counts: list[int]  # samples within 3σ of each mode (nearest centre)
+    covered: int  # modes with at least min_share of the samples
+    quality: float  # share of samples within 3σ of some mode ("high-quality" samples)
+    min_share: float
+
+
+def mode_coverage(samples: np.ndarray | torch.Tensor, centers: np.ndarray, sigma: float,
+                  min_share: float | None = None) -> ModeCoverage:
+    """How many of the mixture's modes the samples [N, 2] reach: each sample goes to its nearest
+    centre when within 3σ of it; a mode is covered when it holds at least ``min_share`` of all the
+    samples (default: a fifth of a fair share, 0.2/K)."""
+    s = np.asarray(samples, dtype=np.float64)
+    c = np.asarray(centers, dtype=np.float64)
+    if s.ndim != 2 or s.shape[1] != c.shape[1] or len(s) == 0:
+        raise ValueError(f"samples must be [N, {c.shape[1]}] with N ≥ 1, got {s.shape}")
+    if sigma <= 0:
+        raise ValueError("σ must be positive")
+    share = 0.2 / len(c) if min_share is None else float(min_share)
+    d = np.sqrt(((s[:, None, :] - c[None]) ** 2).sum(-1))  # (N, K)
+    nearest = d.argmin(1)
+    near = d[np.arange(len(s)), nearest] <= 3 * sigma
+    counts = np.bincount(nearest[near], minlength=len(c))
+    return ModeCoverage(counts.tolist(), int((counts / len(s) >= share).sum()), float(near.mean()), share)
+
+
+class ToyGenerator(nn.Module):
+    """z [B, z_dim] → a point [B, 2] through two ReLU layers."""
+
+    def __init__(self, z_dim: int = 2, hidden: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, 2))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z)
+
+
+class ToyDiscriminator(nn.Module):
+    """A point [B, 2] → a logit [B] through two ReLU layers."""
+
+    def __init__(self, hidden: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+def build_toy_pair(cfg: ToyConfig) -> GanPair:
+    torch.manual_seed(cfg.seed)
+    return GanPair(ToyGenerator(cfg.z_dim, cfg.hidden), ToyDiscriminator(cfg.hidden), cfg.z_dim)
+
+
+@torch.no_grad()
+def decision_surface(D: nn.Module, extent: float, n: int = GRID) -> np.ndarray:
+    """D(x) = σ(logit) on an n × n grid over [−extent, extent]² ([n, n], row i = y value i, rising)."""
+    g = torch.linspace(-extent, extent, n)
+    yy, xx = torch.meshgrid(g, g, indexing="ij")
+    pts = torch.stack([xx.ravel(), yy.ravel()], 1)
+    return torch.sigmoid(D(pts)).view(n, n).numpy().astype(np.float32)
+
+
+@dataclass
+class ToyFrame:
+    step: int
+    fake: np.ndarray  # [N_FAKE, 2]
+    surface: np.ndarray  # [GRID, GRID] D(x)
+    covered: int
+    quality: float
+    d_loss: float
+    g_loss: float
+
+
+@dataclass
+class ToyResult:
+    config: ToyConfig
+    real: np.ndarray  # [≤ 1000, 2] real points to draw
+    centers: np.ndarray
+    sigma: float
+    extent: float
+    frames: list[ToyFrame] = field(default_factory=list)
+    rows: list[dict[str, float]] = field(default_factory=list)
+    run_id: str | None = None
+    stopped: bool = False
+    error: str | None = None
+
+    @property
+    def final_coverage(self) -> int | None:
+        return self.frames[-1].covered if self.frames else None
+
+
+def run_toy(ctx, cfg: ToyConfig) -> ToyResult:
+    """The job behind the toy tab: one tracked run (experiment ``generative``) of a 2-D GAN.
+
+    A frame (samples, decision surface, modes covered) every ``cfg.every`` generator steps and at
+    the last; live series ``toy`` (per step) and ``toy/frames``. Stop → KILLED with the frames so
+    far (``exc.result``); NaN → FAILED with a message.
+    """
+    seed_everything(cfg.seed)
+    X, _ = toy_data(cfg.kind, cfg.n_real, cfg.seed)
+    centers, sigma, extent = toy_centers(cfg.kind), SIGMA[cfg.kind], EXTENT[cfg.kind]
+    pair = build_toy_pair(cfg)
+    fixed_z = pair.noise(N_FAKE, torch.Generator().manual_seed(cfg.seed + 1))
+    res = ToyResult(cfg, X[:1000].numpy(), centers, sigma, extent)
+    per_epoch = max((cfg.n_real // cfg.batch_size) // cfg.k, 1)
+    epochs = math.ceil(cfg.steps / per_epoch)
+
+    def frame(step: int, row: dict[str, float]) -> None:
+        with torch.no_grad():
+            fake = pair.G(fixed_z).numpy()
+        cov = mode_coverage(fake, centers, sigma)
+        f = ToyFrame(step, fake, decision_surface(pair.D, extent), cov.covered, cov.quality, row.get("d_loss", math.nan),
+                     row.get("g_loss", math.nan))
+        res.frames.append(f)
+        run.log_metrics({"modes_covered": f.covered, "quality": f.quality}, step)
+        if ctx is not None:
+            ctx.push("toy/frames", step=step, covered=f.covered, quality=f.quality)
+            ctx.image("frame", f)
+
+    with tracking.start_run(PAGE, asdict(cfg), run_name=f"toy {cfg.kind} · {cfg.loss} · k={cfg.k}",
+                            tags={"kind": "toy"}) as run:
+        if ctx is not None:
+            ctx.image("real", (res.real, extent))
+        frame(0, {})
+
+        def on_step(row: dict[str, float]) -> None:
+            res.rows.append(row)
+            step = int(row["step"])
+            run.log_metrics({key: row[key] for key in ("d_loss", "g_loss", "d_real", "d_fake")}, step)
+            if step % cfg.every == 0 or step == cfg.steps:
+                frame(step, row)
+            if ctx is not None:
+                ctx.push("toy", **row)
+                if step % 20 == 0:
+                    ctx.report(step / cfg.steps, f"generator step {step} of {cfg.steps}")
+
+        try:
+            train_gan(pair, X, loss=cfg.loss, k=cfg.k, epochs=epochs, batch_size=cfg.batch_size, lr_g=cfg.lr_g,
+                      lr_d=cfg.lr_d, beta1=cfg.beta1, seed=cfg.seed, device="cpu", on_step=on_step,  # 1 CPU thread
+                      cancel=ctx.cancel if ctx is not None else None, sync_every=1, max_steps=cfg.steps)
+        except (TrainingCancelled, GanDiverged) as exc:
+            res.run_id, res.stopped = run.run_id, isinstance(exc, TrainingCancelled)
+            res.error = None if res.stopped else str(exc)
+            exc.result = res
+            raise
+        if res.frames:
+            run.log_metrics({"final_modes_covered": res.frames[-1].covered}, len(res.rows))
+    res.run_id = run.run_id
+    return res

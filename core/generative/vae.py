@@ -1,0 +1,462 @@
+"""The variational autoencoder (Kingma & Welling, "Auto-Encoding Variational Bayes", 2014),
+trained as one tracked run.
+
+The encoder maps an image x to the mean μ and log-variance log σ² of a Gaussian
+q(z|x) = N(μ, σ²); a code is drawn with the reparameterization trick z = μ + σ⊙ε,
+ε ~ N(0, I) (so gradients flow to μ and σ); the decoder maps z to one logit per pixel of
+p(x|z). Training maximises the evidence lower bound, i.e. minimises
+
+    L = −E_q[log p(x|z)] + β·KL(q(z|x) ‖ N(0, I))
+
+(β = 1: the plain VAE; β ≠ 1: the β-VAE of Higgins et al., 2017). Pixels are in [0, 1] and
+p(x|z) is a Bernoulli per pixel, so −log p(x|z) is the binary cross-entropy between the
+image and the decoder's probabilities, summed over pixels; the expectation is estimated
+with one sample of z per image, and everything is averaged over the batch.
+
+Training goes through the shared :func:`core.experiment.train_tracked` (so :func:`core.training.fit`):
+the data are ``(X, X)`` (an autoencoder's target is its input), the model's forward packs
+``[x̂ logits, μ, log σ²]`` into one tensor and :class:`VAEObjective` unpacks it. The
+objective also adds up both terms, so each epoch logs the reconstruction and KL terms of
+the training steps and of the dev set as separate metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core import tracking
+from core.cnn.data import ImageData, prepare_images
+from core.cnn.training import image_grid
+from core.device import pick_device, seed_everything
+from core.experiment import FAILED, Lane, train_tracked
+from core.jobs import JobContext
+from core.training import Callback, TrainingCancelled
+
+__all__ = [
+    "ARCHS",
+    "VAE_DATASETS",
+    "VAE",
+    "VAEConfig",
+    "VAEDiverged",
+    "VAEObjective",
+    "VAEResult",
+    "decode",
+    "encode_mean",
+    "interpolate",
+    "kl_divergence",
+    "latent_2d",
+    "latent_grid",
+    "load_images",
+    "reconstruct",
+    "reconstruction_loss",
+    "reparameterize",
+    "run_vae",
+    "sample_prior",
+]
+
+PAGE = "generative"
+ARCHS = {"MLP": "fully connected encoder and decoder (one hidden layer each)",
+         "conv": "two strided convolutions down, two transposed convolutions up"}
+VAE_DATASETS = {
+    "mnist_sample": "MNIST sample: 5,000 digits, 28×28 (offline)",
+    "digits": "scikit-learn digits: 1,797 digits, 8×8 (offline)",
+    "mnist": "MNIST: 70,000 digits, 28×28 (download)",
+    "fashion_mnist": "Fashion-MNIST: 70,000 clothing images, 28×28 (download)",
+}
+NATIVE_SIZE = {"mnist_sample": 28, "digits": 8, "mnist": 28, "fashion_mnist": 28}
+GRID_EXTENT = 2.5  # the latent grid covers [−2.5, 2.5] per shown dimension (±2.5 σ of the prior)
+
+
+# --------------------------------------------------------------------------- the course's formulas
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = μ + σ⊙ε with σ = exp(½·log σ²) and ε ~ N(0, I); μ, logvar and z are [B, L].
+
+    Differentiable in μ (∂z/∂μ = 1) and in log σ² (∂z/∂log σ² = ½·σ·ε). ``generator``
+    draws ε reproducibly (it must live on the tensors' device)."""
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) in closed form, −½·Σ_j (1 + log σ²_j − μ_j² − σ²_j), summed
+    over the latent dimensions (the last axis) and averaged over the batch: μ, logvar
+    [B, L] (or [L], a batch of one) → a scalar."""
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
+    per_example = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
+    return per_example.mean() if per_example.dim() else per_example
+
+
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """−log p(x|z) for pixels in [0, 1] under a Bernoulli per pixel with probability
+    sigmoid(logit): the binary cross-entropy summed over the pixels, averaged over the
+    batch. ``logits`` and ``x``: [B, ...] of the same number of elements per example."""
+    b = x.shape[0]
+    return F.binary_cross_entropy_with_logits(logits.reshape(b, -1), x.reshape(b, -1), reduction="sum") / max(b, 1)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class VAE(nn.Module):
+    """Encoder → (μ, log σ²) → z = μ + σ⊙ε → decoder → one logit per pixel.
+
+    ``arch="MLP"``: [C·S·S] → hidden (ReLU) → 2L and L → hidden (ReLU) → C·S·S.
+    ``arch="conv"``: two 4×4 stride-2 convolutions (S → S/4) → 2L, and back with two
+    transposed convolutions (S must be divisible by 4).
+    ``forward(x)`` returns ``[B, C·S·S + 2L]``: the logits, μ and log σ² side by side,
+    so that :func:`core.training.fit` can pass them to :class:`VAEObjective` as one tensor.
+    """
+
+    def __init__(self, arch: str = "MLP", *, image_size: int = 28, channels: int = 1, latent_dim: int = 2,
+                 hidden: int = 256, width: int = 32) -> None:
+        super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
+        if arch == "conv" and image_size % 4:
+            raise ValueError("the convolutional VAE needs an image size divisible by 4")
+        self.arch, self.size, self.channels, self.latent_dim = arch, image_size, channels, latent_dim
+        pixels = channels * image_size * image_size
+        if arch == "MLP":
+            self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(pixels, hidden), nn.ReLU())
+            self.to_stats = nn.Linear(hidden, 2 * latent_dim)
+            self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, pixels))
+        else:
+            s4 = image_size // 4
+            self.encoder = nn.Sequential(
+                nn.Conv2d(channels, width, 4, 2, 1), nn.ReLU(),  # (B, w, S/2, S/2)
+                nn.Conv2d(width, 2 * width, 4, 2, 1), nn.ReLU(),  # (B, 2w, S/4, S/4)
+                nn.Flatten(),
+            )
+            self.to_stats = nn.Linear(2 * width * s4 * s4, 2 * latent_dim)
+            self.decoder = nn.Sequential(
+                nn.Linear(latent_dim, 2 * width * s4 * s4), nn.ReLU(),
+                nn.Unflatten(1, (2 * width, s4, s4)),
+                nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.ReLU(),  # (B, w, S/2, S/2)
+                nn.ConvTranspose2d(width, channels, 4, 2, 1),  # (B, C, S, S) logits
+                nn.Flatten(),
+            )
+
+    @property
+    def pixels(self) -> int:
+        return self.channels * self.size * self.size
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, C, S, S] in [0, 1] → (μ, log σ²), each [B, L]."""
+        stats = self.to_stats(self.encoder(x))
+        return stats[:, : self.latent_dim], stats[:, self.latent_dim:]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """[B, L] → pixel logits [B, C, S, S] (sigmoid gives the Bernoulli probabilities)."""
+        return self.decoder(z).view(-1, self.channels, self.size, self.size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)
+        logits = self.decoder(z).reshape(len(x), -1)  # (B, C·S·S)
+        return torch.cat([logits, mu, logvar], dim=1)  # (B, C·S·S + 2L)
+
+    def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The packed output → (logits [B, C·S·S], μ [B, L], log σ² [B, L])."""
+        p, L = self.pixels, self.latent_dim
+        return out[:, :p], out[:, p: p + L], out[:, p + L:]
+
+
+class VAEObjective:
+    """``loss_fn(packed, x)`` for :func:`core.training.fit`: reconstruction + β·KL.
+
+    It adds up both terms on the device (weighted by batch size): those of training steps
+    (gradients on) and those of evaluations (gradients off) apart; :meth:`pop` returns their
+    means since the last call, e.g. ``{"train_recon", "train_kl", "dev_recon", "dev_kl"}``."""
+
+    def __init__(self, beta: float, latent_dim: int) -> None:
+        self.beta, self.latent_dim = float(beta), int(latent_dim)
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}
+
+    def terms(self, out: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction, KL) of a packed output against its input images."""
+        p = x[0].numel()
+        L = self.latent_dim
+        if out.shape[1] != p + 2 * L:
+            raise ValueError(f"the output has {out.shape[1]} columns, expected {p} pixels + 2 × {L} latent values")
+        return reconstruction_loss(out[:, :p], x), kl_divergence(out[:, p: p + L], out[:, p + L:])
+
+    def __call__(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        recon, kl = self.terms(out, x)
+        part = "train" if torch.is_grad_enabled() else "dev"
+        both = torch.stack([recon.detach(), kl.detach()]) * len(x)
+        self._sums[part] = self._sums[part] + both if part in self._sums else both
+        self._counts[part] = self._counts.get(part, 0) + len(x)
+        return recon + self.beta * kl
+
+    def pop(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for part, total in self._sums.items():
+            recon, kl = (total / max(self._counts[part], 1)).tolist()
+            out[f"{part}_recon"], out[f"{part}_kl"] = recon, kl
+        self._sums, self._counts = {}, {}
+        return out
+
+
+# --------------------------------------------------------------------------- config, data, result
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """One VAE training (also the tracked run's params)."""
+
+    dataset: str = "mnist_sample"  # a key of VAE_DATASETS
+    arch: str = "MLP"  # a key of ARCHS
+    latent_dim: int = 8
+    beta: float = 1.0  # weight of the KL term (β-VAE); 1 = the plain VAE
+    epochs: int = 15
+    batch_size: int = 64
+    lr: float = 2e-3  # Adam
+    hidden: int = 256  # MLP hidden units
+    width: int = 32  # channels of the first convolution (conv)
+    max_train: int = 0  # 0 = every training image
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in VAE_DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}: choose one of {', '.join(VAE_DATASETS)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown architecture {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        if not 2 <= self.latent_dim <= 64:
+            raise ValueError("the latent size must be between 2 and 64")
+        if not (math.isfinite(self.beta) and 0 <= self.beta <= 100):
+            raise ValueError("β must be between 0 and 100")
+        if not 1 <= self.epochs <= 200:
+            raise ValueError("epochs must be between 1 and 200")
+        if not 1 <= self.batch_size <= 4096:
+            raise ValueError("the batch size must be between 1 and 4,096")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 1e6):
+            raise ValueError("the learning rate must be above 0")
+        if not 8 <= self.hidden <= 2048:
+            raise ValueError("the hidden layer must have between 8 and 2,048 units")
+        if not 4 <= self.width <= 128:
+            raise ValueError("the width must be between 4 and 128 channels")
+        if self.max_train < 0:
+            raise ValueError("the number of training images must be 0 (all) or more")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError("the seed must be between 0 and 4,294,967,295")
+
+
+def load_images(cfg: VAEConfig) -> ImageData:
+    """The dataset at its own size, split 80/20 with the seed; pixels in [0, 1] (not
+    standardised: the Bernoulli likelihood needs them in [0, 1]). Raises
+    :class:`core.data.DatasetUnavailable` when a download set cannot be had."""
+    data = prepare_images(cfg.dataset, size=NATIVE_SIZE[cfg.dataset], max_train=cfg.max_train, seed=cfg.seed)
+    spec = data.spec
+    return ImageData(spec, (spec.denormalize(data.train[0]), data.train[1]),
+                     (spec.denormalize(data.dev[0]), data.dev[1]))
+
+
+@dataclass
+class VAEResult:
+    """What a finished (or stopped) VAE training leaves for the page (tensors on the CPU)."""
+
+    lane: Lane
+    cfg: VAEConfig
+    classes: tuple[str, ...]
+    dev_images: torch.Tensor  # [N, C, S, S] in [0, 1]
+    dev_labels: torch.Tensor  # [N]
+    model: VAE | None = None  # on the CPU, in eval mode
+    terms: list[dict[str, float]] = field(default_factory=list)  # per epoch: train/dev recon and KL
+    device: str = "cpu"
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.terms[-1] if self.terms else {}
+
+
+class _Terms(Callback):
+    """Per epoch: the objective's reconstruction and KL terms to the result and the live series ``"vae/terms"``."""
+
+    def __init__(self, objective: VAEObjective, ctx: JobContext | None, rows: list[dict[str, float]]) -> None:
+        self.objective, self.ctx, self.rows = objective, ctx, rows
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module) -> None:
+        row = {"epoch": epoch, **self.objective.pop()}
+        if "dev_recon" in row:
+            row["dev_loss"] = row["dev_recon"] + self.objective.beta * row["dev_kl"]
+        self.rows.append(row)
+        if self.ctx is not None:
+            self.ctx.push("vae/terms", **row)
+
+
+# --------------------------------------------------------------------------- using a trained VAE
+
+
+def _eval(model: VAE):
+    device = next(model.parameters()).device
+    return device, model.training
+
+
+@torch.no_grad()
+def encode_mean(model: VAE, x: torch.Tensor, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """(μ, log σ²) of images [N, C, S, S] as float arrays [N, L]."""
+    device, was = _eval(model)
+    model.eval()
+    mus, lvs = [], []
+    try:
+        for i in range(0, len(x), batch_size):
+            mu, lv = model.encode(x[i: i + batch_size].to(device))
+            mus.append(mu.float().cpu())
+            lvs.append(lv.float().cpu())
+    finally:
+        model.train(was)
+    if not mus:
+        return np.zeros((0, model.latent_dim), np.float32), np.zeros((0, model.latent_dim), np.float32)
+    return torch.cat(mus).numpy(), torch.cat(lvs).numpy()
+
+
+@torch.no_grad()
+def decode(model: VAE, z: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Latent codes [N, L] → images [N, S, S] (grey) of Bernoulli probabilities in [0, 1]."""
+    device, was = _eval(model)
+    model.eval()
+    try:
+        z = torch.as_tensor(np.asarray(z, np.float32)).to(device)
+        p = torch.sigmoid(model.decode(z).float()).cpu()
+    finally:
+        model.train(was)
+    return p[:, 0].numpy() if model.channels == 1 else p.permute(0, 2, 3, 1).numpy()
+
+
+def reconstruct(model: VAE, x: torch.Tensor) -> np.ndarray:
+    """Images [N, C, S, S] → their reconstructions from the mean code, decode(μ(x))."""
+    mu, _ = encode_mean(model, x)
+    return decode(model, mu)
+
+
+def sample_prior(model: VAE, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` new images decoded from z ~ N(0, I) drawn with ``seed``."""
+    if n < 1:
+        raise ValueError("draw at least one sample")
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+    return decode(model, z)
+
+
+def latent_grid(model: VAE, n: int = 15, dims: tuple[int, int] = (0, 1), extent: float = GRID_EXTENT) -> np.ndarray:
+    """Decoded images on an n × n grid over [−extent, extent]² of latent dimensions
+    ``dims`` (the others at 0): [n, n, S, S], row 0 at the top (the highest second
+    coordinate), column 0 at the left (the lowest first coordinate)."""
+    a, b = dims
+    if a == b or not (0 <= a < model.latent_dim and 0 <= b < model.latent_dim):
+        raise ValueError(f"choose two different latent dimensions between 0 and {model.latent_dim - 1}")
+    if n < 2:
+        raise ValueError("the grid needs at least 2 points per side")
+    ticks = np.linspace(-extent, extent, n, dtype=np.float32)
+    z = np.zeros((n, n, model.latent_dim), np.float32)
+    z[:, :, a] = ticks[None, :]
+    z[:, :, b] = ticks[::-1, None]
+    images = decode(model, z.reshape(n * n, -1))
+    return images.reshape(n, n, *images.shape[1:])
+
+
+def interpolate(model: VAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8) -> np.ndarray:
+    """Decoded images along the straight line from μ(x_a) to μ(x_b) in latent space,
+    ``steps`` points with both ends: [steps, S, S]. ``x_a``, ``x_b``: [C, S, S]."""
+    if steps < 2:
+        raise ValueError("interpolate with at least 2 steps")
+    mu, _ = encode_mean(model, torch.stack([x_a, x_b]))
+    t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
+    return decode(model, (1 - t) * mu[0] + t * mu[1])
+
+
+def latent_2d(mu: np.ndarray) -> tuple[np.ndarray, str]:
+    """2-D coordinates of latent means [N, L] and how they were made: L = 2 as they are,
+    otherwise their first two principal components (PCA of the centred means)."""
+    mu = np.asarray(mu, np.float64)
+    if mu.ndim != 2 or mu.shape[1] < 2:
+        raise ValueError("give latent means as [N, L] with L ≥ 2")
+    if mu.shape[1] == 2:
+        return mu.copy(), "the two latent dimensions z₁, z₂ (means μ)"
+    centred = mu - mu.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    share = (s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12)
+    return centred @ vt[:2].T, f"the first two principal components of μ (PCA, {share:.0%} of the variance)"
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def _rows(images: np.ndarray, cols: int) -> np.ndarray:
+    return image_grid(np.asarray(images, np.float32), cols=cols)
+
+
+def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None = None,
+            data: ImageData | None = None) -> VAEResult:
+    """Train a VAE on ``cfg.dataset`` as one tracked run in the "generative" experiment (a
+    job function; ``data`` replaces the loaded images, in [0, 1], e.g. in tests).
+
+    Logs per epoch ``train_recon``, ``train_kl``, ``dev_recon`` and ``dev_kl`` (the run's
+    ``dev_loss`` is their β-weighted sum), and as images: reconstructions under their
+    inputs, samples from the prior and the latent grid. A diverged run (NaN) is tracked
+    FAILED and raised as a :class:`RuntimeError` with the message; a Stop raises
+    :class:`core.training.TrainingCancelled` with ``.result`` holding what was done.
+    """
+    device = device or pick_device()
+    if ctx is not None:
+        ctx.report(0.0, f"loading {cfg.dataset}")
+    data = data if data is not None else load_images(cfg)
+    (xt, _), (xd, yd) = data.train, data.dev
+    seed_everything(cfg.seed)
+    model = VAE(cfg.arch, image_size=data.spec.size, channels=data.spec.channels, latent_dim=cfg.latent_dim,
+                hidden=cfg.hidden, width=cfg.width).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    objective = VAEObjective(cfg.beta, cfg.latent_dim)
+    result = VAEResult(Lane("vae"), cfg, tuple(data.spec.classes), xd, yd, device=str(device))
+    shown = xd[:8]
+
+    def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
+        if ctx is not None:
+            ctx.report(None, "drawing reconstructions, samples and the latent grid")
+        for row in result.terms:
+            run.log_metrics({k: v for k, v in row.items() if k not in ("epoch", "dev_loss")}, int(row["epoch"]))
+        last = result.terms[-1] if result.terms else {}
+        run.log_metrics({f"final_{k}": v for k, v in last.items() if k.startswith("dev_")}, hist.steps_done)
+        inputs = shown[:, 0].numpy() if data.spec.channels == 1 else shown.permute(0, 2, 3, 1).numpy()
+        run.log_image(_rows(np.concatenate([inputs, reconstruct(model, shown)]), len(shown)), "reconstructions")
+        run.log_image(_rows(sample_prior(model, 64, cfg.seed), 8), "prior_samples")
+        grid = latent_grid(model, 12)
+        run.log_image(_rows(grid.reshape(-1, *grid.shape[2:]), 12), "latent_grid")
+
+    params = {**asdict(cfg), "train_images": len(xt), "dev_images": len(xd), "image_size": data.spec.size,
+              "device": str(device)}
+    title = f"VAE ({cfg.arch}, L = {cfg.latent_dim}, β = {cfg.beta:g}) on {cfg.dataset}: loss per step"
+    try:
+        result.lane = train_tracked(ctx, PAGE, params, model, (xt, xt), opt, name="vae", dev=(xd, xd),
+                                    epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=objective,
+                                    callbacks=[_Terms(objective, ctx, result.terms)],
+                                    run_name=f"VAE {cfg.arch} L={cfg.latent_dim} β={cfg.beta:g} on {cfg.dataset}",
+                                    tags={"model": "vae"}, device=device, seed=cfg.seed, finish=finish,
+                                    figure_title=title, measure_accuracy=False)
+    except TrainingCancelled as exc:
+        result.lane = exc.lane
+        result.model = model.to("cpu").eval()
+        exc.result = result
+        raise
+    if result.lane.status == FAILED:
+        raise VAEDiverged(result.lane.error or "the loss became NaN")
+    result.model = model.to("cpu").eval()
+    return result
+
+
+class VAEDiverged(RuntimeError):
+    """The training's loss became NaN or infinite (the run is tracked FAILED); the message is one sentence."""
+
+    plain_message = True
