@@ -1,0 +1,130 @@
+"""The VAE tab of the GANs and VAEs page under AppTest: it renders, a tiny VAE on digits
+trains as a tracked job and every view appears with numbers that match the tracked run
+and the model, a huge learning rate fails with one sentence, and a download set that
+cannot be had offers the offline sample."""
+
+import base64
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+from core import tracking
+from core.generative.vae import encode_mean, latent_2d
+from tests.app.helpers import by_label, page, run_until, texts
+
+
+def _chart(at, title: str) -> dict:
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if title in json.dumps(spec.get("layout", {}).get("title", ""), ensure_ascii=False):
+            return spec
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def _array(value) -> np.ndarray:
+    """A Plotly array from a figure's JSON (a list, or a typed array {dtype, bdata, shape})."""
+    if isinstance(value, dict):
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return arr.reshape(value["shape"]) if "shape" in value else arr
+    return np.asarray(value)
+
+
+def _metric(at, label: str) -> str:
+    return by_label(at.metric, label).value
+
+
+def _train(at, dataset: str = "digits", lr: float = 3e-3, latent: int = 2):
+    by_label(at.selectbox, "Images for the VAE").set_value(dataset)
+    by_label(at.select_slider, "Latent size L").set_value(latent)
+    by_label(at.slider, "Epochs").set_value(2)
+    by_label(at.select_slider, "Mini-batch size").set_value(64)
+    by_label(at.number_input, "Learning rate (Adam)").set_value(lr)
+    by_label(at.button, "Train the VAE").click()
+    return at.run()
+
+
+def test_the_tab_renders_with_the_loss_formula():
+    at = page("generative").run()
+    assert not at.exception
+    assert any("D_{KL}" in e.value for e in at.get("latex"))
+    assert "reparameterization trick" in texts(at)
+    assert by_label(at.button, "Train the VAE")
+
+
+def test_a_tiny_vae_trains_and_its_views_match_the_run(fresh_store):
+    at = page("generative").run()
+    at = run_until(_train(at), lambda a: "Finished in" in texts(a)).run()
+    assert not at.exception
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["FINISHED"]
+    run = runs.iloc[0]
+    assert run["experiment"] == "generative" and run["params.dataset"] == "digits" and run["params.latent_dim"] == "2"
+    assert _metric(at, "Reconstruction on dev (nats per image)") == f"{run['metrics.final_dev_recon']:.2f}"
+    assert _metric(at, "KL on dev (nats)") == f"{run['metrics.final_dev_kl']:.2f}"
+    assert run["run_id"] in texts(at)
+    result = at.session_state["generative.vae.result"]
+    # the latent map: L = 2 is drawn as it is, at the encoder's means
+    spec = _chart(at, "Dev images in latent space")
+    assert "μ as it is" in json.dumps(spec["layout"]["title"], ensure_ascii=False)
+    assert "the two latent dimensions z₁, z₂" in texts(at)
+    mu, _ = encode_mean(result.model, result.dev_images)
+    labels = result.dev_labels.numpy()
+    zero = [t for t in spec["data"] if t.get("name") == "0"][0]
+    np.testing.assert_allclose(_array(zero["x"]), mu[labels == 0, 0], rtol=1e-5, atol=1e-6)
+    assert _chart(at, "Latent-grid traversal") and "the whole latent plane over [−2.5, 2.5]²" in texts(at)
+    assert _chart(at, "their reconstructions") and _chart(at, "The two terms of the loss")
+    # interpolation between two chosen dev images, samples from the prior with a seed
+    by_label(at.number_input, "Dev image A").set_value(3)
+    by_label(at.number_input, "Dev image B").set_value(7)
+    by_label(at.slider, "Steps").set_value(5).run()
+    assert not at.exception
+    assert _chart(at, "From dev image #3") and _chart(at, "5 decoded points")
+    by_label(at.number_input, "Seed of the samples").set_value(11).run()
+    assert _chart(at, "decoded from z ~ N(0, I) (seed 11)")
+    downloads = {b.label: b for b in at.get("download_button")}
+    assert {"Download the samples (PNG)", "Download the latent coordinates (CSV)"} <= set(downloads)
+
+
+def test_a_larger_latent_space_is_drawn_through_pca(fresh_store):
+    at = page("generative").run()
+    at = run_until(_train(at, latent=4), lambda a: "Finished in" in texts(a)).run()
+    assert not at.exception
+    result = at.session_state["generative.vae.result"]
+    _, how = latent_2d(encode_mean(result.model, result.dev_images)[0])
+    assert "principal components" in how and how in texts(at) and _chart(at, "Dev images in latent space (PCA of μ)")
+    by_label(at.selectbox, "Horizontal: latent dimension").set_value(3)
+    by_label(at.selectbox, "Vertical: latent dimension").set_value(4).run()
+    assert not at.exception and "z3 (left to right) and z4 (bottom to top)" in texts(at)
+
+
+def test_a_huge_learning_rate_fails_with_one_sentence(fresh_store):
+    at = page("generative").run()
+    at = run_until(_train(at, lr=1e4), lambda a: any("The training stopped" in e.value for e in a.error))
+    assert not at.exception
+    error = [e.value for e in at.error if "The training stopped" in e.value][0]
+    assert "loss became" in error and "smaller learning rate" in error and "VAEDiverged" not in error
+    assert tracking.search_runs()["status"].tolist() == ["FAILED"]
+    assert "Dev images in latent space" not in json.dumps([c.proto.spec for c in at.get("plotly_chart")])
+
+
+def test_a_download_set_that_cannot_be_had_offers_the_sample(fresh_store, offline):
+    at = page("generative").run()
+    at = run_until(_train(at, dataset="mnist"), lambda a: any("The training stopped" in e.value for e in a.error))
+    assert not at.exception
+    error = [e.value for e in at.error if "The training stopped" in e.value][0]
+    assert "could not be downloaded" in error and "mnist_sample" in error and "DatasetUnavailable" not in error
+    assert tracking.search_runs().empty  # nothing was trained
+    by_label(at.button, "Use the offline MNIST sample instead").click().run()
+    assert not at.exception and by_label(at.selectbox, "Images for the VAE").value == "mnist_sample"
+
+
+def test_png_of_samples_is_a_picture():
+    from core.generative.vae import VAE, sample_prior
+    from core.plots.static import png_bytes
+    from core.plots.vae import tile
+
+    pic = tile(sample_prior(VAE("MLP", image_size=8, latent_dim=2, hidden=8), 16), cols=4)
+    img = Image.open(io.BytesIO(png_bytes((pic * 255).round().astype(np.uint8))))
+    assert img.size == (4 * 9 + 1, 4 * 9 + 1)

@@ -1,0 +1,108 @@
+"""The GANs and VAEs page's VAE tab: what a VAE learns, a settings form, the training as a
+tracked job with its two loss terms live, then the trained model's views (in
+:mod:`ui.generative_vae_views`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.data import DatasetUnavailable
+from core.generative.vae import ARCHS, VAE_DATASETS, VAEConfig, VAEDiverged, VAEResult, run_vae
+from core.jobs import FAILED, KILLED
+from core.plots.training import lane_curves
+from core.plots.vae import loss_terms
+from ui import jobs, shell
+from ui.generative_vae_views import render_views
+
+PAGE = "generative.vae"
+JOB = PAGE  # session keys: generative.vae.job, generative.vae.result
+LATENT_SIZES = [2, 4, 8, 16, 32, 64]
+BETAS = [0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+def _intro() -> None:
+    st.markdown(
+        "The **encoder** turns each picture into a small Gaussian cloud in a *latent space*: a mean μ and a spread σ "
+        "per latent dimension. One point z is drawn from that cloud with the **reparameterization trick** "
+        "(z = μ + σ⊙ε, ε ~ N(0, I), so gradients reach μ and σ), and the **decoder** rebuilds the picture from z. "
+        "The loss has two terms that pull against each other: the *reconstruction* term wants every picture back, "
+        "the *KL* term pulls every cloud towards the plain Gaussian N(0, I), so that the latent space has no holes "
+        "and any point drawn from N(0, I) decodes into something plausible."
+    )
+    st.latex(r"\mathcal{L}(x) = \underbrace{-\,\mathbb{E}_{q(z\mid x)}\big[\log p(x\mid z)\big]}_{\text{reconstruction}}"
+             r"\;+\;\beta\,\underbrace{D_{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big)}_{\text{KL}},\qquad "
+             r"D_{KL} = -\tfrac12\sum_{j}\big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big)")
+    st.caption(
+        "Pixels lie in [0, 1] and each is treated as a coin flip with the decoder's probability, so −log p(x|z) is the "
+        "binary cross-entropy summed over the pixels (nats per image); the expectation uses one draw of z per image. "
+        "β = 1 is the plain VAE (minimising 𝓛 maximises the evidence lower bound); other values give a β-VAE."
+    )
+
+
+def _use_sample() -> None:
+    st.session_state[f"{PAGE}.dataset"] = "mnist_sample"
+
+
+def _form() -> VAEConfig | None:
+    with st.form(f"{PAGE}.form", border=True):
+        c1, c2, c3 = st.columns(3)
+        dataset = c1.selectbox("Images for the VAE", list(VAE_DATASETS), format_func=VAE_DATASETS.get, key=f"{PAGE}.dataset")
+        arch = c1.radio("Encoder and decoder", list(ARCHS), horizontal=True, key=f"{PAGE}.arch",
+                        help="; ".join(f"{k}: {v}" for k, v in ARCHS.items())
+                        + ". On a CPU the convolutional one is about ten times slower per epoch: try 3–5 epochs.")
+        latent = c2.select_slider("Latent size L", LATENT_SIZES, 8, key=f"{PAGE}.latent",
+                                  help="2 shows the latent space as it is; larger sizes are drawn through PCA.")
+        beta = c2.select_slider("β (weight of the KL term)", BETAS, 1.0, key=f"{PAGE}.beta")
+        epochs = c3.slider("Epochs", 1, 50, 15, key=f"{PAGE}.epochs")
+        batch = c3.select_slider("Mini-batch size", [16, 32, 64, 128, 256, 512], 64, key=f"{PAGE}.batch")
+        lr = c3.number_input("Learning rate (Adam)", 1e-5, 1e6, 2e-3, format="%g", key=f"{PAGE}.lr")
+        go = st.form_submit_button("Train the VAE", type="primary", icon=":material/play_arrow:",
+                                   disabled=jobs.is_active(JOB))
+    st.caption(
+        "**Things to try:** β = 0 (no KL: a plain autoencoder; reconstructions get sharper, but the codes drift far "
+        "from N(0, I) and samples from the prior turn to mush) against β = 4 (smooth latent space, blurrier "
+        "pictures). Latent size 2 (every digit must fit on a plane: see the map and the grid) against 16. "
+        "A learning rate of 1000 (the loss becomes NaN and the run is marked failed)."
+    )
+    if not go:
+        return None
+    try:
+        return VAEConfig(dataset=dataset, arch=arch, latent_dim=int(latent), beta=float(beta), epochs=int(epochs),
+                         batch_size=int(batch), lr=float(lr), seed=shell.global_seed())
+    except ValueError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+
+
+def _live(snap) -> None:
+    if snap.status == FAILED and snap.error_type == DatasetUnavailable.__name__:
+        if st.button("Use the offline MNIST sample instead", key=f"{PAGE}.use_sample", on_click=_use_sample,
+                     icon=":material/wifi_off:"):
+            st.rerun()  # the whole page, so the form shows the change
+        return
+    if snap.status == FAILED and snap.error_type == VAEDiverged.__name__:
+        st.caption("The run is kept in the tracking store as FAILED, with this message. Lower the learning rate.")
+    steps, terms = snap.metrics.get("vae", []), snap.metrics.get("vae/terms", [])
+    cfg: VAEConfig | None = st.session_state.get(f"{PAGE}.cfg")
+    c1, c2 = st.columns([1, 2])
+    if steps:
+        c1.plotly_chart(lane_curves({"vae": steps}, smoothing=0.8, log_y=True,
+                                    title="Loss per step (training batches)"), key=f"{PAGE}.steps")
+    if terms:
+        c2.plotly_chart(loss_terms(terms, cfg.beta if cfg else None), key=f"{PAGE}.terms")
+
+
+def render() -> None:
+    """The "VAE" tab."""
+    _intro()
+    cfg = _form()
+    if cfg is not None:
+        st.session_state[f"{PAGE}.cfg"] = cfg
+        jobs.start(JOB, run_vae, cfg, name=f"VAE {cfg.arch} L={cfg.latent_dim} β={cfg.beta:g} on {cfg.dataset}")
+    snap = jobs.panel(JOB, _live, every=1.0)
+    result: VAEResult | None = st.session_state.get(f"{JOB}.result")
+    if result is None or result.model is None or (snap is not None and not snap.done):
+        return
+    if snap is not None and snap.status == KILLED:
+        st.caption("Stopped early: the views below show the model as it was when you pressed Stop.")
+    render_views(result, PAGE)
