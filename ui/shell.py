@@ -37,7 +37,7 @@ def navigation() -> st.navigation:
             sections.setdefault(section, []).append(
                 st.Page(str(ROOT / script), title=title, icon=icon, default=script == "pages/home.py")
             )
-    return st.navigation(sections)
+    return st.navigation(sections, expanded=True)  # all pages listed (the default folds the list after 10)
 
 
 def available_pages() -> list[tuple[str, str]]:
