@@ -114,8 +114,9 @@ def _load_or_train(dataset: str, seed: int, ctx) -> DigitClassifier:
             saved = torch.load(path, weights_only=True)
             net.load_state_dict(saved["state"])
             return DigitClassifier(net.eval(), mean, std, float(saved["accuracy"]))
-        except Exception:  # noqa: BLE001 - a stale or broken file: train again
-            pass
+        except Exception as exc:  # noqa: BLE001 - a stale or broken file: train again, and say so
+            if ctx is not None:
+                ctx.warn(f"The saved digit classifier could not be read ({type(exc).__name__}); training it again.")
     torch.manual_seed(seed)
     params = {"what": "digit classifier for GAN metrics", "dataset": dataset, "seed": seed, "epochs": 3,
               "batch_size": 128, "lr": 2e-3}
