@@ -11,11 +11,11 @@ import torch
 from core import tracking
 from core.cnn.data import InputSpec, image_to_input, prepare_images
 from core.cnn.inside import filter_images, first_filters, look
-from core.cnn.training import TrainConfig, image_grid, load_tracked, run_training
+from core.cnn.training import TrainConfig, load_tracked, run_training
 from core.data import DatasetUnavailable
 from core.jobs import DONE, get_manager
 from core.plots.cnn import enlarge, probability_bars, scaled_maps
-from core.plots.static import png_bytes
+from core.plots.static import image_grid, png_bytes
 from ui import jobs, shell
 from ui.cnn_training import TRAIN_JOB
 from ui.upload import image_input

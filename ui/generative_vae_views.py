@@ -4,6 +4,8 @@ interpolation between two dev images, and samples from the prior (with PNG)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,9 +20,11 @@ from core.generative.vae import (
     reconstruct,
     sample_prior,
 )
-from core.plots.static import png_bytes
-from core.plots.vae import image_mosaic, latent_scatter, loss_terms, tile
+from core.plots.static import image_grid, png_bytes
+from core.plots.vae import image_mosaic, latent_scatter, loss_terms
 from ui.tables import csv_button
+
+_tile = functools.partial(image_grid, pad=1, background=0.5)  # grey lines between the digits
 
 N_RECON = 10
 
@@ -65,7 +69,7 @@ def _reconstructions(result: VAEResult, key: str) -> None:
     start = st.number_input("First dev image shown", 0, max(n_dev - N_RECON, 0), 0, step=N_RECON, key=f"{key}.recon_start")
     x = result.dev_images[int(start): int(start) + N_RECON]
     rec = reconstruct(result.model, x)
-    pic = tile(np.concatenate([x[:, 0].numpy(), rec]), cols=len(x))
+    pic = _tile(np.concatenate([x[:, 0].numpy(), rec]), cols=len(x))
     st.plotly_chart(image_mosaic(pic, "Dev images (top) and their reconstructions decode(μ(x)) (bottom)",
                                  row_labels=["input", "reconstruction"]), key=f"{key}.recon")
 
@@ -99,7 +103,7 @@ def _grid(result: VAEResult, key: str) -> None:
         note = (f"z{dims[0] + 1} (left to right) and z{dims[1] + 1} (bottom to top) over [−{GRID_EXTENT:g}, "
                 f"{GRID_EXTENT:g}], every other dimension at 0")
     grid = latent_grid(result.model, n, dims)
-    pic = tile(grid.reshape(-1, *grid.shape[2:]), cols=n)
+    pic = _tile(grid.reshape(-1, *grid.shape[2:]), cols=n)
     st.plotly_chart(image_mosaic(pic, "Latent-grid traversal", height=560), key=f"{key}.grid")
     st.caption(f"Decoded codes on {note}: the decoder's picture of each point of the latent space.")
 
@@ -108,7 +112,7 @@ def _interpolation(result: VAEResult, key: str, ends: tuple[int, int]) -> None:
     steps = st.slider("Steps", 3, 15, 9, key=f"{key}.interp_steps")
     xa, xb = result.dev_images[ends[0]], result.dev_images[ends[1]]
     images = interpolate(result.model, xa, xb, steps)
-    pic = tile(np.concatenate([xa[0][None].numpy(), images, xb[0][None].numpy()]), cols=steps + 2)
+    pic = _tile(np.concatenate([xa[0][None].numpy(), images, xb[0][None].numpy()]), cols=steps + 2)
     la, lb = (result.classes[int(result.dev_labels[i])] for i in ends)
     st.plotly_chart(image_mosaic(pic, f"From dev image #{ends[0]} ({la}) to #{ends[1]} ({lb}): the two inputs at the "
                                  f"ends, {steps} decoded points of the straight line μ(A) → μ(B) between them"),
@@ -120,7 +124,7 @@ def _samples(result: VAEResult, key: str) -> None:
     seed = c1.number_input("Seed of the samples", 0, 2**31 - 1, 0, key=f"{key}.sample_seed")
     n = c2.select_slider("Samples", [16, 32, 64, 100], 64, key=f"{key}.sample_n")
     cols = 10 if n == 100 else 8
-    pic = tile(sample_prior(result.model, int(n), int(seed)), cols=cols)
+    pic = _tile(sample_prior(result.model, int(n), int(seed)), cols=cols)
     st.plotly_chart(image_mosaic(pic, f"{n} new images decoded from z ~ N(0, I) (seed {seed})", height=520),
                     key=f"{key}.samples")
     st.download_button("Download the samples (PNG)", png_bytes((pic * 255).round().astype(np.uint8)),

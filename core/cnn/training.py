@@ -25,7 +25,7 @@ from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
 from core.jobs import JobContext
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.plots.static import confusion_png
+from core.plots.static import confusion_png, image_grid
 from core.training import TrainingCancelled
 
 PAGE = "cnn"
@@ -133,21 +133,6 @@ def display_images(spec: InputSpec, x: torch.Tensor) -> np.ndarray:
     """Normalised [N, C, S, S] → displayable [N, S, S] (grey) or [N, S, S, 3] in [0, 1]."""
     x = spec.denormalize(x.float().cpu())
     return x[:, 0].numpy() if spec.channels == 1 else x.permute(0, 2, 3, 1).numpy()
-
-
-def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2) -> np.ndarray:
-    """[n, S, S(, 3)] → one tiled image with ``pad`` pixels between tiles (for an artifact)."""
-    n = len(images)
-    if n == 0:
-        return np.zeros((1, 1))
-    rows = -(-n // cols)
-    s = images.shape[1]
-    shape = (rows * (s + pad) + pad, min(n, cols) * (s + pad) + pad) + images.shape[3:]
-    grid = np.ones(shape, np.float32)
-    for k, img in enumerate(images):
-        r, c = divmod(k, cols)
-        grid[pad + r * (s + pad): pad + r * (s + pad) + s, pad + c * (s + pad): pad + c * (s + pad) + s] = img
-    return grid
 
 
 def run_training(ctx: JobContext | None, cfg: TrainConfig, device: torch.device | None = None,

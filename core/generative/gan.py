@@ -37,6 +37,7 @@ from torch import nn
 
 from core import tracking
 from core.device import cpu_threads, pick_device, seed_everything
+from core.plots import static
 from core.training import History, TrainingCancelled, TrainingDiverged
 
 __all__ = [
@@ -492,15 +493,9 @@ def image_grid(images: torch.Tensor | np.ndarray, cols: int | None = None, gap: 
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim != 4 or len(arr) == 0:
         raise ValueError(f"expected images [N, C, H, W], got shape {arr.shape}")
-    n, _, h, w = arr.shape
-    cols = cols or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    pix = ((np.clip(arr[:, 0], -1, 1) + 1) * 127.5).round().astype(np.uint8)
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), 90, dtype=np.uint8)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = pix[i]
-    return out
+    cols = cols or math.ceil(math.sqrt(len(arr)))
+    grid = static.image_grid((np.clip(arr[:, 0], -1, 1) + 1) / 2, cols, gap, background=90 / 255, border=False)
+    return (grid * 255).round().astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------------------ the data

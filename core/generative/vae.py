@@ -33,10 +33,10 @@ from torch import nn
 
 from core import tracking
 from core.cnn.data import ImageData, prepare_images
-from core.cnn.training import image_grid
 from core.device import pick_device, seed_everything
 from core.experiment import FAILED, Lane, train_tracked
 from core.jobs import JobContext
+from core.plots.static import image_grid
 from core.training import Callback, TrainingCancelled
 
 __all__ = [

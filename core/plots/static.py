@@ -90,3 +90,24 @@ def confusion_png(counts: np.ndarray, classes: Sequence[str], *, title: str = "C
     fig.tight_layout()
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2, *, background: float = 1.0,
+               border: bool = True) -> np.ndarray:
+    """[n, H, W(, 3)] images in [0, 1] → one tiled picture (row by row, at most ``cols`` a row) with
+    ``pad`` pixels of ``background`` between the tiles, and around them with ``border``."""
+    images = np.asarray(images, np.float32)
+    n = len(images)
+    if n == 0:
+        return np.zeros((1, 1), np.float32)
+    if cols < 1:
+        raise ValueError("a grid needs at least one column")
+    h, w = images.shape[1:3]
+    rows, edge = -(-n // cols), (pad if border else 0)
+    shape = (rows * (h + pad) - pad + 2 * edge, min(n, cols) * (w + pad) - pad + 2 * edge) + images.shape[3:]
+    grid = np.full(shape, background, np.float32)
+    for k, img in enumerate(images):
+        r, c = divmod(k, cols)
+        y, x = edge + r * (h + pad), edge + c * (w + pad)
+        grid[y: y + h, x: x + w] = img
+    return grid

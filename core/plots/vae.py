@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from core.plots.curves import PALETTE
 
-__all__ = ["image_mosaic", "latent_scatter", "loss_terms", "tile"]
+__all__ = ["image_mosaic", "latent_scatter", "loss_terms"]
 
 TERM_COLORS = {"recon": PALETTE[0], "kl": PALETTE[1]}
 MAX_POINTS = 3000
@@ -47,26 +47,9 @@ def loss_terms(rows: Sequence[Mapping[str, float]], beta: float | None = None) -
     return _layout(fig, title, legend=dict(orientation="h", y=-0.22))
 
 
-def tile(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
-    """[n, S, S] (grey) images in [0, 1] → one [rows·(S+pad)+pad, cols·(S+pad)+pad] picture,
-    row by row, on a mid-grey background."""
-    images = np.asarray(images, np.float32)
-    if images.ndim != 3:
-        raise ValueError("give grey images as [n, S, S]")
-    if cols < 1:
-        raise ValueError("at least one column")
-    n, h, w = images.shape
-    rows = max(-(-n // cols), 1)
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 0.5, np.float32)
-    for k, img in enumerate(images):
-        r, c = divmod(k, cols)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
-    return out
-
-
 def image_mosaic(picture: np.ndarray, title: str, *, height: int | None = None,
                  row_labels: Sequence[str] = ()) -> go.Figure:
-    """One grey picture in [0, 1] (e.g. from :func:`tile`) as an image figure; optional
+    """One grey picture in [0, 1] (e.g. from :func:`core.plots.static.image_grid`) as an image figure; optional
     labels at the left of its rows (the picture split into that many equal bands)."""
     pic = np.clip(np.asarray(picture, np.float32), 0, 1)
     rgb = np.repeat((pic * 255).round().astype(np.uint8)[..., None], 3, axis=2)

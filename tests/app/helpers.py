@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -38,3 +39,12 @@ def run_until(at: AppTest, predicate, timeout: float = 120, every: float = 0.5) 
             return at
         time.sleep(every)
     raise AssertionError(f"condition not met in {timeout} s; page says:\n{texts(at)}")
+
+
+def chart(at: AppTest, title: str) -> dict:
+    """The Plotly spec of the page's chart whose title contains ``title``."""
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if title in json.dumps(spec.get("layout", {}).get("title", ""), ensure_ascii=False):
+            return spec
+    raise AssertionError(f"no chart titled {title!r}")

@@ -5,7 +5,6 @@ held-out and uploaded images, a face set that cannot be downloaded, and the face
 
 import io
 import itertools
-import json
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from core import tracking
 from core.faces import mine_triplets, triplet_loss
 from core.faces.training import embed
 from core.faces.triplets import batch_triplet_loss
-from tests.app.helpers import by_label, page, run_until, texts
+from tests.app.helpers import by_label, chart, page, run_until, texts
 from tests.unit.test_images import header_only_png
 from ui.faces_views import batch_triplet_data
 
@@ -26,13 +25,6 @@ from ui.faces_views import batch_triplet_data
 def _metric(at, label: str) -> str:
     return by_label(at.metric, label).value
 
-
-def _chart(at, title: str) -> dict:
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        if title in json.dumps(spec.get("layout", {}).get("title", "")):
-            return spec
-    raise AssertionError(f"no chart titled {title!r}")
 
 
 def _closed_form(a, p, n, alpha):
@@ -75,7 +67,7 @@ def test_explorer_loss_is_the_course_triplet_loss():
         assert got == kind and _metric(at, "This triplet is") == kind
         assert float(_metric(at, "Triplet loss L")) == pytest.approx(loss, abs=5e-5)
     # the real batch: a scatter of its triplets and the miners' losses
-    assert _chart(at, "triplets from 32 images")
+    assert chart(at, "triplets from 32 images")
     losses = [d.value for d in at.dataframe if "strategy" in d.value.columns][0]
     assert list(losses["strategy"]) == ["batch-hard", "semi-hard", "all"]
 
@@ -132,7 +124,7 @@ def test_train_on_digits_then_evaluate_and_verify(fresh_store):
     assert "never seen a face" in texts(at) and "7–9" in texts(at)
     # the explorer's real batch now comes from the trained network, on the digits it was trained on
     assert by_label(at.selectbox, "Network that embeds the batch").value == "The network trained in this session"
-    assert _chart(at, "identities it was trained on")
+    assert chart(at, "identities it was trained on")
 
     # one-shot evaluation: τ starts at the best τ; accuracy and the ROC point match scikit-learn
     result = at.session_state["faces.train.result"]
@@ -144,10 +136,10 @@ def test_train_on_digits_then_evaluate_and_verify(fresh_store):
         judged = ev.distances <= tau
         tn, fp, fn, tp = confusion_matrix(ev.same, judged, labels=[False, True]).ravel()
         assert _metric(at, "Accuracy at τ") == f"{(tp + tn) / len(judged):.1%}"
-        point = [t for t in _chart(at, "ROC: one point")["data"] if t.get("name", "").startswith("τ =")][0]
+        point = [t for t in chart(at, "ROC: one point")["data"] if t.get("name", "").startswith("τ =")][0]
         assert point["x"][0] == pytest.approx(fp / (fp + tn)) and point["y"][0] == pytest.approx(tp / (tp + fn))
     assert _metric(at, "Accuracy at τ") == "50.0%"  # τ = 4 accepts every pair, half of them are the same
-    assert _chart(at, "After training: unseen identities") and _chart(at, "Distances of same and different pairs")
+    assert chart(at, "After training: unseen identities") and chart(at, "Distances of same and different pairs")
     buttons = {b.label for b in at.get("download_button")}
     assert {"Download the verification pairs (CSV)", "Download the ROC curve (CSV)",
             "Download the embeddings (CSV)"} <= buttons

@@ -12,15 +12,7 @@ from PIL import Image
 
 from core import tracking
 from core.generative.vae import encode_mean, latent_2d
-from tests.app.helpers import by_label, page, run_until, texts
-
-
-def _chart(at, title: str) -> dict:
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        if title in json.dumps(spec.get("layout", {}).get("title", ""), ensure_ascii=False):
-            return spec
-    raise AssertionError(f"no chart titled {title!r}")
+from tests.app.helpers import by_label, chart, page, run_until, texts
 
 
 def _array(value) -> np.ndarray:
@@ -66,23 +58,23 @@ def test_a_tiny_vae_trains_and_its_views_match_the_run(fresh_store):
     assert run["run_id"] in texts(at)
     result = at.session_state["generative.vae.result"]
     # the latent map: L = 2 is drawn as it is, at the encoder's means
-    spec = _chart(at, "Dev images in latent space")
+    spec = chart(at, "Dev images in latent space")
     assert "μ as it is" in json.dumps(spec["layout"]["title"], ensure_ascii=False)
     assert "the two latent dimensions z₁, z₂" in texts(at)
     mu, _ = encode_mean(result.model, result.dev_images)
     labels = result.dev_labels.numpy()
     zero = [t for t in spec["data"] if t.get("name") == "0"][0]
     np.testing.assert_allclose(_array(zero["x"]), mu[labels == 0, 0], rtol=1e-5, atol=1e-6)
-    assert _chart(at, "Latent-grid traversal") and "the whole latent plane over [−2.5, 2.5]²" in texts(at)
-    assert _chart(at, "their reconstructions") and _chart(at, "The two terms of the loss")
+    assert chart(at, "Latent-grid traversal") and "the whole latent plane over [−2.5, 2.5]²" in texts(at)
+    assert chart(at, "their reconstructions") and chart(at, "The two terms of the loss")
     # interpolation between two chosen dev images, samples from the prior with a seed
     by_label(at.number_input, "Dev image A").set_value(3)
     by_label(at.number_input, "Dev image B").set_value(7)
     by_label(at.slider, "Steps").set_value(5).run()
     assert not at.exception
-    assert _chart(at, "From dev image #3") and _chart(at, "5 decoded points")
+    assert chart(at, "From dev image #3") and chart(at, "5 decoded points")
     by_label(at.number_input, "Seed of the samples").set_value(11).run()
-    assert _chart(at, "decoded from z ~ N(0, I) (seed 11)")
+    assert chart(at, "decoded from z ~ N(0, I) (seed 11)")
     downloads = {b.label: b for b in at.get("download_button")}
     assert {"Download the samples (PNG)", "Download the latent coordinates (CSV)"} <= set(downloads)
 
@@ -93,7 +85,7 @@ def test_a_larger_latent_space_is_drawn_through_pca(fresh_store):
     assert not at.exception
     result = at.session_state["generative.vae.result"]
     _, how = latent_2d(encode_mean(result.model, result.dev_images)[0])
-    assert "principal components" in how and how in texts(at) and _chart(at, "Dev images in latent space (PCA of μ)")
+    assert "principal components" in how and how in texts(at) and chart(at, "Dev images in latent space (PCA of μ)")
     by_label(at.selectbox, "Horizontal: latent dimension").set_value(3)
     by_label(at.selectbox, "Vertical: latent dimension").set_value(4).run()
     assert not at.exception and "z3 (left to right) and z4 (bottom to top)" in texts(at)
@@ -122,9 +114,8 @@ def test_a_download_set_that_cannot_be_had_offers_the_sample(fresh_store, offlin
 
 def test_png_of_samples_is_a_picture():
     from core.generative.vae import VAE, sample_prior
-    from core.plots.static import png_bytes
-    from core.plots.vae import tile
+    from core.plots.static import image_grid, png_bytes
 
-    pic = tile(sample_prior(VAE("MLP", image_size=8, latent_dim=2, hidden=8), 16), cols=4)
+    pic = image_grid(sample_prior(VAE("MLP", image_size=8, latent_dim=2, hidden=8), 16), 4, 1)
     img = Image.open(io.BytesIO(png_bytes((pic * 255).round().astype(np.uint8))))
     assert img.size == (4 * 9 + 1, 4 * 9 + 1)

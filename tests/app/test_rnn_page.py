@@ -3,22 +3,13 @@ against the course LSTM run by hand; the gradient tab's ordering; a tiny charact
 trained as a tracked job (built-in names, then an uploaded text, and a binary file refused);
 and a tiny uni- vs bidirectional comparison."""
 
-import json
 
 import numpy as np
 import torch
 
 from core import tracking
 from core.rnn.viewer import VIEWER_ALPHABET
-from tests.app.helpers import by_label, page, run_until, texts
-
-
-def _chart(at, title: str) -> dict:
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        if title in json.dumps(spec.get("layout", {}).get("title", "")):
-            return spec
-    raise AssertionError(f"no chart titled {title!r}")
+from tests.app.helpers import by_label, chart, page, run_until, texts
 
 
 def _downloads(at) -> set[str]:
@@ -32,9 +23,9 @@ def test_every_tab_renders():
     labels = [t.label for t in at.tabs]
     for tab in ("Cells and gates", "Vanishing gradients", "Character language model", "Bidirectional"):
         assert tab in labels
-    assert _chart(at, "Gate activations")
-    assert _chart(at, "How much the last step's loss reaches back")
-    assert _chart(at, "Gradient norms before and after clipping")
+    assert chart(at, "Gate activations")
+    assert chart(at, "How much the last step's loss reaches back")
+    assert chart(at, "Gradient norms before and after clipping")
     assert "An untrained LSTM cell with random weights" in texts(at)
     assert {"Download the gate values (CSV)", "Download the gradient norms (CSV)",
             "Download the norms (CSV)"} <= _downloads(at)
@@ -61,7 +52,7 @@ def test_gate_viewer_messages_and_values():
     by_label(at.slider, "Step").set_value(2).run()
     assert not at.exception
     # the heatmap of the forget gate holds the course's f = σ(W_f·[h, x] + b_f) of the seeded random cell
-    spec = _chart(at, "Gate activations")
+    spec = chart(at, "Gate activations")
     forget = np.array(spec["data"][0]["z"])  # (units, steps)
     torch.manual_seed(0)
     from core.rnn.cells import LSTMCell
@@ -113,7 +104,7 @@ def test_train_a_tiny_language_model(fresh_store):
     assert "Samples after epoch 2" in texts(at)
     assert {"Download the curves (CSV)", "Download every epoch's samples (.txt)",
             "Download these samples (.txt)"} <= _downloads(at)
-    assert _chart(at, "Perplexity per epoch")
+    assert chart(at, "Perplexity per epoch")
     # greedy sampling: the same sample every time
     by_label(at.slider, "Temperature").set_value(0.0)
     by_label(at.slider, "Samples").set_value(3).run()
@@ -163,8 +154,8 @@ def test_bidirectional_comparison(fresh_store):
     by_label(at.button, "Train both taggers").click()
     at = run_until(at.run(), lambda a: "Finished in" in texts(a)).run()
     assert not at.exception
-    assert _chart(at, "Dev accuracy: unidirectional vs bidirectional")
-    assert _chart(at, "Dev accuracy at each position")
+    assert chart(at, "Dev accuracy: unidirectional vs bidirectional")
+    assert chart(at, "Dev accuracy at each position")
     runs = tracking.search_runs()
     assert sorted(runs["params.direction"]) == ["bidirectional", "unidirectional"]
     assert runs["tags.dll.comparison"].nunique() == 1

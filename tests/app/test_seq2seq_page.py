@@ -7,24 +7,16 @@ equal sacrebleu's."""
 from __future__ import annotations
 
 import base64
-import json
 
 import numpy as np
 import pytest
 import sacrebleu
 
 from core import tracking
-from tests.app.helpers import by_label, page, run_until, texts
+from tests.app.helpers import by_label, chart, page, run_until, texts
 
 KEY = "seq2seq.dates"
 
-
-def _chart(at, title: str) -> dict:
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        if title in json.dumps(spec.get("layout", {}).get("title", "")):
-            return spec
-    raise AssertionError(f"no chart titled {title!r}")
 
 
 def _array(value) -> np.ndarray:
@@ -102,7 +94,7 @@ def test_tiny_training_then_translate_and_beam(fresh_store):
     box.set_value("3 May 1999").run()
     assert not at.exception
     assert _metric(at, "Translation")
-    heat = _chart(at, "Attention: where each output character looked")
+    heat = chart(at, "Attention: where each output character looked")
     z = _array(heat["data"][0]["z"])
     assert z.shape[1] == len(heat["data"][0]["x"]) == len("3 may 1999")
     assert np.allclose(z.sum(1), 1, atol=1e-4)
@@ -113,7 +105,7 @@ def test_tiny_training_then_translate_and_beam(fresh_store):
     at.text_input(key="seq2seq.beam.text.dates").set_value("3 may 1999").run()
     assert not at.exception
     assert _metric(at, "Beam search (B = 1)") == _metric(at, "Greedy search")
-    assert _chart(at, "Beam search tree")
+    assert chart(at, "Beam search tree")
     at.text_input(key="seq2seq.beam.text.dates").set_value("").run()
     assert any("empty" in w.value for w in at.warning)
 

@@ -18,7 +18,6 @@ from core.cnn.inside import conv_layers, filter_images, first_filters, look
 from core.cnn.training import (
     TrainConfig,
     confusion_matrix,
-    image_grid,
     load_tracked,
     predict,
     run_training,
@@ -26,6 +25,7 @@ from core.cnn.training import (
     worst_mistakes,
 )
 from core.jobs import JobManager
+from core.plots.static import image_grid
 
 CPU = torch.device("cpu")
 

@@ -28,7 +28,8 @@ from core.generative.vae import (
     sample_prior,
 )
 from core.jobs import JobManager
-from core.plots.vae import image_mosaic, latent_scatter, loss_terms, tile
+from core.plots.static import image_grid
+from core.plots.vae import image_mosaic, latent_scatter, loss_terms
 
 CPU = torch.device("cpu")
 
@@ -156,8 +157,8 @@ def test_views_helpers():
     ref = PCA(2).fit_transform(pts)
     np.testing.assert_allclose(np.abs(coords), np.abs(ref), atol=1e-8)
     assert "principal components" in how
-    assert tile(np.ones((5, 8, 8)), cols=3).shape == (2 * 9 + 1, 3 * 9 + 1)
-    assert image_mosaic(tile(grid.reshape(-1, 8, 8), 5), "t", row_labels=["a"]).layout.title.text == "t"
+    assert image_grid(np.ones((5, 8, 8)), 3, 1, background=0.5).shape == (2 * 9 + 1, 3 * 9 + 1)
+    assert image_mosaic(image_grid(grid.reshape(-1, 8, 8), 5, 1), "t", row_labels=["a"]).layout.title.text == "t"
     assert len(latent_scatter(coords, np.arange(300) % 3, ["a", "b", "c"], how=how, highlight={"A": (0, 0)}).data) == 4
     fig = loss_terms([{"epoch": 1, "train_recon": 3.0, "dev_recon": 2.0, "dev_kl": 1.0}], beta=1.0)
     assert len(fig.data) == 3
