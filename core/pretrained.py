@@ -81,10 +81,11 @@ def load_state_dict(url: str, *, what: str, fallback: str, allow_download: bool 
 
 
 def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, url: str, what: str, fallback: str,
-              strict: bool = True) -> None:
-    """``model.load_state_dict(state)``; keys or shapes that do not fit raise :class:`WeightsUnavailable`."""
+              strict: bool = True, assign: bool = False) -> None:
+    """``model.load_state_dict(state)``; keys or shapes that do not fit raise :class:`WeightsUnavailable`.
+    ``assign=True`` hands the tensors over instead of copying them (for checking against a meta-device model)."""
     try:
-        model.load_state_dict(state, strict=strict)
+        model.load_state_dict(state, strict=strict, assign=assign)
     except Exception as exc:  # noqa: BLE001 - wrong keys or shapes: not these weights
         path = hub_path(url)
         raise WeightsUnavailable(

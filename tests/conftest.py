@@ -61,3 +61,18 @@ def go_offline(mp: pytest.MonkeyPatch, torch_home: Path) -> NetworkAttempts:
 def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> NetworkAttempts:
     """This test's own empty torch hub cache and no network; ``.count`` tells how often it was tried."""
     return go_offline(monkeypatch, tmp_path / "torch")
+
+
+UNPICKLED: list[str] = []  # what a PickledPayload's code appends when something unpickles it
+
+
+def _side_effect() -> list[str]:
+    UNPICKLED.append("code ran")
+    return UNPICKLED
+
+
+class PickledPayload:
+    """An object whose unpickling runs code: a file holding one must be read with ``weights_only=True``."""
+
+    def __reduce__(self):
+        return (_side_effect, ())

@@ -21,7 +21,7 @@ from PIL import Image, ImageColor, ImageDraw
 from core.detection import pretrained as P
 from core.device import cpu_threads
 from core.plots.curves import PALETTE
-from tests.conftest import go_offline
+from tests.conftest import UNPICKLED, PickledPayload, go_offline
 
 FAST = P.DEFAULT_DETECTOR  # Faster R-CNN MobileNetV3 320
 SSD = "SSDlite MobileNetV3 (320 px)"
@@ -151,26 +151,13 @@ def test_another_detectors_weights_raise_weights_unavailable(offline):
     assert _one_sentence(str(info.value)) and "does not hold" in str(info.value)
 
 
-_UNPICKLED = []
-
-
-def _side_effect() -> list:
-    _UNPICKLED.append("code ran")
-    return _UNPICKLED
-
-
-class _Payload:
-    def __reduce__(self):
-        return (_side_effect, ())
-
-
 def test_cached_file_is_read_with_weights_only(offline):
     path = P.weights_path(FAST)
     path.parent.mkdir(parents=True)
-    torch.save({"backbone.weight": torch.zeros(1), "payload": _Payload()}, path)
+    torch.save({"backbone.weight": torch.zeros(1), "payload": PickledPayload()}, path)
     with pytest.raises(P.WeightsUnavailable):
         P.load_detector(FAST, device="cpu")
-    assert _UNPICKLED == []  # weights_only=True refused the pickled callable instead of running it
+    assert UNPICKLED == []  # weights_only=True refused the pickled callable instead of running it
 
 
 # --- the offline pretrained path -----------------------------------------------------------------
