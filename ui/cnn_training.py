@@ -15,10 +15,10 @@ from core.cnn.training import MODELS, TrainConfig, TrainResult, run_training
 from core.device import pick_device
 from core.experiment import FINISHED, series_with_suffix
 from core.optimizers import OPTIMIZERS
-from core.plots.cnn import confusion_heatmap, degradation_bars, degradation_curves, enlarge
+from core.plots.cnn import degradation_bars, degradation_curves, enlarge
 from core.plots.training import lane_curves
 from ui import jobs, shell
-from ui.tables import csv_button, table_with_csv
+from ui.tables import confusion_with_csv, csv_button, table_with_csv
 
 PAGE = "cnn"
 TRAIN_JOB, DEGRADE_JOB = f"{PAGE}.train", f"{PAGE}.degrade"
@@ -98,10 +98,7 @@ def _train_results(result: TrainResult) -> None:
                    f"{result.sizes['dev']:,} dev images of {spec.channels}×{spec.size}×{spec.size}")
     left, right = st.columns([1, 1])
     with left:
-        st.plotly_chart(confusion_heatmap(result.confusion, spec.classes), key=f"{PAGE}.confusion")
-        frame = pd.DataFrame(result.confusion, index=list(spec.classes), columns=list(spec.classes))
-        csv_button(st, "Download the confusion matrix (CSV)", frame.reset_index(names="true \\ predicted"),
-                   "confusion_matrix.csv", f"{PAGE}.confusion_csv")
+        confusion_with_csv(result.confusion, spec.classes, PAGE)
     with right:
         st.markdown("**The mistakes it was surest of** (true → predicted, confidence)")
         if not result.mistakes:

@@ -22,6 +22,7 @@ CATALOGUE: list[tuple[str, str, str, str]] = [
     ("Vision", "pages/detection.py", "Object detection", ":material/center_focus_strong:"),
     ("Vision", "pages/faces.py", "Face recognition", ":material/face:"),
     ("Vision", "pages/style.py", "Neural style transfer", ":material/palette:"),
+    ("Vision", "pages/transfer.py", "Transfer learning", ":material/model_training:"),
     ("Sequences", "pages/rnn.py", "RNNs", ":material/repeat:"),
     ("Sequences", "pages/seq2seq.py", "Sequence models", ":material/translate:"),
     ("Generative", "pages/generative.py", "GANs and VAEs", ":material/auto_awesome:"),

@@ -22,3 +22,14 @@ def table_with_csv(table: pd.DataFrame, label: str, file: str, key: str, *, colu
     if caption:
         st.caption(caption)
     csv_button(st, label, table, file, key)
+
+
+def confusion_with_csv(counts: Any, classes: Any, key: str, *, title: str = "Confusion matrix (dev set)") -> None:
+    """The confusion-matrix heatmap (rows = true class) and a button that downloads it as CSV
+    (``key``: the page's prefix, e.g. ``"cnn"`` gives ``cnn.confusion`` and ``cnn.confusion_csv``)."""
+    from core.plots.cnn import confusion_heatmap
+
+    st.plotly_chart(confusion_heatmap(counts, classes, title=title), key=f"{key}.confusion")
+    frame = pd.DataFrame(counts, index=list(classes), columns=list(classes))
+    csv_button(st, "Download the confusion matrix (CSV)", frame.reset_index(names="true \\ predicted"),
+               "confusion_matrix.csv", f"{key}.confusion_csv")

@@ -13,7 +13,9 @@ Widgets (labels include ``label`` so several inputs can share a page):
   (left out when only one source is offered);
 * ``f"{label}: sample photo"`` — selectbox of :func:`core.data.images.sample_images`, key ``f"{key}.sample"``;
 * ``f"{label}: upload"`` — file uploader, key ``f"{key}.upload"``;
-* the drawing canvas (streamlit-drawable-canvas), key ``f"{key}.canvas"``.
+* the drawing canvas (streamlit-drawable-canvas), key ``f"{key}.canvas"``;
+* ``f"{label}: camera"`` — ``st.camera_input``, key ``f"{key}.camera"`` (the browser asks for the camera
+  only once this source is picked).
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ from core.data.images import (
     sample_images,
 )
 
-__all__ = ["DRAW", "SAMPLE", "UPLOAD", "DecodedImage", "image_input"]
+__all__ = ["CAMERA", "DRAW", "SAMPLE", "UPLOAD", "DecodedImage", "decode_upload", "image_input"]
 
-SAMPLE, UPLOAD, DRAW = "Sample photo", "Upload", "Draw"
-_ICONS = {SAMPLE: ":material/photo_library:", UPLOAD: ":material/upload:", DRAW: ":material/draw:"}
+SAMPLE, UPLOAD, DRAW, CAMERA = "Sample photo", "Upload", "Draw", "Camera"
+_ICONS = {SAMPLE: ":material/photo_library:", UPLOAD: ":material/upload:", DRAW: ":material/draw:",
+          CAMERA: ":material/photo_camera:"}
 CANVAS_SIZE = 224
 STROKE_WIDTH = 18
 
@@ -57,6 +60,14 @@ def _decode(digest: str, name: str, max_side: int | None, _data: bytes) -> tuple
         return decode_image(_data, name=name, max_side=max_side), None
     except ImageError as exc:
         return None, str(exc)
+
+
+def decode_upload(uploaded, max_side: int | None) -> tuple[DecodedImage | None, str | None]:
+    """Decode one ``UploadedFile`` (from a file uploader or the camera), cached by its content:
+    ``(image, None)`` or ``(None, one sentence saying why not)``."""
+    data = uploaded.getvalue()
+    decoded, error = _decode(hashlib.sha256(data).hexdigest(), uploaded.name, max_side, data)
+    return decoded, (None if decoded is not None else error or f"{uploaded.name} could not be read.")
 
 
 def _show_notes(decoded: DecodedImage) -> None:
@@ -87,12 +98,22 @@ def _from_upload(key: str, label: str, max_side: int | None) -> DecodedImage | N
     )
     if uploaded is None:
         return None
-    data = uploaded.getvalue()
-    decoded, error = _decode(hashlib.sha256(data).hexdigest(), uploaded.name, max_side, data)
+    decoded, error = decode_upload(uploaded, max_side)
     if decoded is None:
-        st.error(error or f"{uploaded.name} could not be read.", icon=":material/broken_image:")
+        st.error(error, icon=":material/broken_image:")
         return None
     _show_notes(decoded)
+    return decoded
+
+
+def _from_camera(key: str, label: str, max_side: int | None) -> DecodedImage | None:
+    shot = st.camera_input(f"{label}: camera", key=f"{key}.camera",
+                           help="Your browser asks once for the camera; the picture stays in this session.")
+    if shot is None:
+        return None
+    decoded, error = decode_upload(shot, max_side)
+    if decoded is None:
+        st.error(error, icon=":material/broken_image:")
     return decoded
 
 
@@ -123,14 +144,14 @@ def _from_drawing(key: str) -> DecodedImage | None:
     return drawn
 
 
-def image_input(key: str, *, label: str = "Image", samples: bool = True, draw: bool = False,
+def image_input(key: str, *, label: str = "Image", samples: bool = True, draw: bool = False, camera: bool = False,
                 default: str | None = None, max_side: int | None = 1024,
                 extra_samples: Mapping[str, Callable[[], Image.Image]] | None = None) -> DecodedImage | None:
     """A picture from a sample photo, an upload or a drawing; ``None`` while there is none.
 
     ``key``: widget-key prefix, e.g. ``"cnn.explorer.image"``. ``label``: shown in (and making unique)
     the widget labels. ``samples`` / ``draw``: offer the sample photos / the drawing canvas (white
-    strokes on black, ``CANVAS_SIZE`` square). ``default``: name of the preselected sample photo (a
+    strokes on black, ``CANVAS_SIZE`` square). ``camera``: offer a shot from the camera. ``default``: name of the preselected sample photo (a
     key of ``sample_images()``). ``max_side``: uploads and samples larger than this on their longer
     side are scaled down (``None`` keeps full size). ``extra_samples``: more pictures (name -> maker)
     listed before the sample photos, e.g. the style images the lab draws itself.
@@ -138,7 +159,7 @@ def image_input(key: str, *, label: str = "Image", samples: bool = True, draw: b
     extra = dict(extra_samples or {})
     if default is not None and default not in sample_images() and default not in extra:
         raise ValueError(f"default must be one of the sample photos {list(sample_images())}, got {default!r}")
-    sources = [s for s, offered in ((SAMPLE, samples), (UPLOAD, True), (DRAW, draw)) if offered]
+    sources = [s for s, offered in ((SAMPLE, samples), (UPLOAD, True), (CAMERA, camera), (DRAW, draw)) if offered]
     source = sources[0]
     if len(sources) > 1:
         picked = st.segmented_control(
@@ -154,4 +175,6 @@ def image_input(key: str, *, label: str = "Image", samples: bool = True, draw: b
         return _from_samples(key, label, default, max_side, extra)
     if source == UPLOAD:
         return _from_upload(key, label, max_side)
+    if source == CAMERA:
+        return _from_camera(key, label, max_side)
     return _from_drawing(key)

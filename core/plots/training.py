@@ -34,13 +34,15 @@ def lane_curves(
     return fig
 
 
-def epoch_bars(values: Mapping[str, float | None], *, title: str, fmt: str = ".1%") -> go.Figure:
-    """A horizontal bar per lane (e.g. final dev accuracy per optimizer), best on top."""
+def epoch_bars(values: Mapping[str, float | None], *, title: str, fmt: str = ".1%",
+               colors: Mapping[str, str] | None = None) -> go.Figure:
+    """A horizontal bar per lane (e.g. final dev accuracy per optimizer), best on top (``colors`` fixes a
+    lane's colour, as in :func:`lane_curves`)."""
     items = [(k, v) for k, v in values.items() if v is not None and np.isfinite(v)]
     items.sort(key=lambda kv: kv[1])
     fig = go.Figure(go.Bar(
         x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
-        marker_color=[color_for(k, i) for i, (k, _) in enumerate(items)],
+        marker_color=[(colors or {}).get(k) or color_for(k, i) for i, (k, _) in enumerate(items)],
         text=[format(v, fmt) for _, v in items], textposition="auto",
     ))
     fig.update_layout(template="plotly_white", title=title, height=80 + 40 * max(len(items), 1),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,3 +50,11 @@ def chart(at: AppTest, title: str) -> dict:
         if title in json.dumps(spec.get("layout", {}).get("title", ""), ensure_ascii=False):
             return spec
     raise AssertionError(f"no chart titled {title!r}")
+
+
+def plotly_array(value) -> np.ndarray:
+    """A Plotly array from a figure's JSON: a list, or a typed array ``{dtype, bdata, shape}``."""
+    if isinstance(value, dict):
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return arr.reshape([int(s) for s in str(value.get("shape", len(arr))).split(",")])
+    return np.asarray(value)

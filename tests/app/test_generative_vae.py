@@ -3,7 +3,6 @@ trains as a tracked job and every view appears with numbers that match the track
 and the model, a huge learning rate fails with one sentence, and a download set that
 cannot be had offers the offline sample."""
 
-import base64
 import io
 import json
 
@@ -12,15 +11,7 @@ from PIL import Image
 
 from core import tracking
 from core.generative.vae import encode_mean, latent_2d
-from tests.app.helpers import by_label, chart, page, run_until, texts
-
-
-def _array(value) -> np.ndarray:
-    """A Plotly array from a figure's JSON (a list, or a typed array {dtype, bdata, shape})."""
-    if isinstance(value, dict):
-        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        return arr.reshape(value["shape"]) if "shape" in value else arr
-    return np.asarray(value)
+from tests.app.helpers import by_label, chart, page, plotly_array, run_until, texts
 
 
 def _metric(at, label: str) -> str:
@@ -64,7 +55,7 @@ def test_a_tiny_vae_trains_and_its_views_match_the_run(fresh_store):
     mu, _ = encode_mean(result.model, result.dev_images)
     labels = result.dev_labels.numpy()
     zero = [t for t in spec["data"] if t.get("name") == "0"][0]
-    np.testing.assert_allclose(_array(zero["x"]), mu[labels == 0, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plotly_array(zero["x"]), mu[labels == 0, 0], rtol=1e-5, atol=1e-6)
     assert chart(at, "Latent-grid traversal") and "the whole latent plane over [−2.5, 2.5]²" in texts(at)
     assert chart(at, "their reconstructions") and chart(at, "The two terms of the loss")
     # interpolation between two chosen dev images, samples from the prior with a seed

@@ -6,25 +6,15 @@ equal sacrebleu's."""
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pytest
 import sacrebleu
 
 from core import tracking
-from tests.app.helpers import by_label, chart, page, run_until, texts
+from tests.app.helpers import by_label, chart, page, plotly_array, run_until, texts
 
 KEY = "seq2seq.dates"
 
-
-
-def _array(value) -> np.ndarray:
-    """A Plotly array from a figure's JSON (a list, or a typed array {dtype, bdata, shape})."""
-    if isinstance(value, dict):
-        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        return arr.reshape([int(s) for s in str(value.get("shape", len(arr))).split(",")])
-    return np.asarray(value, dtype=float)
 
 
 def _metric(at, label: str) -> str:
@@ -95,7 +85,7 @@ def test_tiny_training_then_translate_and_beam(fresh_store):
     assert not at.exception
     assert _metric(at, "Translation")
     heat = chart(at, "Attention: where each output character looked")
-    z = _array(heat["data"][0]["z"])
+    z = plotly_array(heat["data"][0]["z"])
     assert z.shape[1] == len(heat["data"][0]["x"]) == len("3 may 1999")
     assert np.allclose(z.sum(1), 1, atol=1e-4)
 

@@ -26,6 +26,8 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--use-fake-device-for-media-stream",  # a test-pattern camera for st.camera_input ...
+    "--use-fake-ui-for-media-stream",  # ... allowed without a prompt
 ]
 
 

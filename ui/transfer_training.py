@@ -1,0 +1,205 @@
+"""The Transfer learning page's second tab: train the pretrained network and the same one from scratch."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.device import pick_device
+from core.experiment import FINISHED, series_with_suffix
+from core.plots.training import epoch_bars, lane_curves
+from core.transfer import backbones as B
+from core.transfer.augment import AugmentSpec
+from core.transfer.data import check_classes
+from core.transfer.training import IMAGE_SIZES, METHODS, SCRATCH, TransferConfig, TransferResult, run_training
+from ui import jobs, shell, transfer_classes
+from ui.tables import confusion_with_csv, table_with_csv
+
+PAGE = "transfer"
+JOB = f"{PAGE}.train"
+FAILED = f"{PAGE}.weights_failed"  # {backbone: the one sentence saying why its weights are missing}
+SCRATCH_COLOR, PRETRAINED_COLOR = "#7f7f7f", "#4C78A8"
+
+
+def _colors(lanes) -> dict[str, str]:
+    """Grey for the network from scratch, blue for the pretrained one, in every chart."""
+    return {n: SCRATCH_COLOR if n == SCRATCH else PRETRAINED_COLOR for n in lanes}
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _state(name: str, path: str) -> dict:
+    """The backbone's ImageNet state dict, loaded once per process (``path`` keys the cache on TORCH_HOME)."""
+    return B.load_state(name)
+
+
+def weights(name: str) -> dict | None:
+    """The ImageNet weights (downloaded first if needed), or ``None`` with the reason remembered."""
+    try:
+        with st.spinner(f"Loading the ImageNet weights of {name}…"):
+            state = _state(name, str(B.pretrained.hub_path(B.spec(name).url)))
+    except B.WeightsUnavailable as exc:
+        st.session_state.setdefault(FAILED, {})[name] = str(exc)
+        return None
+    st.session_state.get(FAILED, {}).pop(name, None)
+    return state
+
+
+def result() -> TransferResult | None:
+    res = st.session_state.get(f"{JOB}.result")
+    return res if isinstance(res, TransferResult) else None
+
+
+def render() -> None:
+    st.markdown(
+        "A network trained on ImageNet's 1.2 million photos already knows edges, textures and object parts. "
+        "**Feature extraction** keeps all of that frozen and trains only a new last layer for your classes; "
+        "**fine-tuning** lets the last few blocks adapt too, at a tenth of the learning rate. The same network "
+        "trained **from scratch** on your few pictures is the comparison: it shows what the pretrained weights "
+        "are worth. **Try:** feature extraction first; then fine-tune 1–2 blocks with augmentation on, and "
+        "compare the dev accuracy and the seconds per epoch."
+    )
+    gpu = pick_device().type == "cuda"
+    name = st.selectbox("Pretrained network", list(B.BACKBONES), key=f"{PAGE}.backbone",
+                        format_func=lambda n: f"{n} — {B.spec(n).description}")
+    spec = B.spec(name)
+    failed = st.session_state.get(FAILED, {}).get(name)
+    cached = B.weights_cached(name)
+    st.caption(f"{spec.parameters_m:.1f} M parameters; {spec.imagenet_top1:.1f} % top-1 on ImageNet (as published by "
+               f"torchvision); {spec.size_mb:.0f} MB of weights, "
+               + ("on this machine already." if cached else "downloaded once into the torch cache when you train."))
+    if failed:
+        st.warning(failed, icon=":material/cloud_off:")
+        if st.button("Try the download again", icon=":material/download:", key=f"{PAGE}.retry"):
+            st.session_state[FAILED].pop(name, None)
+            st.rerun()
+    n_blocks = len(B.block_names(name))
+    with st.form(f"{PAGE}.train_form", border=True):
+        c1, c2, c3 = st.columns(3)
+        method = c1.radio("How to use the pretrained network", list(METHODS), key=f"{PAGE}.method",
+                          captions=list(METHODS.values()), disabled=bool(failed))
+        blocks = c1.slider("Blocks to fine-tune (from the top)", 1, n_blocks, 1, key=f"{PAGE}.blocks.{name}",
+                           help=f"{name} has {n_blocks} blocks: {', '.join(B.block_names(name))}. Used with fine-tuning.")
+        scratch = c1.checkbox("Also train it from scratch (the comparison)", True, key=f"{PAGE}.scratch",
+                              disabled=bool(failed))
+        size = c2.select_slider("Image size (pixels)", IMAGE_SIZES, 128 if not gpu else 224, key=f"{PAGE}.size",
+                                help="Pictures are scaled and centre-cropped to this square. ImageNet networks were "
+                                     "trained at 224; 128 trains four times faster on a CPU.")
+        epochs = c2.slider("Epochs", 1, 50, 8, key=f"{PAGE}.epochs")
+        lr = c2.number_input("Learning rate α", 1e-5, 10.0, 1e-3, format="%g", key=f"{PAGE}.lr",
+                             help="Adam for the new layer; fine-tuned blocks use α × 0.1, a from-scratch run α everywhere.")
+        batch = c3.select_slider("Mini-batch size", [4, 8, 16, 32, 64], 16, key=f"{PAGE}.batch")
+        st.caption("Augmentation — each picture is changed at random at every step, so the network sees more variety. "
+                   "Without it, a frozen network's features are computed once and only the last layer trains: "
+                   "much faster.")
+        a1, a2, a3, a4 = st.columns(4)
+        augment = AugmentSpec(flip=a1.checkbox("Mirror", False, key=f"{PAGE}.aug_flip"),
+                              crop=a2.checkbox("Zoom and crop", False, key=f"{PAGE}.aug_crop"),
+                              rotate=a3.checkbox("Turn ±15°", False, key=f"{PAGE}.aug_rotate"),
+                              color=a4.checkbox("Colour", False, key=f"{PAGE}.aug_color"))
+        dev = c3.slider("Share kept as dev set", 0.1, 0.5, 0.25, 0.05, key=f"{PAGE}.dev")
+        go = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:", disabled=jobs.is_active(JOB))
+    if go:
+        _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment)
+    jobs.panel(JOB, _view, every=1.5)
+
+
+def _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment) -> None:
+    classes = transfer_classes.class_set()
+    problems = check_classes(classes)
+    if problems:
+        st.error("The classes are not ready: " + " ".join(problems) + " Fix them in the first tab.")
+        return
+    state = None if st.session_state.get(FAILED, {}).get(name) else weights(name)
+    pretrained = state is not None
+    if not pretrained:
+        st.warning(st.session_state[FAILED][name] + " This training runs from scratch only.", icon=":material/cloud_off:")
+    try:
+        cfg = TransferConfig(backbone=name, method=method, fine_tune_blocks=blocks, pretrained=pretrained,
+                             from_scratch=scratch or not pretrained, image_size=size, epochs=epochs, lr=lr,
+                             batch_size=batch, dev_fraction=dev, augment=augment, seed=shell.global_seed())
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    snapshot = {k: list(v) for k, v in classes.items()}  # the job keeps its own copy of the pictures
+    what = f"{name}, {method if pretrained else 'from scratch'}"
+    jobs.start(JOB, partial(run_training, classes=snapshot, state=state), cfg, name=what)
+
+
+def _view(snap) -> None:
+    res: TransferResult | None = snap.result if isinstance(snap.result, TransferResult) else None
+    steps = {k: v for k, v in snap.metrics.items() if "/" not in k}
+    epochs = series_with_suffix(snap.metrics, "/epochs")
+    c1, c2 = st.columns(2)
+    if steps:
+        c1.plotly_chart(lane_curves(steps, smoothing=0.6, title="Training loss per step", colors=_colors(steps)),
+                        key=f"{PAGE}.loss")
+    if epochs:
+        c2.plotly_chart(lane_curves(epochs, x="epoch", y="dev_accuracy", title="Dev accuracy after each epoch",
+                                    colors=_colors(epochs)), key=f"{PAGE}.acc")
+    if res is None or not res.lanes:
+        return
+    _results(res)
+
+
+def _results(res: TransferResult) -> None:
+    rows = []
+    for name, lr_ in res.lanes.items():
+        lane = lr_.lane
+        rows.append({"network": name, "status": lane.status, "dev accuracy": lane.dev_accuracy,
+                     "train accuracy": lane.measures.get("final_train_accuracy"),
+                     "seconds per epoch": lane.seconds_per_epoch, "parameters trained": lr_.trainable,
+                     "run": lane.run_id, "error": lane.error or ""})
+    done = {n: r for n, r in res.lanes.items() if r.lane.status == FINISHED}
+    if done:
+        st.plotly_chart(epoch_bars({n: r.lane.dev_accuracy for n, r in done.items()},
+                                   title=f"Dev accuracy on {res.sizes['dev']} held-out pictures", colors=_colors(done)),
+                        key=f"{PAGE}.bars")
+    percent = st.column_config.NumberColumn(format="percent")
+    table_with_csv(pd.DataFrame(rows), "Download the comparison (CSV)", "transfer_comparison.csv", f"{PAGE}.csv",
+                   column_config={"dev accuracy": percent, "train accuracy": percent,
+                                  "seconds per epoch": st.column_config.NumberColumn(format="%.3f"),
+                                  "parameters trained": st.column_config.NumberColumn(format="localized")},
+                   caption=_verdict(res) + f" Trained on {res.device.upper()}, {res.sizes['train']} training and "
+                           f"{res.sizes['dev']} dev pictures; comparison tag `{res.comparison}`.")
+    if not done:
+        return
+    pick = st.radio("Confusion matrix of", list(done), horizontal=True, key=f"{PAGE}.cm_lane")
+    chosen = done.get(pick) or next(iter(done.values()))
+    left, right = st.columns(2)
+    with left:
+        confusion_with_csv(chosen.confusion, res.names, PAGE)
+    with right:
+        _dev_examples(res, chosen)
+
+
+def _dev_examples(res: TransferResult, chosen) -> None:
+    """The dev pictures with what the network said, mistakes first."""
+    probs = chosen.dev_probabilities
+    if probs is None or not len(probs):
+        return
+    predicted = probs.argmax(1)
+    order = np.argsort((predicted == res.dev_labels).astype(int) * 2 - probs.max(1), kind="stable")[:20]
+    images = [res.dev_pictures[i] for i in order]
+    captions = [f"{'✓' if predicted[i] == res.dev_labels[i] else '✗'} {res.names[predicted[i]]} {probs[i].max():.0%}"
+                for i in order]
+    wrong = int((predicted != res.dev_labels).sum())
+    st.markdown(f"**Dev pictures** — {wrong} mistake{'s' if wrong != 1 else ''} shown first (prediction, confidence)")
+    st.image(images, caption=captions, width=96)
+
+
+def _verdict(res: TransferResult) -> str:
+    lanes = {n: r.lane for n, r in res.lanes.items() if r.lane.status == FINISHED}
+    pre = next((lane for n, lane in lanes.items() if n != SCRATCH), None)
+    scratch = lanes.get(SCRATCH)
+    if pre is None or scratch is None or pre.dev_accuracy is None or scratch.dev_accuracy is None:
+        return "Train both networks to compare them."
+    gap = pre.dev_accuracy - scratch.dev_accuracy
+    if gap > 0.02:
+        return f"The pretrained network is {gap:.0%} more accurate on the dev set than the same network from scratch."
+    if gap < -0.02:
+        return (f"This time the network from scratch did {-gap:.0%} better — with few epochs, or pictures unlike "
+                "ImageNet's photos, that happens; try fine-tuning.")
+    return "Both reach about the same dev accuracy here."

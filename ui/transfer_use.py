@@ -1,0 +1,118 @@
+"""The Transfer learning page's third tab: try the trained network on new pictures, see where it
+looked, and take it away as TorchScript and ONNX."""
+
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+from PIL import Image
+
+from core.experiment import FINISHED
+from core.plots.cnn import probability_bars
+from core.transfer.cam import overlay, predict
+from core.transfer.data import EXAMPLE_SETS, example_set
+from core.transfer.export import export_bundle
+from core.transfer.training import TransferResult
+from ui import transfer_training, upload
+
+PAGE = "transfer"
+EXPORTS = f"{PAGE}.exports"  # {(comparison, lane): ExportBundle}
+
+
+def _fresh_examples() -> dict:
+    """New pictures from the example sets (a seed no class set uses), as extra "sample photos"."""
+    out = {}
+    for name in EXAMPLE_SETS:
+        for cls, images in example_set(name, per_class=2, seed=10_007).items():
+            for i, im in enumerate(images):
+                out[f"New {cls} picture {i + 1}"] = (lambda im=im: im)
+    return out
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def render() -> None:
+    st.markdown(
+        "Show the trained network a picture it has never seen: it answers with a probability per class, and the "
+        "**class activation map** (Grad-CAM) colours the parts of the picture that pushed it towards the class — "
+        "bright means \"this is why\". Then take the network with you: TorchScript and ONNX files with the class "
+        "labels and a few lines of code to use them. **Try:** a picture of one class with clutter around it, and "
+        "check that the bright region sits on the object, not on the background."
+    )
+    res = transfer_training.result()
+    done = {n: r for n, r in (res.lanes.items() if res else []) if r.lane.status == FINISHED and r.model is not None}
+    if not done:
+        st.info("Train a network in the *Train* tab first; it appears here when it has finished.",
+                icon=":material/school:")
+        return
+    best = res.best
+    names = list(done)
+    lane_name = st.radio("Network", names, index=names.index(best.lane.name), horizontal=True, key=f"{PAGE}.use_lane",
+                         format_func=lambda n: f"{n} ({done[n].lane.dev_accuracy:.0%} on dev)")
+    chosen = done.get(lane_name) or best
+    picture = upload.image_input(f"{PAGE}.picture", label="Picture", camera=True, max_side=1024,
+                                 extra_samples=_fresh_examples())
+    if picture is not None:
+        _prediction(res, chosen, picture)
+    st.divider()
+    _export(res, lane_name, chosen)
+
+
+def _prediction(res: TransferResult, chosen, picture) -> None:
+    size = res.cfg.image_size
+    first = predict(chosen.model, picture.image, size)
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    target = c1.selectbox("Explain the class", list(res.names), index=first.predicted, key=f"{PAGE}.cam_class",
+                          help="The map shows what speaks for this class; by default the predicted one.")
+    strength = c2.slider("Map strength", 0.0, 1.0, 0.5, 0.05, key=f"{PAGE}.cam_strength")
+    pred = first if res.names.index(target) == first.predicted else predict(chosen.model, picture.image, size,
+                                                                             target=res.names.index(target))
+    shown = overlay(pred.view, pred.heatmap, strength).resize((320, 320), Image.Resampling.BILINEAR)
+    left, mid, right = st.columns([1, 1, 2])
+    left.image(pred.view.resize((320, 320), Image.Resampling.BILINEAR), caption=f"What the network saw ({size}×{size})",
+               width="stretch")
+    mid.image(shown, caption=f"Where it looked for “{target}”", width="stretch")
+    right.plotly_chart(probability_bars(pred.probabilities, res.names,
+                                        title=f"It says: {res.names[pred.predicted]} "
+                                              f"({pred.probabilities.max():.0%})"), key=f"{PAGE}.probs")
+    if not pred.heatmap.any():
+        mid.caption("The map is empty: nothing in this picture speaks for this class.")
+    right.caption("A classifier always answers with one of its own classes, so a picture of something else "
+                  "still gets one — look at how sure it is.")
+    mid.download_button("Download the map (PNG)", _png(shown), "activation_map.png", key=f"{PAGE}.cam_png",
+                        icon=":material/download:")
+
+
+def _export(res: TransferResult, lane_name: str, chosen) -> None:
+    st.subheader("Take it with you")
+    key = (res.comparison, lane_name)
+    bundles = st.session_state.setdefault(EXPORTS, {})
+    bundle = bundles.get(key)
+    if bundle is None:
+        st.caption("The export traces the network into TorchScript and converts it to ONNX (a few seconds).")
+        if st.button("Prepare the downloads", icon=":material/package_2:", key=f"{PAGE}.export"):
+            try:
+                with st.spinner("Tracing to TorchScript and converting to ONNX…"):
+                    bundle = export_bundle(chosen.model, res.names, res.cfg.image_size)
+            except Exception as exc:  # noqa: BLE001 - an export failure is reported, the page goes on
+                st.error(f"The export failed ({type(exc).__name__}: {str(exc)[:200]}).")
+                return
+            bundles.clear()  # one bundle per session is enough (they are tens of MB)
+            bundles[key] = bundle
+            st.rerun()
+    if bundle is None:
+        return
+    stem = f"{res.cfg.backbone.lower().replace(' ', '-')}-{len(res.names)}-classes"
+    c1, c2, c3, c4 = st.columns(4)
+    c1.download_button("Everything (.zip)", bundle.zip_bytes(), f"{stem}.zip", type="primary",
+                       icon=":material/folder_zip:", key=f"{PAGE}.dl_zip")
+    c2.download_button("TorchScript (.pt)", bundle.files["model.pt"], f"{stem}.pt", key=f"{PAGE}.dl_pt")
+    c3.download_button("ONNX (.onnx)", bundle.files["model.onnx"], f"{stem}.onnx", key=f"{PAGE}.dl_onnx")
+    c4.download_button("Labels (.txt)", bundle.files["labels.txt"], "labels.txt", key=f"{PAGE}.dl_labels")
+    readme = bundle.files["README.md"].decode().split("\n", 2)[2]  # without its title
+    st.markdown(readme.replace("\n## ", "\n##### "))
