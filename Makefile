@@ -37,6 +37,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/trajectories.py
 	PYTHONPATH=. $(BIN)/python bench/cnn_time_to_accuracy.py
 	PYTHONPATH=. $(BIN)/python bench/style_transfer.py
+	PYTHONPATH=. $(BIN)/python bench/transfer_feature_extraction.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,8 @@ from ui import shell
 st.set_page_config(page_title="Deep Learning Lab", page_icon="🧪", layout="wide")
 page = shell.navigation()
 notice = shell.startup()
-if notice:
+if notice and not st.session_state.get("global.startup_noticed"):
+    st.session_state["global.startup_noticed"] = True  # once per session, not at every rerun
     st.toast(notice)
 shell.sidebar()
 page.run()

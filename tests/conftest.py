@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -76,3 +82,86 @@ class PickledPayload:
 
     def __reduce__(self):
         return (_side_effect, ())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_mlflow_server(folder: Path, port: int) -> subprocess.Popen:
+    """A real ``mlflow server`` on 127.0.0.1:``port`` with its store and artifacts in ``folder``."""
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+         "--artifacts-destination", str(folder / "server-artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    end = time.time() + 60
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("mlflow server did not start")
+
+
+def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Signal a process started with ``start_new_session=True`` and everything it started, then wait."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    proc.wait(30)
+
+
+class Server:
+    """A lab server started with ``python -m ui.launch`` (what ``make run`` uses) on its own data folder."""
+
+    def __init__(self, data: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 address: str | None = "127.0.0.1") -> None:
+        """``env``: more environment, e.g. ``MLFLOW_TRACKING_URI`` for a tracking server instead of the local store;
+        ``address=None`` leaves the address to the lab's own configuration."""
+        self.data = data
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # its own torch hub cache: no pretrained weights from the developer's machine, nothing downloaded into it
+        environ = {**os.environ, "DLL_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "TORCH_HOME": str(data / "torch")}
+        environ.pop("MLFLOW_TRACKING_URI", None)
+        environ.update(env or {})
+        self._log = open(data / "streamlit.log", "a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.launch", "--server.headless", "true", "--server.port", str(self.port),
+             *(["--server.address", address] if address else []), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=environ, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1).read() == b"ok":
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop(signal.SIGKILL)
+        pytest.fail("the Streamlit server did not start: " + (data / "streamlit.log").read_text()[-2000:])
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.data / 'mlflow.db'}"
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process, in MB (from /proc)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """End the server: SIGTERM shuts it down, SIGKILL is a crash (nothing is cleaned up)."""
+        stop_process_group(self.proc, sig)
+        self._log.close()

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,12 +41,6 @@ def find_chromium() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_data(tmp_path_factory) -> Path:
     """The served app's data folder (its tracking store is ``mlflow.db`` in there)."""
@@ -57,48 +48,15 @@ def app_data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(app_data):
-    data = app_data
-    port = _free_port()
-    # its own torch hub cache: no pretrained weights from the developer's machine, nothing downloaded into it
-    env = {**os.environ, "DLL_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "TORCH_HOME": str(data / "torch")}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    log = open(data / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ui.launch",  # what `make run` uses (see ui/launch.py)
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the Streamlit server did not start: " + (data / "streamlit.log").read_text()[-2000:])
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
-    log.close()
+def app_server(app_data):
+    server = Server(app_data)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server.url
 
 
 @pytest.fixture(scope="session")

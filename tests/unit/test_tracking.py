@@ -1,12 +1,7 @@
 """Tracking: MLflow round trips, final statuses, and a tracking server that goes away."""
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +12,7 @@ from torch import nn
 
 from core import tracking
 from core.training import Callback, TrainingCancelled, fit
+from tests.conftest import free_port, start_mlflow_server, stop_process_group
 
 
 @dataclass(frozen=True)
@@ -96,44 +92,13 @@ def test_unreachable_server_never_blocks_and_falls_back(fresh_store):
     assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) == 200
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(tmp: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{tmp / 'server.db'}",
-         "--artifacts-destination", str(tmp / "server-artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    end = time.time() + 60
-    while time.time() < end:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("mlflow server did not start")
-
-
-def _stop_server(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(20)
-
-
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
-    proc = _start_server(tmp_path, port)
+    port = free_port()
+    proc = start_mlflow_server(tmp_path, port)
     yield tmp_path, port, proc
     if proc.poll() is None:
-        _stop_server(proc)
+        stop_process_group(proc)
 
 
 def test_training_survives_a_server_killed_midway(fresh_store, server):
@@ -149,7 +114,7 @@ def test_training_survives_a_server_killed_midway(fresh_store, server):
             run.log_metrics({"train_loss": loss}, step)
             if step == 20:
                 time.sleep(1.5)  # let the first steps reach the server
-                _stop_server(proc)
+                stop_process_group(proc)
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
@@ -176,12 +141,12 @@ def test_metrics_are_sent_when_the_server_comes_back(fresh_store, server):
     run.retry_interval_s = 0.2
     run.log_metrics({"m": 1.0}, 1)
     time.sleep(1.5)
-    _stop_server(proc)
+    stop_process_group(proc)
     for s in range(2, 11):
         run.log_metrics({"m": float(s)}, s)
     time.sleep(1.5)
     assert run.offline
-    proc2 = _start_server(tmp, port)
+    proc2 = start_mlflow_server(tmp, port)
     try:
         run.end("FINISHED")
         assert not run.fell_back
@@ -190,4 +155,4 @@ def test_metrics_are_sent_when_the_server_comes_back(fresh_store, server):
         assert df.iloc[0]["status"] == "FINISHED"
         assert tracking.metric_history(df.iloc[0]["run_id"], "m", uri=uri)["value"].tolist() == [float(s) for s in range(1, 11)]
     finally:
-        _stop_server(proc2)
+        stop_process_group(proc2)
