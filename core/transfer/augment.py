@@ -31,8 +31,10 @@ COLOR_RANGE = 0.3
 
 @dataclass(frozen=True)
 class AugmentSpec:
-    flip: bool = True
-    crop: bool = True
+    """Which changes to draw (none by default, as on the page: a frozen body then trains on cached features)."""
+
+    flip: bool = False
+    crop: bool = False
     rotate: bool = False
     color: bool = False
 
