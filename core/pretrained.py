@@ -33,6 +33,31 @@ class WeightsUnavailable(RuntimeError):
         self.reason = reason  # the underlying error, for logs; not meant for the page
 
 
+class TorchvisionWeights:
+    """What a spec of a torchvision model with published weights knows about them (mixin for a
+    dataclass with a ``weights: torchvision.models.WeightsEnum`` field)."""
+
+    weights: object
+
+    @property
+    def url(self) -> str:
+        return self.weights.url
+
+    @property
+    def file_name(self) -> str:
+        """The file name torch hub gives the download: the last part of the URL."""
+        return os.path.basename(urlparse(self.url).path)
+
+    @property
+    def size_mb(self) -> float:
+        return float(self.weights.meta["_file_size"])
+
+    @property
+    def cached(self) -> bool:
+        """True when the file is already in the torch hub cache (using it needs no internet)."""
+        return hub_path(self.url).is_file()
+
+
 def hub_path(url: str) -> Path:
     """Where torch hub keeps (or will keep) the weights downloaded from ``url``."""
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)

@@ -3,13 +3,13 @@ looked, and take it away as TorchScript and ONNX."""
 
 from __future__ import annotations
 
-import io
-
+import numpy as np
 import streamlit as st
 from PIL import Image
 
 from core.experiment import FINISHED
 from core.plots.cnn import probability_bars
+from core.plots.static import png_bytes
 from core.transfer.cam import overlay, predict
 from core.transfer.data import EXAMPLE_SETS, example_set
 from core.transfer.export import export_bundle
@@ -20,6 +20,7 @@ PAGE = "transfer"
 EXPORTS = f"{PAGE}.exports"  # {(comparison, lane): ExportBundle}
 
 
+@st.cache_resource(show_spinner=False)
 def _fresh_examples() -> dict:
     """New pictures from the example sets (a seed no class set uses), as extra "sample photos"."""
     out = {}
@@ -28,12 +29,6 @@ def _fresh_examples() -> dict:
             for i, im in enumerate(images):
                 out[f"New {cls} picture {i + 1}"] = (lambda im=im: im)
     return out
-
-
-def _png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def render() -> None:
@@ -84,7 +79,7 @@ def _prediction(res: TransferResult, chosen, picture) -> None:
         mid.caption("The map is empty: nothing in this picture speaks for this class.")
     right.caption("A classifier always answers with one of its own classes, so a picture of something else "
                   "still gets one — look at how sure it is.")
-    mid.download_button("Download the map (PNG)", _png(shown), "activation_map.png", key=f"{PAGE}.cam_png",
+    mid.download_button("Download the map (PNG)", png_bytes(np.asarray(shown)), "activation_map.png", key=f"{PAGE}.cam_png",
                         icon=":material/download:")
 
 
@@ -109,10 +104,13 @@ def _export(res: TransferResult, lane_name: str, chosen) -> None:
         return
     stem = f"{res.cfg.backbone.lower().replace(' ', '-')}-{len(res.names)}-classes"
     c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("Everything (.zip)", bundle.zip_bytes(), f"{stem}.zip", type="primary",
-                       icon=":material/folder_zip:", key=f"{PAGE}.dl_zip")
-    c2.download_button("TorchScript (.pt)", bundle.files["model.pt"], f"{stem}.pt", key=f"{PAGE}.dl_pt")
-    c3.download_button("ONNX (.onnx)", bundle.files["model.onnx"], f"{stem}.onnx", key=f"{PAGE}.dl_onnx")
-    c4.download_button("Labels (.txt)", bundle.files["labels.txt"], "labels.txt", key=f"{PAGE}.dl_labels")
+    # the files (tens of MB) are handed over when a button is pressed, not sent along at every rerun
+    c1.download_button("Everything (.zip)", bundle.zip_bytes, f"{stem}.zip", type="primary",
+                       icon=":material/folder_zip:", key=f"{PAGE}.dl_zip", on_click="ignore")
+    for col, (label, file, name) in zip((c2, c3, c4), (("TorchScript (.pt)", "model.pt", f"{stem}.pt"),
+                                                       ("ONNX (.onnx)", "model.onnx", f"{stem}.onnx"),
+                                                       ("Labels (.txt)", "labels.txt", "labels.txt")), strict=True):
+        col.download_button(label, lambda file=file: bundle.files[file], name, key=f"{PAGE}.dl_{file}",
+                            on_click="ignore")
     readme = bundle.files["README.md"].decode().split("\n", 2)[2]  # without its title
     st.markdown(readme.replace("\n## ", "\n##### "))

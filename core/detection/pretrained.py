@@ -22,12 +22,10 @@ Boxes are ``(x1, y1, x2, y2)`` in pixels of the input image.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torchvision
@@ -49,7 +47,7 @@ DEFAULT_MAX_DETECTIONS = 100  # what refilter keeps at most (torchvision's own d
 
 
 @dataclass(frozen=True)
-class DetectorSpec:
+class DetectorSpec(pretrained.TorchvisionWeights):
     """One pretrained detector: how to build it and where its COCO weights live."""
 
     name: str  # display name
@@ -57,19 +55,6 @@ class DetectorSpec:
     weights: torchvision.models.WeightsEnum  # e.g. SSDLite320_MobileNet_V3_Large_Weights.COCO_V1
     frozen_batch_norm: bool  # torchvision builds the pretrained model with FrozenBatchNorm2d
     description: str
-
-    @property
-    def url(self) -> str:
-        return self.weights.url
-
-    @property
-    def file_name(self) -> str:
-        """The file name torch hub gives the download: the last part of the URL."""
-        return os.path.basename(urlparse(self.url).path)
-
-    @property
-    def size_mb(self) -> float:
-        return float(self.weights.meta["_file_size"])
 
     @property
     def box_map(self) -> float:

@@ -64,7 +64,7 @@ def _vgg_blocks(m: nn.Module) -> Blocks:
 
 
 @dataclass(frozen=True)
-class BackboneSpec:
+class BackboneSpec(pretrained.TorchvisionWeights):
     """One ImageNet classifier whose convolutional part serves as the body."""
 
     name: str
@@ -75,16 +75,8 @@ class BackboneSpec:
     description: str
 
     @property
-    def url(self) -> str:
-        return self.weights.url
-
-    @property
     def what(self) -> str:
         return f"the ImageNet weights of {self.name}"
-
-    @property
-    def size_mb(self) -> float:
-        return float(self.weights.meta["_file_size"])
 
     @property
     def imagenet_top1(self) -> float:
@@ -119,7 +111,7 @@ def spec(name: str) -> BackboneSpec:
 
 def weights_cached(name: str) -> bool:
     """True when the ImageNet weights are already in the torch hub cache (no download needed)."""
-    return pretrained.hub_path(spec(name).url).is_file()
+    return spec(name).cached
 
 
 def load_state(name: str, *, allow_download: bool = True) -> dict[str, torch.Tensor]:

@@ -199,8 +199,10 @@ def _train_lane(ctx: JobContext | None, cfg: TransferConfig, data: TransferData,
         dev = (pooled_features(model, data.dev[0], device, ctx, (mid, mid)), data.dev[1])
         lo = mid
 
-    def finish(run: tracking.TrackedRun, trained: nn.Module, history) -> None:
-        probs = probabilities(model, data.dev[0], device)
+    trained = model.head if cached else model
+
+    def finish(run: tracking.TrackedRun, _: nn.Module, history) -> None:
+        probs = probabilities(trained, dev[0], device)  # cached: the head on the dev features computed above
         result.dev_probabilities = probs
         result.confusion = confusion_matrix(data.dev[1].numpy(), probs.argmax(1), len(data.names))
         run.log_image(confusion_png(result.confusion, list(data.names), title=f"{name}: dev confusion matrix"),
@@ -210,7 +212,6 @@ def _train_lane(ctx: JobContext | None, cfg: TransferConfig, data: TransferData,
         run.log_text("\n".join(data.names) + "\n", "labels.txt")
         run.log_metrics({"trainable_parameters": float(result.trainable)}, history.steps_done)
 
-    trained = model.head if cached else model
     try:
         result.lane = train_tracked(ctx, PAGE, cfg, trained, train, _optimizer(model, cfg, pretrained), name=name,
                                     dev=dev, epochs=cfg.epochs, batch_size=cfg.batch_size, run_name=name, tags=tags,
