@@ -47,12 +47,31 @@ def _as_boxes(boxes: Tensor | Sequence, name: str = "boxes", *, check_order: boo
     return t
 
 
-def _as_scores(scores: Tensor | Sequence, n: int, name: str = "scores") -> Tensor:
+def _upcast(t: Tensor) -> Tensor:
+    """``t`` in float32 when it is a floating tensor of lower precision (float16, bfloat16), else unchanged.
+
+    Areas and overlaps are products of two side lengths: in float16 a box of 300 × 300 pixels already
+    overflows (the largest float16 is 65504), so they are computed in float32, as torchvision's
+    ``_upcast`` in ``ops/boxes.py`` does. Integer boxes never get here: :func:`_as_boxes` makes them float32.
+    """
+    return t if not t.is_floating_point() or t.dtype in (torch.float32, torch.float64) else t.float()
+
+
+def _as_scores(scores: Tensor | Sequence, n: int, name: str = "scores", *, where: str = "",
+               noun: str = "score") -> Tensor:
+    """``scores`` as a tensor of shape [n]; ``ValueError`` with a plain message when the shape is wrong or a
+    value is NaN (NaN has no place in a ranking). ``where`` (e.g. ``" of image 2"``) and ``noun`` only
+    word the message: "scores must not contain NaN (box 3 of image 2 has a NaN score)"."""
     s = scores if isinstance(scores, Tensor) else torch.as_tensor(scores, dtype=torch.float32)
     if s.ndim == 0 and n == 1:
         s = s.reshape(1)
     if s.ndim != 1 or s.shape[0] != n:
         raise ValueError(f"{name} must hold one value per box: expected shape [{n}], got {list(s.shape)}")
+    if s.is_floating_point() or s.is_complex():
+        nan = torch.isnan(s)
+        if bool(nan.any()):
+            first = int(torch.nonzero(nan)[0, 0])
+            raise ValueError(f"{name} must not contain NaN (box {first}{where} has a NaN {noun})")
     return s
 
 
@@ -64,8 +83,13 @@ def _check_threshold(iou_threshold: float) -> float:
 
 
 def area(boxes: Tensor) -> Tensor:
-    """Area (x2 − x1)·(y2 − y1) of each xyxy box: [N, 4] → [N]."""
-    b = _as_boxes(boxes)
+    """Area (x2 − x1)·(y2 − y1) of each xyxy box: [N, 4] → [N].
+
+    Computed in float32 for float16/bfloat16 boxes (and for integer boxes), float64 for float64 —
+    ``torchvision.ops.box_area`` upcasts the same way, so a 300 × 300 half-precision box has area 90000,
+    not infinity.
+    """
+    b = _upcast(_as_boxes(boxes))
     return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
 
 
@@ -75,6 +99,10 @@ def iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     IoU = area of overlap / area of union, where union = area₁ + area₂ − overlap. It is 1 for two
     identical boxes and 0 for boxes that do not overlap. Two boxes of zero area have IoU 0 (not NaN).
     Same result as ``torchvision.ops.box_iou`` wherever that one is defined.
+
+    Computed in float32 when the boxes are float16, bfloat16 or integers (a half-precision area of a
+    few hundred pixels squared overflows), in float64 when either set is float64; the result has that
+    dtype — float32 for half-precision input, as ``torchvision.ops.box_iou`` returns.
     """
     b1 = _as_boxes(boxes1, "boxes1")
     b2 = _as_boxes(boxes2, "boxes2")
@@ -83,7 +111,12 @@ def iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 
 def _pairwise_iou(b1: Tensor, b2: Tensor) -> Tensor:
-    """:func:`iou` without the argument checks (both already [N, 4] xyxy of one floating dtype)."""
+    """:func:`iou` without the argument checks (both already [N, 4] xyxy of one floating dtype).
+
+    Half-precision boxes are upcast to float32 first (see :func:`_upcast`); the result is [N, M] in
+    float32 or float64.
+    """
+    b1, b2 = _upcast(b1), _upcast(b2)
     dtype = b1.dtype
     # Overlap rectangle of each pair: the larger top-left corner, the smaller bottom-right corner.
     top_left = torch.maximum(b1[:, None, :2], b2[None, :, :2])  # (N, M, 2)
@@ -107,9 +140,10 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     ``boxes``: [N, 4] xyxy; ``scores``: [N] confidences; ``iou_threshold`` in [0, 1].
     Repeat until no box is left: keep the box with the highest score, then remove every other box
     whose IoU with it is greater than ``iou_threshold``. Returns an int64 tensor [K] (empty when
-    ``boxes`` is empty) — the same contract as ``torchvision.ops.nms``.
+    ``boxes`` is empty) — the same contract as ``torchvision.ops.nms``. IoUs are computed in float32 for
+    float16/bfloat16 boxes. ``ValueError`` when a score is NaN (it has no rank).
     """
-    b = _as_boxes(boxes)
+    b = _upcast(_as_boxes(boxes))
     s = _as_scores(scores, b.shape[0])
     threshold = _check_threshold(iou_threshold)
     order = _score_order(s)
@@ -145,9 +179,10 @@ def nms_steps(boxes: Tensor, scores: Tensor, iou_threshold: float, score_thresho
     Boxes whose score is not above ``score_threshold`` are discarded first (as the course's YOLO
     recipe does with p_c); the others go through :func:`nms`. Returns one :class:`NmsRound` per kept
     box, in the order they were kept, so ``[r.kept for r in rounds]`` equals ``nms(...)`` on the boxes
-    above the score threshold. Indices refer to the input rows.
+    above the score threshold. Indices refer to the input rows. IoUs are computed in float32 for
+    float16/bfloat16 boxes; ``ValueError`` when a score is NaN.
     """
-    b = _as_boxes(boxes)
+    b = _upcast(_as_boxes(boxes))
     s = _as_scores(scores, b.shape[0])
     threshold = _check_threshold(iou_threshold)
     order = _score_order(s)
@@ -175,10 +210,11 @@ def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: fl
     each other. ``boxes`` [N, 4] xyxy, ``scores`` [N], ``labels`` [N] integer class ids.
 
     Returns the kept indices (int64 [K]) sorted by decreasing score, like ``torchvision.ops.batched_nms``.
+    IoUs are computed in float32 for float16/bfloat16 boxes; ``ValueError`` when a score or label is NaN.
     """
-    b = _as_boxes(boxes)
+    b = _upcast(_as_boxes(boxes))
     s = _as_scores(scores, b.shape[0])
-    lab = _as_scores(labels, b.shape[0], "labels")
+    lab = _as_scores(labels, b.shape[0], "labels", noun="label")
     _check_threshold(iou_threshold)
     kept = [torch.nonzero(lab == c).flatten()[nms(b[lab == c], s[lab == c], iou_threshold)] for c in torch.unique(lab)]
     if not kept:
@@ -216,15 +252,19 @@ def batched_nms_steps(boxes: Tensor, scores: Tensor, labels: Tensor, iou_thresho
                       score_threshold: float = 0.0) -> tuple[list[NmsRound], list[int]]:
     """:func:`nms_steps` run per class (boxes of different classes never suppress each other):
     the rounds of each class in turn, in increasing class order, with indices into ``boxes``, and
-    the class of each round. The kept boxes are those of :func:`batched_nms`."""
+    the class of each round. The kept boxes are those of :func:`batched_nms`. ``ValueError`` when a
+    score or label is NaN (the message names the first such box)."""
+    b = _upcast(_as_boxes(boxes))
+    s = _as_scores(scores, b.shape[0])
     labels = torch.as_tensor(labels)
-    if labels.shape != scores.shape:
-        raise ValueError(f"need one label per score, got {tuple(labels.shape)} and {tuple(scores.shape)}")
+    if labels.shape != s.shape:
+        raise ValueError(f"need one label per score, got {tuple(labels.shape)} and {tuple(s.shape)}")
+    _as_scores(labels, b.shape[0], "labels", noun="label")
     rounds: list[NmsRound] = []
     classes: list[int] = []
     for c in sorted(set(labels.tolist())):
         idx = torch.nonzero(labels == c).flatten().tolist()
-        for r in nms_steps(boxes[idx], scores[idx], iou_threshold, score_threshold):
+        for r in nms_steps(b[idx], s[idx], iou_threshold, score_threshold):
             rounds.append(NmsRound(idx[r.kept], r.score, tuple(idx[i] for i in r.suppressed), r.ious,
                                    tuple(idx[i] for i in r.remaining)))
             classes.append(int(c))

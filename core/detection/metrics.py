@@ -88,6 +88,7 @@ def precision_recall_curve(pred_boxes: Sequence[Tensor], pred_scores: Sequence[T
     ``pred_boxes[i]`` [N_i, 4] xyxy and ``pred_scores[i]`` [N_i] are the predictions in image i;
     ``gt_boxes[i]`` [G_i, 4] its ground-truth boxes. Returns the :class:`PRCurve` with its AP
     (0.0 when there is a ground-truth box but no prediction; NaN when there is no ground-truth box).
+    ``ValueError`` when a score is NaN (it cannot be ranked); the message names the box and the image.
     """
     if not 0.0 <= float(iou_threshold) <= 1.0:
         raise ValueError(f"the IoU threshold must be between 0 and 1, got {iou_threshold}")
@@ -96,7 +97,8 @@ def precision_recall_curve(pred_boxes: Sequence[Tensor], pred_scores: Sequence[T
     _per_image(pred_scores, n_images, "pred_scores")
     gts = [_as_boxes(g, "gt_boxes").double() for g in gt_boxes]
     preds = [_as_boxes(b, "pred_boxes").double() for b in pred_boxes]
-    scores = [_as_scores(s, p.shape[0], "pred_scores").double() for s, p in zip(pred_scores, preds)]
+    scores = [_as_scores(s, p.shape[0], "pred_scores", where=f" of image {i}").double()
+              for i, (s, p) in enumerate(zip(pred_scores, preds))]
     n_gt = sum(g.shape[0] for g in gts)
 
     # Every prediction as (image, row), in order of decreasing score (ties keep image order).
@@ -129,7 +131,7 @@ def average_precision(pred_boxes: Sequence[Tensor], pred_scores: Sequence[Tensor
     """AP of one class over a set of images: the area under the interpolated precision-recall curve.
 
     Same arguments as :func:`precision_recall_curve`. 1.0 for perfect predictions, 0.0 with no
-    prediction, NaN when the class has no ground-truth box.
+    prediction, NaN when the class has no ground-truth box; ``ValueError`` when a score is NaN.
     """
     return precision_recall_curve(pred_boxes, pred_scores, gt_boxes, iou_threshold).ap
 
@@ -153,24 +155,27 @@ def mean_average_precision(predictions: Sequence[Mapping[str, Tensor]], ground_t
     ``predictions[i]``: ``{"boxes": [N, 4] xyxy, "scores": [N], "labels": [N]}`` for image i;
     ``ground_truths[i]``: ``{"boxes": [G, 4] xyxy, "labels": [G]}``. Labels are class indices in
     [0, n_classes). Classes without any ground-truth box are skipped (see :class:`MAPResult`).
+    ``ValueError`` when a score or a label is NaN; the message names the box and the image.
     """
     if n_classes < 1:
         raise ValueError(f"there must be at least one class, got {n_classes}")
     _per_image(predictions, len(ground_truths), "predictions")
 
-    def split(item: Mapping[str, Tensor], what: str, with_scores: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    def split(item: Mapping[str, Tensor], what: str, with_scores: bool, i: int) -> tuple[Tensor, Tensor, Tensor | None]:
         if "boxes" not in item or "labels" not in item or (with_scores and "scores" not in item):
             keys = '"boxes", "scores" and "labels"' if with_scores else '"boxes" and "labels"'
             raise ValueError(f"each {what} entry must be a dict with {keys}")
         boxes = _as_boxes(item["boxes"], f"{what} boxes")
-        labels = _as_scores(torch.as_tensor(item["labels"]).reshape(-1), boxes.shape[0], f"{what} labels").long()
+        labels = _as_scores(torch.as_tensor(item["labels"]).reshape(-1), boxes.shape[0], f"{what} labels",
+                            where=f" of image {i}", noun="label").long()
         if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):
             raise ValueError(f"{what} labels must be class indices from 0 to {n_classes - 1}")
-        scores = _as_scores(item["scores"], boxes.shape[0], f"{what} scores") if with_scores else None
+        scores = (_as_scores(item["scores"], boxes.shape[0], f"{what} scores", where=f" of image {i}")
+                  if with_scores else None)
         return boxes, labels, scores
 
-    preds = [split(p, "prediction", True) for p in predictions]
-    gts = [split(g, "ground-truth", False) for g in ground_truths]
+    preds = [split(p, "prediction", True, i) for i, p in enumerate(predictions)]
+    gts = [split(g, "ground-truth", False, i) for i, g in enumerate(ground_truths)]
     per_class: dict[int, float] = {}
     curves: dict[int, PRCurve] = {}
     skipped: list[int] = []

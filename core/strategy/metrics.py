@@ -24,15 +24,43 @@ CANDIDATE_PREFIX = "candidates-"  # comparison tag of the page's candidate netwo
 ALL = "all tracked runs"
 
 
+def _binary_labels(y_true: Any) -> np.ndarray:
+    """``y_true`` as an int array [N] of 0/1 class labels; ``ValueError`` with a plain message otherwise.
+
+    Floats are accepted when they are exactly 0.0 or 1.0 (scikit-learn accepts them too); continuous
+    values such as 0.7, NaN or infinity are refused rather than truncated to 0 — scikit-learn's
+    ``precision_score`` and ``precision_recall_curve`` raise ``ValueError`` on them as well.
+    """
+    raw = np.asarray(y_true)
+    if raw.dtype.kind in "fc":
+        if not np.isfinite(raw).all():
+            raise ValueError("labels must be 0/1 class labels, got NaN or infinity")
+        continuous = raw != np.round(raw.real)
+        if continuous.any():
+            raise ValueError(f"labels must be 0/1 class labels, got continuous values (e.g. {raw[continuous].flat[0]:g})")
+        raw = raw.real
+    elif raw.dtype.kind not in "biu":
+        try:
+            raw = raw.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError("labels must be 0/1 class labels (numbers), got something else") from None
+        return _binary_labels(raw)
+    y = raw.astype(int).ravel()
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0 (negative) or 1 (positive)")
+    return y
+
+
 def _binary_inputs(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true).astype(int).ravel()
+    """``(labels, scores)`` as arrays [N] (int 0/1 labels, float scores); ``ValueError`` with a plain message
+    for continuous or non-0/1 labels (see :func:`_binary_labels`), mismatched lengths, no examples or
+    non-finite scores."""
+    y = _binary_labels(y_true)
     s = np.asarray(scores, dtype=float).ravel()
     if len(y) != len(s):
         raise ValueError(f"got {len(y)} labels but {len(s)} scores")
     if len(y) == 0:
         raise ValueError("no examples to score")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError("labels must be 0 (negative) or 1 (positive)")
     if not np.isfinite(s).all():
         raise ValueError("scores must be finite numbers")
     return y, s
@@ -167,8 +195,9 @@ def metric_cards(m: dict[str, float]) -> list[tuple[str, str]]:
 
 
 def confusion_caption(y_true: Any, positive: int, m: dict[str, float]) -> str:
-    """The dev set's size and positives, and the confusion counts of :func:`precision_recall_f1`."""
-    y = np.asarray(y_true)
+    """The dev set's size and positives, and the confusion counts of :func:`precision_recall_f1`.
+    ``y_true``: [N] 0/1 labels, checked as :func:`precision_recall_f1` checks them."""
+    y = _binary_labels(y_true)
     return (f"Dev set: {len(y)} digits, {int(y.sum())} of them {positive}s. At this threshold: "
             f"TP {m['tp']}, FP {m['fp']}, FN {m['fn']}, TN {m['tn']}.")
 

@@ -599,3 +599,122 @@ def test_batched_nms_steps_keep_what_torchvision_batched_nms_keeps():
             assert sorted(r.kept for r in rounds) == sorted(want)
             assert all(labels[r.kept] == c and all(labels[i] == c for i in r.suppressed) for r, c in zip(rounds, classes))
             assert classes == sorted(classes)
+
+
+# ------------------------------------------------------------- half precision and NaN scores
+
+HALF_DTYPES = [torch.float16, torch.bfloat16]
+
+
+def large_boxes(gen: torch.Generator, n: int) -> torch.Tensor:
+    """n boxes with integer corners, tens to hundreds of pixels wide, clustered so that many overlap.
+    Integers below 2048 are exact in float16, so the float16 copy holds the very same boxes."""
+    return torch.round(clustered_boxes(gen, n) * 8)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_iou_on_half_precision_boxes_matches_torchvision(dtype):
+    # 300 × 300 boxes: each area (90000) overflows float16 (largest value 65504) unless upcast.
+    a, b = torch.tensor([[0.0, 0, 300, 300]]), torch.tensor([[100.0, 100, 400, 400]])
+    ref = tvops.box_iou(a, b)  # float32 boxes: 200·200 / (2·90000 − 40000) = 2/7
+    got = iou(a.to(dtype), b.to(dtype))
+    assert got.dtype == tvops.box_iou(a.to(dtype), b.to(dtype)).dtype == torch.float32  # torchvision upcasts too
+    torch.testing.assert_close(got, ref)
+    assert got.item() == pytest.approx(2 / 7)
+    torch.testing.assert_close(area(a.to(dtype)), tvops.box_area(a.to(dtype)))
+    assert area(a.to(dtype)).item() == 90000.0
+    # Many boxes a few hundred pixels across: the same IoUs as torchvision on the same (rounded) float32 boxes.
+    gen = torch.Generator().manual_seed(20)
+    x, y = random_boxes(gen, 30, size=600, max_wh=400), random_boxes(gen, 40, size=600, max_wh=400)
+    xh, yh = x.to(dtype), y.to(dtype)
+    got = iou(xh, yh)
+    assert got.dtype == torch.float32 and (got > 0).any()
+    torch.testing.assert_close(got, tvops.box_iou(xh.float(), yh.float()))
+    torch.testing.assert_close(got, tvops.box_iou(x, y), atol=0.05 if dtype == torch.bfloat16 else 0.01, rtol=0)  # input rounding
+    torch.testing.assert_close(iou(xh, y.double()), tvops.box_iou(xh.double(), y.double()))  # float64 wins
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_nms_on_half_precision_boxes_keeps_what_torchvision_keeps(dtype):
+    gen = torch.Generator().manual_seed(21)
+    for trial in range(60):
+        n = int(torch.randint(1, 40, (1,), generator=gen))
+        boxes = large_boxes(gen, n)
+        scores = torch.randperm(n, generator=gen).float() / n + 0.01  # distinct: no ties
+        labels = torch.randint(0, 3, (n,), generator=gen)
+        threshold = float(torch.rand(1, generator=gen))
+        half = boxes.to(dtype)
+        exact = half.float()  # == boxes for float16; bfloat16 rounds corners above 256
+        if dtype == torch.float16:
+            assert torch.equal(exact, boxes)
+        ref = tvops.nms(exact, scores, threshold)  # torchvision's nms has no half-precision kernel on CPU
+        assert torch.equal(nms(half, scores, threshold), ref), trial
+        assert torch.equal(nms(half, scores.to(dtype), threshold), tvops.nms(exact, scores.to(dtype).float(), threshold))
+        assert [r.kept for r in nms_steps(half, scores, threshold)] == ref.tolist()
+        assert torch.equal(batched_nms(half, scores, labels, threshold), tvops.batched_nms(exact, scores, labels, threshold))
+        full = tvops.box_iou(exact, exact)
+        for r in nms_steps(half, scores, threshold):
+            for i, v in zip(r.suppressed, r.ious):
+                assert v == pytest.approx(float(full[r.kept, i]), abs=1e-6)
+
+
+def test_nms_refuses_nan_scores():
+    gen = torch.Generator().manual_seed(22)
+    boxes = large_boxes(gen, 6)
+    scores = torch.tensor([0.9, 0.8, 0.7, float("nan"), 0.5, 0.4])
+    labels = torch.tensor([0, 1, 0, 1, 0, 1])
+    from core.detection.boxes import batched_nms_steps
+
+    for call in (lambda: nms(boxes, scores, 0.5), lambda: nms_steps(boxes, scores, 0.5),
+                 lambda: batched_nms(boxes, scores, labels, 0.5), lambda: batched_nms_steps(boxes, scores, labels, 0.5),
+                 lambda: nms(boxes.half(), scores.half(), 0.5)):
+        with pytest.raises(ValueError, match=r"scores must not contain NaN \(box 3 has a NaN score\)"):
+            call()
+    with pytest.raises(ValueError, match=r"labels must not contain NaN \(box 1"):
+        batched_nms(boxes, scores.nan_to_num(0.6), labels.float().index_fill(0, torch.tensor([1]), float("nan")), 0.5)
+    # Without the NaN the same call keeps what torchvision keeps; infinite scores still rank.
+    ok = scores.nan_to_num(0.6)
+    assert torch.equal(nms(boxes, ok, 0.5), tvops.nms(boxes, ok, 0.5))
+    ok[0] = float("inf")
+    assert torch.equal(nms(boxes, ok, 0.5), tvops.nms(boxes, ok, 0.5))
+
+
+def test_average_precision_refuses_nan_scores_as_sklearn_does():
+    from sklearn.metrics import average_precision_score
+
+    with pytest.raises(ValueError):  # the reference: a NaN score cannot be ranked
+        average_precision_score([1, 0, 1], [0.9, float("nan"), 0.3])
+    gts = [torch.tensor(GT3), torch.tensor([[5.0, 5, 15, 15]])]
+    preds = [torch.tensor(GT3), torch.tensor([[5.0, 5, 15, 15], [30.0, 30, 40, 40], [0.0, 0, 4, 4]])]
+    scores = [torch.tensor([0.9, 0.8, 0.7]), torch.tensor([0.6, 0.5, float("nan")])]
+    message = r"pred_scores must not contain NaN \(box 2 of image 1 has a NaN score\)"
+    with pytest.raises(ValueError, match=message):
+        precision_recall_curve(preds, scores, gts)
+    with pytest.raises(ValueError, match=message):
+        average_precision(preds, scores, gts)
+    predictions = [{"boxes": p, "scores": s, "labels": torch.zeros(len(s), dtype=torch.int64)} for p, s in zip(preds, scores)]
+    truths = [{"boxes": g, "labels": torch.zeros(len(g), dtype=torch.int64)} for g in gts]
+    with pytest.raises(ValueError, match=r"prediction scores must not contain NaN \(box 2 of image 1 has a NaN score\)"):
+        mean_average_precision(predictions, truths, n_classes=1)
+    predictions[1]["labels"] = torch.tensor([0.0, float("nan"), 0.0])
+    predictions[1]["scores"] = torch.tensor([0.6, 0.5, 0.4])
+    with pytest.raises(ValueError, match=r"prediction labels must not contain NaN \(box 1 of image 1"):
+        mean_average_precision(predictions, truths, n_classes=1)
+    # Without the NaN: the VOC reference's AP.
+    scores[1] = torch.tensor([0.6, 0.5, 0.4])
+    assert average_precision(preds, scores, gts) == pytest.approx(voc_reference_ap(preds, scores, gts, 0.5), abs=1e-9)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_average_precision_on_half_precision_boxes_matches_the_voc_reference(dtype):
+    gen = torch.Generator().manual_seed(23)
+    gts = [large_boxes(gen, 4) for _ in range(3)]
+    preds = [torch.cat([g, g + torch.tensor([9.0, 6, 9, 6]) * (k + 1)]) for k, g in enumerate(gts)]
+    scores = [torch.rand(len(p), generator=gen) for p in preds]
+    preds_h, gts_h = [p.to(dtype) for p in preds], [g.to(dtype) for g in gts]
+    ref = voc_reference_ap([p.double() for p in preds_h], scores, [g.double() for g in gts_h], 0.5)
+    assert 0 < ref < 1
+    assert average_precision(preds_h, scores, gts_h) == pytest.approx(ref, abs=1e-9)
+    predictions = [{"boxes": p, "scores": s, "labels": torch.zeros(len(s), dtype=torch.int64)} for p, s in zip(preds_h, scores)]
+    truths = [{"boxes": g, "labels": torch.zeros(len(g), dtype=torch.int64)} for g in gts_h]
+    assert mean_average_precision(predictions, truths, n_classes=1).map == pytest.approx(ref, abs=1e-9)

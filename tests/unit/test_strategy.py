@@ -178,6 +178,62 @@ def test_metric_inputs_are_checked():
         M.precision_recall_f1([0, 1], [0.1])
 
 
+BAD_LABELS = [
+    [0.2, 0.7, 1.0, 0.0],  # continuous: sklearn "can't handle a mix of continuous and binary targets"
+    [0.0, 0.5, 1.0, 1.0],
+    [0.0, 1.0, 1.0, 0.999],
+    [float("nan"), 1.0, 0.0, 1.0],  # sklearn: "Input y_true contains NaN"
+    [0.0, 1.0, float("inf"), 0.0],
+    [0, 2, 1, 0],  # multiclass
+]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # sklearn casting NaN/inf
+@pytest.mark.parametrize("labels", BAD_LABELS)
+def test_continuous_or_non_binary_labels_are_refused_as_sklearn_refuses_them(labels):
+    y = np.array(labels)
+    s = np.array([0.1, 0.6, 0.9, 0.4])
+    # The references: scikit-learn raises ValueError for each of these.
+    with pytest.raises(ValueError):
+        precision_score(y, (s >= 0.5).astype(int), zero_division=0)
+    with pytest.raises(ValueError):
+        precision_recall_curve(y, s)
+    for call in (lambda: M.precision_recall_f1(y, s, 0.5), lambda: M.pr_curve(y, s), lambda: M._binary_inputs(y, s),
+                 lambda: M.precision_recall_f1(list(labels), list(s)),
+                 lambda: M.confusion_caption(y, 1, {"tp": 0, "fp": 0, "fn": 0, "tn": 0})):
+        with pytest.raises(ValueError, match="0/1 class labels|0 \\(negative\\) or 1"):
+            call()
+
+
+def test_continuous_labels_get_a_plain_message():
+    with pytest.raises(ValueError, match=r"labels must be 0/1 class labels, got continuous values \(e.g. 0.2\)"):
+        M.precision_recall_f1([0.2, 0.7, 1.0], [0.1, 0.6, 0.9])
+    with pytest.raises(ValueError, match="labels must be 0/1 class labels, got NaN"):
+        M.pr_curve([float("nan"), 1.0], [0.1, 0.6])
+
+
+@pytest.mark.parametrize("as_labels", [lambda y: y.astype(float), lambda y: y.astype(np.float32), lambda y: y.astype(bool),
+                                       lambda y: [float(v) for v in y]],
+                         ids=["float64", "float32", "bool", "list of floats"])
+def test_float_labels_that_are_exactly_0_or_1_match_sklearn(scored, as_labels):
+    y_int, s = scored
+    y = as_labels(y_int)
+    for threshold in (0.3, 0.5, 0.62):
+        m = M.precision_recall_f1(y, s, threshold)
+        pred = (s >= threshold).astype(int)
+        assert m["precision"] == pytest.approx(precision_score(y, pred, zero_division=0))
+        assert m["recall"] == pytest.approx(recall_score(y, pred, zero_division=0))
+        assert m["f1"] == pytest.approx(f1_score(y, pred, zero_division=0))
+    s = np.round(s, 2)
+    c = M.pr_curve(y, s)
+    p_ref, r_ref, t_ref = precision_recall_curve(y, s)
+    ref = {round(t, 10): (p, r) for p, r, t in zip(p_ref[:-1], r_ref[:-1], t_ref, strict=True)}
+    assert sorted(ref) == [round(t, 10) for t in c["threshold"]]
+    for t, p, r in zip(c["threshold"], c["precision"], c["recall"], strict=True):
+        assert (p, r) == pytest.approx(ref[round(t, 10)])
+    assert M.confusion_caption(y, 1, M.precision_recall_f1(y, s)).startswith(f"Dev set: {len(y_int)} digits, {y_int.sum()} of")
+
+
 # ------------------------------------------------------------------------ satisficing
 
 
