@@ -149,6 +149,21 @@ def flatten_params(config: Any) -> dict[str, str]:
 
 # --------------------------------------------------------------------- writing runs
 
+_run_listener: list[Any] = []  # at most one callable(run_id, uri, status): the worker process's
+
+
+def set_run_listener(callback: Any) -> None:
+    """Have ``callback(run_id, uri, status)`` called when a run of this process gets its id
+    (``"RUNNING"``) and when it ends: the worker process tells the app which runs a job has open,
+    so the app can close them if the worker dies."""
+    _run_listener[:] = [callback] if callback is not None else []
+
+
+def _tell(run_id: str | None, uri: str, status: str) -> None:
+    for callback in _run_listener:
+        if run_id:
+            callback(run_id, uri, status)
+
 
 class TrackedRun:
     """One MLflow run that survives an unreachable store. Thread-safe.
@@ -257,20 +272,26 @@ class TrackedRun:
         self._wake.set()
         self._thread.join(timeout=30)
         self._next_try = 0.0
+        first_id, first_uri = self.run_id, self.uri
         if not self._try_sync(final=True):
             self._fall_back()
+        if first_id is not None and first_id != self.run_id:
+            _tell(first_id, first_uri, status)  # the server's copy is given up for the local one
+        _tell(self.run_id, self.uri, status)
         shutil.rmtree(self._staging, ignore_errors=True)
 
     def __enter__(self) -> TrackedRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        from core.training import TrainingCancelled
+        from core.training import TrainingCancelled, TrainingDiverged
 
         if exc is None:
             self.end("FINISHED")
         elif isinstance(exc, (TrainingCancelled, KeyboardInterrupt)):
             self.end("KILLED", str(exc))
+        elif isinstance(exc, TrainingDiverged):
+            self.end("FAILED", str(exc))  # the sentence the page shows, as it is
         else:
             self.end("FAILED", f"{type(exc).__name__}: {exc}")
         return False
@@ -328,9 +349,11 @@ class TrackedRun:
             client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in self.params.items()])
             with self._lock:
                 self.run_id = run.info.run_id
+            _tell(self.run_id, self.uri, "RUNNING")
         if self._reopen:
             client.update_run(self.run_id, status="RUNNING")
             self._reopen = False
+            _tell(self.run_id, self.uri, "RUNNING")
         with self._lock:
             chunk = self._metrics[self._sent :]
             tags = dict(self.tags)
@@ -515,6 +538,31 @@ def text_artifact(run_id: str, name: str, uri: str | None = None) -> str | None:
         shutil.rmtree(dest, ignore_errors=True)
 
 
+def run_params(run_id: str, uri: str | None = None) -> dict[str, str]:
+    """The params a run logged (names without a ``params.`` prefix); ``ValueError`` with a plain
+    message when ``run_id`` is not a run id or the store has no such run."""
+    return dict(_get_run(run_id, uri).data.params)
+
+
+def run_tags(run_id: str, uri: str | None = None) -> dict[str, str]:
+    """The tags a run carries (as :func:`run_params` for its params)."""
+    return dict(_get_run(run_id, uri).data.tags)
+
+
+def _get_run(run_id: str, uri: str | None):  # -> mlflow.entities.Run
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", run_id or ""):
+        raise ValueError(f"{run_id!r} is not a run id")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = _client(uri).get_run(run_id)
+    except MlflowException as exc:
+        raise ValueError("this run is not in the tracking store (was it deleted?)") from exc
+    if run.info.lifecycle_stage == "deleted":
+        raise ValueError("this run is not in the tracking store (was it deleted?)")
+    return run
+
+
 def state_dict_artifact(run_id: str, name: str = "model/weights.pt", uri: str | None = None) -> dict[str, Any] | None:
     """The weights a run saved with :meth:`TrackedRun.log_state_dict` (loaded with
     ``weights_only=True``: tensors only, never code), or None when it has none."""
@@ -531,6 +579,15 @@ def state_dict_artifact(run_id: str, name: str = "model/weights.pt", uri: str | 
         shutil.rmtree(dest, ignore_errors=True)
 
 
+def saved_weights(run_id: str, name: str = "model/weights.pt", uri: str | None = None) -> dict[str, Any]:
+    """The weights a run saved (:func:`state_dict_artifact`), for rebuilding its network; ``ValueError``
+    with a plain message when the run saved none (it diverged, or ended before it trained)."""
+    state = state_dict_artifact(run_id, name, uri)
+    if state is None:
+        raise ValueError("this run saved no weights (it diverged, or it ended before it trained)")
+    return state
+
+
 def delete_runs(run_ids: Iterable[str], uri: str | None = None) -> int:
     """Delete runs (MLflow's soft delete: they leave every list); returns how many."""
     client = _client(uri)
@@ -539,6 +596,16 @@ def delete_runs(run_ids: Iterable[str], uri: str | None = None) -> int:
         client.delete_run(rid)
         n += 1
     return n
+
+
+def end_run(run_id: str, status: str, error: str = "", uri: str | None = None) -> None:
+    """Close a run that its own process could not close (its worker died) with ``status`` and why."""
+    if status not in ("FINISHED", "FAILED", "KILLED"):
+        raise ValueError(f"a run ends FINISHED, FAILED or KILLED, not {status!r}")
+    client = _client(uri)
+    if error:
+        client.set_tag(run_id, TAG_ERROR, error[:5000])
+    client.set_terminated(run_id, status)
 
 
 def mark_stale_runs_killed(uri: str | None = None) -> int:

@@ -1,21 +1,33 @@
-"""The one training loop every page uses: :func:`fit` and :func:`evaluate`.
+"""The one training loop: :class:`Loop` with a pluggable :class:`Step`, and :func:`fit` / :func:`evaluate`.
 
-Data are whole tensors that stay on the device (no DataLoader workers for sets that fit
-in memory). Per-step losses are kept on the device and read back every ``sync_every``
-steps, so a GPU is never stalled once per step; callbacks still see every step, in order.
-A loss that turns NaN or infinite stops the run with :class:`TrainingDiverged`; a
-:class:`CancelToken` stops it with :class:`TrainingCancelled` (the history so far is kept
-on the exception).
+:class:`Loop` owns what every training of the lab shares: epochs, the Stop check before every
+step, the deferred read-back of the step values (kept on the device and read every
+``sync_every`` steps, so a GPU is never stalled once per step; callbacks still see every step,
+in order), the one divergence rule (:func:`divergence`), early stopping and the callbacks. A
+method plugs in its :class:`Step`:
+
+* :class:`SupervisedStep` — a model, an optimizer and (X, y) in mini-batches (what :func:`fit` runs);
+* the two-player GAN step (k D-steps per G-step) in :mod:`core.generative.gan`;
+* the closure step of style transfer (L-BFGS) in :mod:`core.style.transfer`;
+* the playground drives a :class:`Loop` one epoch at a time (Play, Pause, Step).
+
+A step value that turns NaN or infinite (or, for a method that declares an explosion bound,
+larger than it) stops the loop with :class:`TrainingDiverged`, whose message is the sentence the
+run records and the page shows; a :class:`CancelToken` stops it with :class:`TrainingCancelled`.
+Both carry the :class:`History` so far. A tracked lane (:mod:`core.experiment`) turns them into
+a FAILED or KILLED run and a typed outcome: nothing above the loop handles them again.
 """
 
 from __future__ import annotations
 
+import abc
 import copy
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +36,11 @@ from torch import nn
 from core.device import autocast, pick_device, synchronize
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+ADVICE = "try a smaller learning rate"
 
 
 class CancelToken:
-    """Set from another thread (the Stop button) to stop a training at the next step."""
+    """Set from another thread (the Stop button's messenger) to stop a training at the next step."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -43,33 +56,60 @@ class CancelToken:
 class TrainingCancelled(Exception):
     """The user stopped the training; ``history`` holds what was done until then."""
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History | None = None) -> None:
+        history = history if history is not None else History()
         super().__init__(f"stopped by the user after {history.steps_done} steps")
         self.history = history
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; ``step`` is the first such step (1-based)."""
+    """A step value became NaN, infinite or (where the method declares a bound) too large.
 
-    def __init__(self, step: int, value: float, history: History) -> None:
-        what = "NaN" if math.isnan(value) else "infinite"
-        super().__init__(f"loss became {what} at step {step} — try a smaller learning rate")
+    ``step`` is the first such step (1-based); the message is the one sentence the run records
+    and the page shows: "the loss became NaN at step 12 — try a smaller learning rate".
+    """
+
+    def __init__(self, step: int, value: float, history: History | None = None, *, what: str = "loss",
+                 unit: str = "step", advice: str = ADVICE) -> None:
+        if math.isnan(value):
+            became = "NaN"
+        elif math.isinf(value):
+            became = "infinite"
+        else:
+            became = f"huge ({value:.3g})"
+        super().__init__(f"the {what} became {became} at {unit} {step} — {advice}")
         self.step = step
-        self.history = history
+        self.value = value
+        self.history = history if history is not None else History()
+
+
+def divergence(values: Mapping[str, float], bound: float | None = None) -> tuple[str, float] | None:
+    """The lab's one divergence rule: the first of ``values`` that is NaN or infinite — or, where a
+    method declares an explosion ``bound``, whose magnitude exceeds it — as ``(key, value)``;
+    ``None`` when all are fine."""
+    for key, value in values.items():
+        # NaN fails every comparison, so `not (|v| <= bound)` catches NaN and inf as well
+        if not math.isfinite(value) or (bound is not None and not abs(value) <= bound):
+            return key, value
+    return None
 
 
 @dataclass
 class History:
-    """What a training produced: per-step losses and one record per epoch.
+    """What a training produced: per-step values and one record per epoch (plain data).
 
-    ``epochs`` rows hold ``epoch``, ``train_loss`` (mean over the epoch's steps), ``seconds``
-    and, with dev data, ``dev_loss`` and ``dev_accuracy``.
+    ``step_loss``: the monitored value of every step (the loss for a supervised step);
+    ``step_values``: the other values a step reports, one list per key (the GAN's D and G
+    losses, style transfer's costs); ``epochs`` rows hold ``epoch``, ``train_loss`` (mean of
+    the monitored value over the epoch), ``seconds`` and what the step measures at the end
+    of an epoch (``dev_loss``, ``dev_accuracy``).
     """
 
     step_loss: list[float] = field(default_factory=list)
     epochs: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    step_values: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def steps_done(self) -> int:
@@ -81,14 +121,20 @@ class History:
                 return row[key]
         return None
 
+    def rows(self) -> list[dict[str, float]]:
+        """One dict per step: ``step``, the monitored value as ``loss`` and the other values."""
+        keys = list(self.step_values)
+        return [{"step": i + 1, "loss": v, **{k: self.step_values[k][i] for k in keys}}
+                for i, v in enumerate(self.step_loss)]
+
 
 class Callback:
-    """Hooks into :func:`fit`. Subclass and override what you need."""
+    """Hooks into a :class:`Loop`. Subclass and override what you need."""
 
-    def on_step(self, step: int, epoch: int, loss: float) -> None:
-        """After each optimisation step (1-based ``step``)."""
+    def on_step(self, step: int, epoch: int, values: Mapping[str, float]) -> None:
+        """After each step (1-based ``step``), with the values the step reported (read back)."""
 
-    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module) -> None:
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
         """After each epoch and its evaluation (1-based ``epoch``)."""
 
 
@@ -108,6 +154,150 @@ class EarlyStopping:
             raise ValueError("patience must be at least 1 epoch")
         if self.mode not in ("min", "max"):
             raise ValueError("mode must be 'min' or 'max'")
+
+
+class Step(abc.ABC):
+    """One method's optimisation step, plugged into :class:`Loop`.
+
+    ``batches(epoch)`` yields what each step of that epoch consumes (one ``None`` by default:
+    one step per epoch); ``__call__(batch)`` does the step and returns its values as 0-d tensors
+    still on the device (the loop reads them back later), with ``monitor`` among them, or
+    ``None`` for a step that reports nothing (a D-only step of a GAN). ``end_epoch`` measures
+    whatever the epoch record should hold. A method that needs an explosion bound on top of
+    NaN/inf declares it as ``bound``; ``labels`` name values in the divergence sentence.
+    """
+
+    monitor: str = "loss"
+    bound: float | None = None
+    advice: str = ADVICE
+    unit: str = "step"
+    labels: Mapping[str, str] = {}
+    model: nn.Module | None = None  # what early stopping saves and restores, and callbacks see
+    device: torch.device = torch.device("cpu")
+
+    def batches(self, epoch: int) -> Iterable[Any]:
+        return (None,)
+
+    @abc.abstractmethod
+    def __call__(self, batch: Any) -> Mapping[str, torch.Tensor] | None:
+        """Do one step on ``batch``; its values as 0-d tensors on the device (or None)."""
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        return {}
+
+
+class Loop:
+    """Runs a :class:`Step` for epochs: Stop, deferred read-back, the divergence rule, early
+    stopping and callbacks. ``run`` may be called again to go on where it stopped (the epoch
+    count, the history and the shuffling continue): the playground's Play and Step."""
+
+    def __init__(self, step: Step, *, callbacks: Sequence[Callback] = (), cancel: CancelToken | None = None,
+                 sync_every: int = 25, early_stopping: EarlyStopping | None = None) -> None:
+        if sync_every < 1:
+            raise ValueError("sync_every must be at least 1")
+        self.step = step
+        self.callbacks = list(callbacks)
+        self.cancel = cancel
+        self.sync_every = sync_every
+        self.early_stopping = early_stopping
+        self.history = History()
+        self.epoch = 0  # epochs done
+        self._pending: list[tuple[int, torch.Tensor]] = []  # (epoch, stacked values) not yet read back
+        self._keys: tuple[str, ...] | None = None
+        self._best_value: float | None = None
+        self._best_state: dict[str, torch.Tensor] | None = None
+        self._bad_epochs = 0
+
+    @property
+    def steps_done(self) -> int:
+        return self.history.steps_done + len(self._pending)
+
+    def run(self, epochs: int, max_steps: int | None = None) -> History:
+        """Train ``epochs`` more epochs (fewer when early stopping ends it, or after ``max_steps``
+        steps in all); returns the history. Raises :class:`TrainingCancelled` or
+        :class:`TrainingDiverged` with the history so far."""
+        if epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        step = self.step
+        for _ in range(epochs):
+            epoch = self.epoch + 1
+            t0 = time.perf_counter()
+            first = self.steps_done
+            for batch in step.batches(epoch):
+                if self.cancel is not None and self.cancel.cancelled:
+                    self._drain()
+                    raise TrainingCancelled(self.history)
+                values = step(batch)
+                if values is None:
+                    continue
+                if self._keys is None:
+                    self._keys = tuple(values)
+                    if step.monitor not in self._keys:
+                        raise ValueError(f"the step must report {step.monitor!r}, got {list(self._keys)}")
+                self._pending.append((epoch, torch.stack([values[k].detach().float() for k in self._keys])))
+                if len(self._pending) >= self.sync_every:
+                    self._drain()
+                if max_steps is not None and self.steps_done >= max_steps:
+                    break
+            self._drain()
+            synchronize(step.device)
+            self.epoch = epoch
+            done = self.history.step_loss[first:]
+            record: dict[str, float] = {"epoch": epoch, "train_loss": sum(done) / max(len(done), 1),
+                                        "seconds": time.perf_counter() - t0}
+            record.update(step.end_epoch(epoch))
+            bad = divergence({k: v for k, v in record.items() if k not in ("epoch", "seconds")}, step.bound)
+            if bad is not None:  # a measurement of the epoch (a dev or test loss) obeys the same rule
+                raise TrainingDiverged(epoch, bad[1], self.history, what=step.labels.get(bad[0], bad[0].replace("_", " ")),
+                                       unit="epoch", advice=step.advice)
+            self.history.epochs.append(record)
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, record, step.model)
+            if self._early_stop(record) or (max_steps is not None and self.steps_done >= max_steps):
+                break
+        if self._best_state is not None and step.model is not None:
+            step.model.load_state_dict(self._best_state)
+        return self.history
+
+    def _drain(self) -> None:
+        """Read pending values back to the host, apply the divergence rule, feed the callbacks."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        rows = torch.stack([t for _, t in pending]).tolist()
+        step, hist, keys = self.step, self.history, self._keys or ()
+        for (epoch, _), row in zip(pending, rows, strict=True):
+            values = dict(zip(keys, row, strict=True))
+            hist.step_loss.append(values[step.monitor])
+            for k, v in values.items():
+                if k != step.monitor:
+                    hist.step_values.setdefault(k, []).append(v)
+            n = hist.steps_done
+            bad = divergence(values, step.bound)
+            if bad is not None:
+                raise TrainingDiverged(n, bad[1], hist, what=step.labels.get(bad[0], bad[0]), unit=step.unit,
+                                       advice=step.advice)
+            for cb in self.callbacks:
+                cb.on_step(n, epoch, values)
+
+    def _early_stop(self, record: dict[str, float]) -> bool:
+        stopper = self.early_stopping
+        if stopper is None or stopper.monitor not in record:
+            return False
+        value = record[stopper.monitor]
+        best = self._best_value
+        better = best is None or (value < best - stopper.min_delta if stopper.mode == "min"
+                                  else value > best + stopper.min_delta)
+        if better:
+            self._best_value, self._bad_epochs, self.history.best_epoch = value, 0, self.epoch
+            if stopper.restore_best and self.step.model is not None:
+                self._best_state = copy.deepcopy(self.step.model.state_dict())
+            return False
+        self._bad_epochs += 1
+        if self._bad_epochs >= stopper.patience:
+            self.history.stopped_early = True
+            return True
+        return False
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -149,6 +339,72 @@ def evaluate(
     return {"loss": total_loss / max(n, 1), "accuracy": correct / max(n, 1)}
 
 
+class SupervisedStep(Step):
+    """One mini-batch of ``train = (X, y)`` through ``model``, ``loss_fn`` (+ ``penalty()``), backward
+    and ``optimizer.step()``; the step value is the loss (the regularised cost J_reg with a penalty).
+
+    ``batch_size``: ``None`` (or ≥ N) = full batch, ``1`` = stochastic, between = mini-batch;
+    batches are reshuffled every epoch from a generator seeded with ``seed``. The data move to
+    ``device`` once and stay there. At the end of an epoch the dev set (when given) is evaluated:
+    ``dev_loss`` (the plain data loss) and, with ``measure_accuracy``, ``dev_accuracy``.
+    """
+
+    def __init__(self, model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], optimizer: torch.optim.Optimizer,
+                 *, dev: tuple[torch.Tensor, torch.Tensor] | None = None, loss_fn: LossFn = F.cross_entropy,
+                 penalty: Callable[[], torch.Tensor] | None = None, batch_size: int | None = None,
+                 device: torch.device | None = None, seed: int = 0, amp: bool = True,
+                 measure_accuracy: bool = True) -> None:
+        X, y = train
+        self.n = len(y)
+        if self.n == 0:
+            raise ValueError("the training set is empty")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError("batch size must be at least 1 (or None for the full batch)")
+        self.device = device or pick_device()
+        self.model = model.to(self.device)
+        self.optimizer, self.loss_fn, self.penalty, self.amp = optimizer, loss_fn, penalty, amp
+        self.batch_size = batch_size
+        self.measure_accuracy = measure_accuracy
+        self.X, self.y = X.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        self.dev = None if dev is None else (dev[0].to(self.device, non_blocking=True),
+                                             dev[1].to(self.device, non_blocking=True))
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def batches(self, epoch: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        self.model.train()
+        n = self.n
+        bs = n if self.batch_size is None else min(self.batch_size, n)
+        if bs >= n:
+            return ((self.X, self.y),)
+        order = self.order(epoch, n).to(self.device)
+        return ((self.X[idx], self.y[idx]) for idx in (order[i : i + bs] for i in range(0, n, bs)))
+
+    def order(self, epoch: int, n: int) -> torch.Tensor:
+        """This epoch's shuffle of the n training examples."""
+        return torch.randperm(n, generator=self.generator)
+
+    def __call__(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        xb, yb = batch
+        with autocast(self.device, self.amp):
+            out = self.model(xb)
+        loss = self.loss_fn(out.float(), yb)
+        if self.penalty is not None:
+            loss = loss + self.penalty()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.detach()}
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        if self.dev is None or len(self.dev[1]) == 0:
+            return {}
+        ev = evaluate(self.model, *self.dev, self.loss_fn, device=self.device, measure_accuracy=self.measure_accuracy)
+        record = {"dev_loss": ev["loss"]}
+        if self.measure_accuracy:
+            record["dev_accuracy"] = ev["accuracy"]
+        return record
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -168,119 +424,19 @@ def fit(
     sync_every: int = 25,
     measure_accuracy: bool = True,
 ) -> History:
-    """Train ``model`` on ``train = (X, y)`` and return its :class:`History`.
+    """Train ``model`` on ``train = (X, y)`` with a :class:`SupervisedStep` in a :class:`Loop`;
+    returns its :class:`History`.
 
-    ``batch_size``: ``None`` (or ≥ N) = full batch (batch gradient descent), ``1`` =
-    stochastic, anything between = mini-batch; batches are reshuffled each epoch with
-    ``seed``. ``X`` is [N, ...], ``y`` [N] (class indices for the default cross-entropy).
-    ``penalty`` (e.g. an L2 term) is called each step and added to the data loss before
-    the backward pass; the step losses then record the regularised cost J_reg, while the
-    epoch's ``dev_loss`` stays the plain data loss.
-    ``measure_accuracy=False`` leaves ``dev_accuracy`` out of the epoch records (for
-    outputs that are not class scores).
-    Raises :class:`TrainingDiverged` on a NaN/inf loss and :class:`TrainingCancelled`
-    when ``cancel`` is set; both carry the history so far.
+    ``X`` is [N, ...], ``y`` [N] (class indices for the default cross-entropy). ``penalty``
+    (e.g. an L2 term) is called each step and added to the data loss before the backward pass;
+    the step losses then record the regularised cost J_reg, while the epoch's ``dev_loss``
+    stays the plain data loss. ``measure_accuracy=False`` leaves ``dev_accuracy`` out of the
+    epoch records (for outputs that are not class scores). Raises :class:`TrainingDiverged` on a
+    NaN/inf loss and :class:`TrainingCancelled` when ``cancel`` is set; both carry the history so far.
     """
-    X, y = train
-    n = len(y)
-    if n == 0:
-        raise ValueError("the training set is empty")
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError("batch size must be at least 1 (or None for the full batch)")
-    device = device or pick_device()
-    bs = n if batch_size is None else min(batch_size, n)
-    X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-    if dev is not None:
-        dev = (dev[0].to(device, non_blocking=True), dev[1].to(device, non_blocking=True))
-    gen = torch.Generator().manual_seed(seed)
-    history = History()
-    pending: list[torch.Tensor] = []  # per-step losses not yet read back, on the device
-    pending_epoch: list[int] = []
-    stopper = early_stopping
-    best_value: float | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    bad_epochs = 0
-    step = 0
-
-    def drain() -> None:
-        """Read pending losses back to the host, check them, feed the callbacks."""
-        if not pending:
-            return
-        values = torch.stack(pending).float().tolist()
-        for value, ep in zip(values, pending_epoch, strict=True):
-            history.step_loss.append(value)
-            s = len(history.step_loss)
-            if not math.isfinite(value):
-                pending.clear()
-                pending_epoch.clear()
-                raise TrainingDiverged(s, value, history)
-            for cb in callbacks:
-                cb.on_step(s, ep, value)
-        pending.clear()
-        pending_epoch.clear()
-
-    model.to(device)
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=gen).to(device) if bs < n else None
-        epoch_start_step = step
-        for i in range(0, n, bs):
-            if cancel is not None and cancel.cancelled:
-                drain()
-                raise TrainingCancelled(history)
-            if order is None:
-                xb, yb = X, y
-            else:
-                idx = order[i : i + bs]
-                xb, yb = X[idx], y[idx]
-            with autocast(device, amp):
-                out = model(xb)
-            loss = loss_fn(out.float(), yb)
-            if penalty is not None:
-                loss = loss + penalty()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            pending.append(loss.detach())
-            pending_epoch.append(epoch)
-            if len(pending) >= sync_every:
-                drain()
-        drain()
-        synchronize(device)
-        epoch_losses = history.step_loss[epoch_start_step:step]
-        record: dict[str, float] = {
-            "epoch": epoch,
-            "train_loss": sum(epoch_losses) / max(len(epoch_losses), 1),
-            "seconds": time.perf_counter() - t0,
-        }
-        if dev is not None and len(dev[1]) > 0:
-            ev = evaluate(model, dev[0], dev[1], loss_fn, device=device, measure_accuracy=measure_accuracy)
-            record["dev_loss"] = ev["loss"]
-            if measure_accuracy:
-                record["dev_accuracy"] = ev["accuracy"]
-        history.epochs.append(record)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, record, model)
-        if stopper is not None and stopper.monitor in record:
-            value = record[stopper.monitor]
-            better = best_value is None or (
-                value < best_value - stopper.min_delta
-                if stopper.mode == "min"
-                else value > best_value + stopper.min_delta
-            )
-            if better:
-                best_value, bad_epochs, history.best_epoch = value, 0, epoch
-                if stopper.restore_best:
-                    best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_epochs += 1
-                if bad_epochs >= stopper.patience:
-                    history.stopped_early = True
-                    break
-    if best_state is not None and stopper is not None and stopper.restore_best:
-        model.load_state_dict(best_state)
-    return history
+    step = SupervisedStep(model, train, optimizer, dev=dev, loss_fn=loss_fn, penalty=penalty, batch_size=batch_size,
+                          device=device, seed=seed, amp=amp, measure_accuracy=measure_accuracy)
+    loop = Loop(step, callbacks=callbacks, cancel=cancel, sync_every=sync_every, early_stopping=early_stopping)
+    return loop.run(epochs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -154,14 +155,77 @@ class Server:
     def tracking_uri(self) -> str:
         return f"sqlite:///{self.data / 'mlflow.db'}"
 
-    def rss_mb(self) -> float:
-        """Resident memory of the server process, in MB (from /proc)."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+    def worker_pids(self) -> list[int]:
+        """The server's worker processes (where its trainings run)."""
+        return child_pids(self.proc.pid)
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """End the server: SIGTERM shuts it down, SIGKILL is a crash (nothing is cleaned up)."""
+    def rss_mb(self) -> float:
+        """Resident memory of the server process and its worker processes, in MB (from /proc)."""
+        return sum(rss_mb(pid) for pid in [self.proc.pid, *self.worker_pids()])
+
+    def stop(self, sig: int = signal.SIGTERM, workers: bool = False) -> None:
+        """End the server: SIGTERM shuts it down, SIGKILL is a crash (nothing is cleaned up). Its worker
+        processes end by themselves once the app is gone (closing the run of a job they had); with
+        ``workers`` they get ``sig`` too (a crash of everything). Waits until they are gone."""
+        pids = self.worker_pids()
+        if workers:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
         stop_process_group(self.proc, sig)
         self._log.close()
+        for pid in pids:
+            wait_gone(pid)
+
+
+def child_pids(pid: int) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(proc.name))
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wait_gone(pid: int, timeout: float = 30) -> None:
+    """Wait until process ``pid`` has exited (a zombie counts as gone); SIGKILL it after ``timeout``."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if state == "Z":
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def preloaded_runner(monkeypatch: pytest.MonkeyPatch):
+    """``make(*modules)``: a job runner whose worker processes import ``modules`` before their first job
+    (fakes for what the job does: a monkeypatch in the test process never reaches the worker), put in
+    place of the process's runner for this test."""
+    import core.jobs
+
+    made: list = []
+
+    def make(*modules: str):
+        runner = core.jobs.LocalRunner(preload=modules)
+        made.append(runner)
+        monkeypatch.setattr(core.jobs, "get_runner", lambda: runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.close()

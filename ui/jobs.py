@@ -1,34 +1,77 @@
 """The job panel: start a core training as a background job and show it live.
 
-``start`` queues the work and remembers the job in the session; ``panel`` draws, inside
-an auto-refreshing fragment, the job's status (waiting in line, progress, done, failed,
-stopped), a Stop button, any warnings, and whatever the page's ``render`` function draws
-from the snapshot. When the job ends the whole page reruns once, so the page's result
-section sees it; ``st.session_state[f"{page}.result"]`` keeps the result across reruns.
+``start`` queues the work with the process's runner (a worker process beside the app) and
+remembers the job in the session; ``panel`` draws, inside an auto-refreshing fragment, the
+job's status (waiting in line, progress, done, failed, stopped), a Stop button, warnings, every
+diverged training (one sentence each, the same on every page) and whatever the page's
+``render`` function draws from the snapshot. When the job ends the whole page reruns once, so
+the page's result section sees it; ``st.session_state[f"{page}.result"]`` keeps the result.
+
+Polling is cheap however long a run grows: each poll fetches only the rows and images that
+changed since the last one (a :class:`core.jobs.Cursor`) and adds them to what this session
+already holds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
+import core.jobs
 from core.device import pick_device
-from core.jobs import FAILED, FINISHED, KILLED, QUEUED, JobContext, JobSnapshot, get_manager
+from core.jobs import FAILED, FINISHED, KILLED, QUEUED, Cursor, JobSnapshot
 
 
-def start(page: str, fn: Callable[[JobContext, Any], Any], cfg: Any, *, name: str = "") -> str:
-    """Queue ``fn(ctx, cfg)`` as this session's job for ``page``; returns the job id."""
-    job = get_manager().submit(page, fn, cfg, name=name or page, slot=pick_device().type)
-    st.session_state[f"{page}.job"] = job.id
+@dataclasses.dataclass
+class _Live:
+    """What this session has fetched of one job so far."""
+
+    id: str
+    cursor: Cursor = dataclasses.field(default_factory=Cursor)
+    metrics: dict[str, list[dict[str, float]]] = dataclasses.field(default_factory=dict)
+    images: dict[str, Any] = dataclasses.field(default_factory=dict)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    diverged: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def merge(self, delta: JobSnapshot) -> JobSnapshot:
+        for series, rows in delta.metrics.items():
+            self.metrics.setdefault(series, []).extend(rows)
+        self.images.update(delta.images)
+        self.warnings.extend(delta.warnings)
+        self.diverged.extend(delta.diverged)
+        self.cursor = delta.cursor
+        return dataclasses.replace(delta, metrics=self.metrics, images=self.images, warnings=tuple(self.warnings),
+                                   diverged=tuple(self.diverged))
+
+
+def runner() -> core.jobs.LocalRunner:
+    """The process's job runner (looked up at each call, so a test can put its own in place)."""
+    return core.jobs.get_runner()
+
+
+def start(page: str, fn: Callable[[Any, Any], Any], cfg: Any, *, name: str = "") -> str:
+    """Queue ``fn(ctx, cfg)`` as this session's job for ``page``; returns the job id. ``fn`` must be
+    importable by name and ``cfg`` plain data (the job runs in another process)."""
+    job_id = runner().submit(page, fn, cfg, name=name or page, slot=pick_device().type)
+    st.session_state[f"{page}.job"] = job_id
     st.session_state.pop(f"{page}.result", None)
-    return job.id
+    st.session_state.pop(f"{page}.live", None)
+    return job_id
 
 
 def current(page: str) -> JobSnapshot | None:
-    """This session's latest job on ``page`` (None when there is none)."""
-    return get_manager().snapshot(st.session_state.get(f"{page}.job"))
+    """This session's latest job on ``page``, with every row fetched so far (None when there is none)."""
+    job_id = st.session_state.get(f"{page}.job")
+    if not job_id:
+        return None
+    live: _Live | None = st.session_state.get(f"{page}.live")
+    if live is None or live.id != job_id:
+        live = st.session_state[f"{page}.live"] = _Live(job_id)
+    delta = runner().snapshot(job_id, since=live.cursor)
+    return None if delta is None else live.merge(delta)
 
 
 def is_active(page: str) -> bool:
@@ -36,17 +79,27 @@ def is_active(page: str) -> bool:
     return snap is not None and not snap.done
 
 
+def stop(page: str, *, wait: float = 0.0) -> JobSnapshot | None:
+    """Stop this session's job on ``page`` (at its next step); with ``wait``, until it has ended."""
+    snap = current(page)
+    if snap is not None and not snap.done:
+        runner().cancel(snap.id)
+        if wait:
+            runner().wait(snap.id, timeout=wait)
+        snap = current(page)
+    return snap
+
+
 def panel(
-    page: str, render: Callable[[JobSnapshot | None], None], *, every: float = 0.7, controls: bool = True
+    page: str, render: Callable[[JobSnapshot | None], None], *, every: float = 1.0, controls: bool = True
 ) -> JobSnapshot | None:
-    """Draw the page's job (status, Stop, warnings, and ``render(snapshot)``), live while it runs.
+    """Draw the page's job (status, Stop, warnings, divergences and ``render(snapshot)``), live while it runs.
 
     ``controls=False`` is for pages with their own controls (the playground's Play/Pause):
-    only a wait in line, a failure and warnings are shown, and ``render`` is called even
-    when there is no job yet (with ``None``).
+    only a wait in line, a failure, divergences and warnings are shown, and ``render`` is called
+    even when there is no job yet (with ``None``).
     """
-    job_id = st.session_state.get(f"{page}.job")
-    first = get_manager().snapshot(job_id)
+    first = current(page)
     if first is None:
         if not controls:
             render(None)
@@ -55,7 +108,7 @@ def panel(
 
     @st.fragment(run_every=every if live else None)
     def _panel() -> None:
-        snap = get_manager().snapshot(job_id)
+        snap = current(page)
         if snap is None:
             return
         if controls:
@@ -69,7 +122,19 @@ def panel(
                 st.rerun()  # once, so the page leaves polling mode
 
     _panel()
-    return get_manager().snapshot(job_id)
+    return current(page)
+
+
+def divergence_line(lane: str, message: str) -> str:
+    """How every page says that a training diverged (its run is tracked as FAILED with ``message``)."""
+    return f"{lane} diverged: {message}. Its run is tracked as FAILED."
+
+
+def _messages(snap: JobSnapshot) -> None:
+    for lane, message in snap.diverged:
+        st.error(divergence_line(lane, message), icon=":material/error:")
+    for w in snap.warnings:
+        st.warning(w)
 
 
 def _quiet_status(snap: JobSnapshot) -> None:
@@ -78,8 +143,7 @@ def _quiet_status(snap: JobSnapshot) -> None:
                 icon=":material/hourglass_top:")
     elif snap.status == FAILED:
         st.error(f"The training stopped: {snap.error}")
-    for w in snap.warnings:
-        st.warning(w)
+    _messages(snap)
 
 
 def _status(page: str, snap: JobSnapshot) -> None:
@@ -95,8 +159,12 @@ def _status(page: str, snap: JobSnapshot) -> None:
         st.warning("Stopped. What was trained so far is kept and tracked as KILLED.")
     elif snap.status == FAILED:
         st.error(f"The training stopped: {snap.error}")
-    for w in snap.warnings:
-        st.warning(w)
-    if not snap.done and st.button("Stop", key=f"{page}.stop", icon=":material/stop_circle:"):
-        get_manager().cancel(snap.id)
+    _messages(snap)
+    if not snap.done and st.button("Stop", key=f"{page}.stop", icon=":material/stop_circle:", on_click=_cancel,
+                                   args=(snap.id,)):
         st.toast("Stopping at the next step…")
+
+
+def _cancel(job_id: str) -> None:
+    """The Stop button's callback: it runs before the page does, so the worker hears it at once."""
+    runner().cancel(job_id)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import tracking
 from core.device import device_info
+from ui import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,9 @@ def available_pages() -> list[tuple[str, str]]:
 
 @st.cache_resource(show_spinner=False)
 def startup() -> str:
-    """Once per process: close runs that a previous process left RUNNING."""
+    """Once per process: close runs that a previous process left RUNNING, and start the worker
+    process that trainings run in (its imports take a few seconds; the first Train need not wait)."""
+    jobs.runner().warm()
     try:
         n = tracking.mark_stale_runs_killed()
     except Exception as exc:  # noqa: BLE001 - the store may be down; the app still starts

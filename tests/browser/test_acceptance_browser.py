@@ -5,8 +5,9 @@ a training, and awkward uploads through a real browser.
   Trainings share one slot per device, so the others show that they wait their turn; every one finishes,
   each page shows its own tracked run, each run holds exactly its own number of steps (nothing from
   another session), and the server's memory stays bounded.
-- Crash: the server is killed (SIGKILL) in the middle of a training; a new server on the same data folder
-  marks the run that was left RUNNING as KILLED at start-up, and the app works.
+- Crash: the app server is killed (SIGKILL) in the middle of a training: the worker process the training
+  runs in closes the run KILLED with its steps. When app and worker die together the run is left RUNNING,
+  and a new server on the same data folder marks it KILLED at start-up, and the app works.
 - A real ``mlflow server`` as the tracking store, killed in the middle of a training: the training
   finishes, the page warns, and every step's metric is kept (in the local store it falls back to).
 - Stop: the run ends KILLED with the metrics of the steps done so far.
@@ -107,35 +108,49 @@ def test_four_sessions_train_at_once(browser, app_server):
         ctx.close()
 
 
+def _start_long_training(page, server: Server) -> str:
+    """Press Train for a long training; returns its run id once the run shows up RUNNING."""
+    panel = _open_training(page, server.url, epochs=20, limit=0)  # long enough to be killed in the middle
+    panel.get_by_role("button", name="Train", exact=True).click()
+    return _wait_for_run(server.tracking_uri)
+
+
 def test_a_crash_during_a_training_leaves_no_run_running(browser, tmp_path):
+    """The app server crashes (SIGKILL) mid-training: its worker notices, stops the training at the next
+    step and closes the run KILLED with the steps so far. Then app and worker crash together: the run
+    is left RUNNING, and the next server marks it KILLED at start-up and says so once."""
     data = tmp_path / "crash"
     data.mkdir()
     server = Server(data)
     ctx = browser.new_context(viewport={"width": 1300, "height": 900})
     page = ctx.new_page()
     try:
-        panel = _open_training(page, server.url, epochs=20, limit=0)  # long enough to be killed in the middle
-        panel.get_by_role("button", name="Train", exact=True).click()
-        deadline = time.time() + 120
-        running = []
-        while time.time() < deadline and not running:
-            page.wait_for_timeout(500)
-            runs = tracking.search_runs(uri=server.tracking_uri)
-            running = list(runs.loc[runs["status"] == "RUNNING", "run_id"]) if len(runs) else []
-        assert running, "the training never showed up as a RUNNING run"
+        first = _start_long_training(page, server)
+        while len(tracking.metric_history(first, "train_loss", uri=server.tracking_uri)) < 3:
+            time.sleep(0.3)
     finally:
-        server.stop(9)  # SIGKILL: a crash, nothing is cleaned up
+        server.stop(9)  # SIGKILL of the app alone; Server.stop waits until its worker has gone too
     runs = tracking.search_runs(uri=server.tracking_uri)
-    assert list(runs.loc[runs["run_id"] == running[0], "status"]) == ["RUNNING"]  # left behind by the crash
+    assert list(runs.loc[runs["run_id"] == first, "status"]) == ["KILLED"]  # closed by the worker itself
+    steps = tracking.metric_history(first, "train_loss", uri=server.tracking_uri)["step"]
+    assert len(steps) >= 3 and sorted(steps) == list(range(1, len(steps) + 1))
 
     again = Server(data)
     try:
-        page.goto(again.url)
+        second = _start_long_training(page, again)
+    finally:
+        again.stop(9, workers=True)  # everything crashes: nothing is cleaned up
+    runs = tracking.search_runs(uri=again.tracking_uri)
+    assert list(runs.loc[runs["run_id"] == second, "status"]) == ["RUNNING"]  # left behind by the crash
+
+    third = Server(data)
+    try:
+        page.goto(third.url)
         page.get_by_text("1 run(s) left RUNNING by an earlier session were marked KILLED.").wait_for(timeout=30_000)
         wait_idle(page)
         no_exception(page)
-        runs = tracking.search_runs(uri=again.tracking_uri)
-        assert list(runs.loc[runs["run_id"] == running[0], "status"]) == ["KILLED"]
+        runs = tracking.search_runs(uri=third.tracking_uri)
+        assert list(runs.loc[runs["run_id"] == second, "status"]) == ["KILLED"]
         assert "RUNNING" not in set(runs["status"])
         page.get_by_text("were marked KILLED").first.wait_for(state="detached", timeout=60_000)  # the toast fades
         page.get_by_role("link", name="Runs").click()  # in the same session the notice is not repeated
@@ -145,7 +160,7 @@ def test_a_crash_during_a_training_leaves_no_run_running(browser, tmp_path):
         assert page.get_by_text("were marked KILLED").count() == 0
         shot(page, "acceptance-after-crash")
     finally:
-        again.stop()
+        third.stop()
         ctx.close()
 
 

@@ -1,6 +1,8 @@
 """The shared pieces every page's experiments use: fit's penalty hook, the tracked lane,
 the course's MLP, resuming and annotating runs."""
 
+import pickle
+
 import pandas as pd
 import pytest
 import torch
@@ -8,11 +10,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import tracking
-from core.experiment import FAILED, FINISHED, KILLED, final_measures, steps_per_epoch, train_tracked
+from core.experiment import (
+    FAILED,
+    FINISHED,
+    KILLED,
+    SKIPPED,
+    LanePlan,
+    final_measures,
+    run_comparison,
+    steps_per_epoch,
+    train_tracked,
+)
+from core.jobs import Recorder, run_job
 from core.nets import mlp, weight_matrices
 from core.optimizers import GradientDescent
 from core.regularization import InvertedDropout, l2_penalty
-from core.training import Callback, CancelToken, TrainingCancelled, evaluate, fit
+from core.training import evaluate, fit
+from tests.contexts import StopAfter
 
 
 def _data(n=64, d=5, k=3, seed=0):
@@ -102,39 +116,69 @@ def test_outputs_that_are_not_class_scores_log_losses_only(fresh_store):
     assert evaluate(net, X, Y, F.mse_loss, measure_accuracy=False).keys() == {"loss"}
 
 
-def test_a_diverged_lane_is_returned_failed(fresh_store):
+def test_a_diverged_lane_is_returned_failed_and_said_once(fresh_store):
     X, y = _data()
     net = mlp(5, (16, 16), 3, activation="linear")
-    lane = train_tracked(None, "demo", {}, net, (X * 100, y), GradientDescent(net.parameters(), lr=1e4),
+    ctx = Recorder()
+    lane = train_tracked(ctx, "demo", {}, net, (X * 100, y), GradientDescent(net.parameters(), lr=1e4),
                          name="boom", epochs=20)
-    assert lane.status == FAILED and "smaller learning rate" in lane.error
-    assert tracking.search_runs().iloc[0]["status"] == "FAILED"
+    assert lane.status == FAILED and lane.error.startswith("the loss became") and "smaller learning rate" in lane.error
+    row = tracking.search_runs().iloc[0]
+    assert row["status"] == "FAILED" and row["tags.dll.error"] == lane.error  # the run records the page's sentence
+    assert ctx.snapshot().diverged == (("boom", lane.error),) and ctx.snapshot().warnings == ()
 
 
-def test_a_stopped_lane_reraises_with_its_run(fresh_store):
+def test_a_stopped_lane_comes_back_killed_with_its_run(fresh_store):
     X, y = _data()
     net = mlp(5, (8,), 3)
-    token = CancelToken()
-
-    class StopAt3(Callback):
-        def on_step(self, step, epoch, loss):
-            if step == 3:
-                token.cancel()
-
-    class Ctx:  # the parts of a JobContext a lane uses
-        cancel = token
-
-        def push(self, *a, **k): ...
-        def report(self, *a, **k): ...
-        def warn(self, *a, **k): ...
-
-    with pytest.raises(TrainingCancelled) as info:
-        train_tracked(Ctx(), "demo", {}, net, (X, y), GradientDescent(net.parameters(), lr=0.1), name="s",
-                      epochs=5, batch_size=8, callbacks=[StopAt3()])
-    lane = info.value.lane
-    assert lane.status == KILLED and lane.run_id is not None and 3 <= lane.steps < 40  # callbacks see steps in batches
+    ctx = StopAfter("s", 3)
+    lane = train_tracked(ctx, "demo", {}, net, (X, y), GradientDescent(net.parameters(), lr=0.1), name="s",
+                         epochs=5, batch_size=8)
+    assert lane.status == KILLED and lane.run_id is not None and 3 <= lane.steps < 40  # steps are read back in batches
     row = tracking.search_runs().iloc[0]
     assert row["status"] == "KILLED" and row["run_id"] == lane.run_id
+    assert len(tracking.metric_history(lane.run_id, "train_loss")) == lane.steps
+
+
+def _lane_plan(name, X, y, lr):
+    def train(slot):
+        net = mlp(5, (8,), 3)
+        return train_tracked(slot, "demo", {"lane": name}, net, (X, y), GradientDescent(net.parameters(), lr=lr),
+                             name=name, epochs=2, batch_size=16)
+    return LanePlan(name, train)
+
+
+def test_a_comparison_runs_its_lanes_under_one_tag_and_stop_skips_the_rest(fresh_store):
+    X, y = _data()
+    ctx = Recorder()
+    done = run_comparison(ctx, [_lane_plan("a", X, y, 0.1), _lane_plan("b", X * 100, y, 1e4),
+                                _lane_plan("c", X, y, 0.1)], comparison="cmp-1")
+    assert [ln.status for ln in done.lanes] == [FINISHED, FAILED, FINISHED] and not done.stopped
+    runs = tracking.search_runs()
+    assert set(runs["tags.dll.comparison"]) == {"cmp-1"} and len(runs) == 3
+    progress = [row["step"] for row in ctx.snapshot().metrics["a"]]
+    assert progress == list(range(1, 9))
+    ctx = StopAfter("b", 2)
+    stopped = run_comparison(ctx, [_lane_plan("a", X, y, 0.1), _lane_plan("b", X, y, 0.1), _lane_plan("c", X, y, 0.1)],
+                             comparison="cmp-2")
+    assert [ln.status for ln in stopped.lanes] == [FINISHED, KILLED, SKIPPED] and stopped.stopped
+    assert stopped.lane("c").run_id is None and len(tracking.search_runs(filter_string="tags.`dll.comparison` = 'cmp-2'")) == 2
+    assert pickle.loads(pickle.dumps(stopped)).lanes[1].steps == stopped.lanes[1].steps
+
+
+def test_a_stop_between_two_lanes_still_makes_the_comparison_stopped(fresh_store):
+    X, y = _data()
+    ctx = StopAfter("a/epochs", 2)  # Stop pressed as lane a ends: no lane is KILLED, b and c never start
+    done = run_comparison(ctx, [_lane_plan("a", X, y, 0.1), _lane_plan("b", X, y, 0.1), _lane_plan("c", X, y, 0.1)],
+                          comparison="cmp-3")
+    assert [ln.status for ln in done.lanes] == [FINISHED, SKIPPED, SKIPPED] and done.stopped
+    assert run_job(_stopped_before_the_first_lane, Recorder(), None).status == "killed"  # the job ends KILLED
+
+
+def _stopped_before_the_first_lane(ctx, _):
+    X, y = _data()
+    ctx.cancel.cancel()
+    return run_comparison(ctx, [_lane_plan("a", X, y, 0.1)], comparison="cmp-4")
 
 
 def test_a_run_can_be_resumed_and_annotated(fresh_store):

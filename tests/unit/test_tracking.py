@@ -110,8 +110,8 @@ def test_training_survives_a_server_killed_midway(fresh_store, server):
     assert run.run_id is not None  # created on the live server
 
     class LogAndKill(Callback):
-        def on_step(self, step, epoch, loss):
-            run.log_metrics({"train_loss": loss}, step)
+        def on_step(self, step, epoch, values):
+            run.log_metrics({"train_loss": values["loss"]}, step)
             if step == 20:
                 time.sleep(1.5)  # let the first steps reach the server
                 stop_process_group(proc)
@@ -156,3 +156,17 @@ def test_metrics_are_sent_when_the_server_comes_back(fresh_store, server):
         assert tracking.metric_history(df.iloc[0]["run_id"], "m", uri=uri)["value"].tolist() == [float(s) for s in range(1, 11)]
     finally:
         stop_process_group(proc2)
+
+
+def test_run_params_reads_what_the_run_logged_and_refuses_what_is_not_a_run(fresh_store):
+    with tracking.start_run("demo", {"lr": 0.1, "net": {"hidden": [4, 2]}, "name": "a b"}) as run:
+        pass
+    assert tracking.run_params(run.run_id) == {"lr": "0.1", "net.hidden": "[4, 2]", "name": "a b"}
+    for bad in ("", "../etc", "x' OR '1'='1", "a" * 65):
+        with pytest.raises(ValueError, match="is not a run id"):
+            tracking.run_params(bad)
+    with pytest.raises(ValueError, match="not in the tracking store"):
+        tracking.run_params("0" * 32)
+    tracking.delete_runs([run.run_id])
+    with pytest.raises(ValueError, match="not in the tracking store"):
+        tracking.run_params(run.run_id)

@@ -12,9 +12,13 @@ from core.training import (
     Callback,
     CancelToken,
     EarlyStopping,
+    Loop,
+    Step,
+    SupervisedStep,
     TrainingCancelled,
     TrainingDiverged,
     accuracy,
+    divergence,
     evaluate,
     fit,
 )
@@ -38,8 +42,8 @@ class Recorder(Callback):
     def __init__(self):
         self.steps, self.epochs = [], []
 
-    def on_step(self, step, epoch, loss):
-        self.steps.append((step, epoch, loss))
+    def on_step(self, step, epoch, values):
+        self.steps.append((step, epoch, values["loss"]))
 
     def on_epoch_end(self, epoch, record, model):
         self.epochs.append(dict(record))
@@ -81,7 +85,7 @@ def test_nan_stops_with_message_at_first_bad_step():
     with pytest.raises(TrainingDiverged) as info:
         fit(model, (X, y), torch.optim.SGD(model.parameters(), lr=1e4), epochs=50, batch_size=8, device=CPU)
     msg = str(info.value)
-    assert re.fullmatch(r"loss became (NaN|infinite) at step \d+ — try a smaller learning rate", msg)
+    assert re.fullmatch(r"the loss became (NaN|infinite) at step \d+ — try a smaller learning rate", msg)
     hist = info.value.history
     assert info.value.step == hist.steps_done
     assert all(math.isfinite(v) for v in hist.step_loss[:-1]) and not math.isfinite(hist.step_loss[-1])
@@ -93,7 +97,7 @@ def test_cancel_token_stops_and_keeps_history():
     token = CancelToken()
 
     class StopAt(Callback):
-        def on_step(self, step, epoch, loss):
+        def on_step(self, step, epoch, values):
             if step == 5:
                 token.cancel()
 
@@ -144,3 +148,52 @@ def test_bad_arguments():
         fit(model, (X, y), opt, batch_size=0, device=CPU)
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(patience=0)
+
+
+def test_driving_the_loop_epoch_by_epoch_equals_one_run():
+    """The playground's Play/Step: run() again goes on where it stopped (epochs, history, shuffles)."""
+    X, y = _data()
+    a, b = _model(), _model()
+    whole = fit(a, (X, y), torch.optim.SGD(a.parameters(), lr=0.1), epochs=3, batch_size=16, device=CPU, seed=5)
+    loop = Loop(SupervisedStep(b, (X, y), torch.optim.SGD(b.parameters(), lr=0.1), batch_size=16, device=CPU, seed=5))
+    for _ in range(3):
+        hist = loop.run(1)
+    assert loop.epoch == 3 and [r["epoch"] for r in hist.epochs] == [1, 2, 3]
+    assert hist.step_loss == pytest.approx(whole.step_loss, rel=1e-6)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+class Scripted(Step):
+    """Reports prepared values, one per step; None entries are steps that report nothing."""
+
+    def __init__(self, values, bound=None):
+        self.values, self.bound, self.i = list(values), bound, 0
+        self.labels = {"loss": "generator loss"}
+        self.unit = "generator step"
+
+    def batches(self, epoch):
+        return range(len(self.values))
+
+    def __call__(self, batch):
+        v = self.values[self.i]
+        self.i += 1
+        return None if v is None else {"loss": torch.tensor(v), "other": torch.tensor(0.5)}
+
+
+def test_one_divergence_rule_nan_and_inf_always_a_bound_only_where_declared():
+    assert divergence({"a": 1.0, "b": float("nan")}) == ("b", pytest.approx(float("nan"), nan_ok=True))
+    assert divergence({"a": float("-inf")}) == ("a", float("-inf"))
+    assert divergence({"a": 1e300}) is None and divergence({"a": 1e300}, bound=1e6) == ("a", 1e300)
+    assert divergence({"a": -2e6}, bound=1e6) == ("a", -2e6) and divergence({"a": 1e6}, bound=1e6) is None
+    Loop(Scripted([1.0, 5e6, 2.0])).run(1)  # no bound declared: a large finite value is fine
+    with pytest.raises(TrainingDiverged) as info:
+        Loop(Scripted([1.0, None, 5e6, 2.0], bound=1e6), sync_every=2).run(1)
+    assert str(info.value) == "the generator loss became huge (5e+06) at generator step 2 — try a smaller learning rate"
+    assert info.value.history.step_loss == [1.0, 5e6] and info.value.history.step_values == {"other": [0.5, 0.5]}
+
+
+def test_steps_that_report_nothing_are_not_counted_and_max_steps_ends_the_run():
+    rec = Recorder()
+    hist = Loop(Scripted([None, 1.0, None, 2.0, 3.0, 4.0]), callbacks=[rec], sync_every=3).run(5, max_steps=2)
+    assert hist.step_loss == [1.0, 2.0] and [s for s, _, _ in rec.steps] == [1, 2] and len(hist.epochs) == 1
