@@ -4,10 +4,11 @@ the live panel, drawn from :mod:`core.basics.playground` (the engine) and
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from core.basics import playground as pgc
-from core.jobs import get_manager
 from core.plots.playground import decision_map, loss_history, neuron_maps
 from ui import jobs, shell
 from ui.tables import csv_button
@@ -37,20 +38,58 @@ def _pg_defaults() -> None:
         st.session_state.setdefault(k, v)
 
 
-def _pg_stop_job() -> None:
+def _pg_state() -> pgc.PlaygroundState | None:
+    """The session's network, taking in the result of a Play or Step that has ended."""
+    snap = jobs.current(PG)
+    if snap is not None and snap.done and snap.result is not None and st.session_state.get(f"{PG}.taken") != snap.id:
+        st.session_state[f"{PG}.taken"] = snap.id
+        st.session_state[f"{PG}.state"] = snap.result.state
+    return st.session_state.get(f"{PG}.state")
+
+
+def _pg_set(state: pgc.PlaygroundState) -> None:
+    st.session_state[f"{PG}.state"] = state
+    st.session_state.pop(f"{PG}.view", None)
+
+
+def _pg_view(state: pgc.PlaygroundState) -> pgc.Playground:
+    """The network of ``state`` rebuilt in this process for drawing (once per state)."""
+    view = st.session_state.get(f"{PG}.view")
+    if view is None or view[0] is not state:
+        view = st.session_state[f"{PG}.view"] = (state, pgc.Playground.from_state(state))
+    return view[1]
+
+
+def _pg_pause() -> None:
+    """The Pause button's callback: Streamlit calls it before the page runs again, so the worker
+    stops at its next step without waiting for the page's script."""
     snap = jobs.current(PG)
     if snap is not None and not snap.done:
-        get_manager().cancel(snap.id)
-        get_manager().wait(snap.id, timeout=10)
+        jobs.runner().cancel(snap.id)
+        st.session_state[f"{PG}.pausing"] = True
+
+
+def _pg_stop_job() -> None:
+    """Pause: the job stops at its next step and hands the network back."""
+    jobs.stop(PG, wait=10)
+    _pg_state()
 
 
 def _pg_render(snap) -> None:
-    pg: pgc.Playground | None = st.session_state.get(f"{PG}.model")
-    if pg is None:
+    state = _pg_state()
+    if state is None:
         return
     running = snap is not None and not snap.done
-    frame = snap.images.get("frame") if running and snap.images.get("frame") is not None else pg.frame()
-    hist = list(pg.history)[: frame.epoch + 1]  # every panel shows the same moment
+    if running:
+        frame = snap.images.get("frame")
+        hist = state.history + [r for r in snap.metrics.get("curve", []) if r["epoch"] > state.epoch]
+        if frame is None:
+            frame = _pg_view(state).frame()
+        hist = hist[: frame.epoch + 1]  # every panel shows the same moment
+    else:
+        view = _pg_view(state)
+        frame, hist = view.frame(), state.history
+    points = _pg_view(state).points
     last = hist[-1]
     if running:
         st.caption(f"Training: {snap.message} · {snap.elapsed_s:.0f} s")
@@ -69,37 +108,49 @@ def _pg_render(snap) -> None:
     with c_out:
         show_test = st.session_state.get(f"{PG}.show_test", False)
         discretize = st.session_state.get(f"{PG}.discretize", False)
-        st.plotly_chart(decision_map(frame, pg.points, show_test=show_test, discretize=discretize), key=f"{PG}.map",
+        st.plotly_chart(decision_map(frame, points, show_test=show_test, discretize=discretize), key=f"{PG}.map",
                         config={"displayModeBar": False})
         st.plotly_chart(loss_history(hist), key=f"{PG}.loss", config={"displayModeBar": False})
 
 
+def _pg_play(state: pgc.PlaygroundState, epochs: int) -> None:
+    jobs.start(PG, pgc.play, pgc.PlayRequest(state, epochs=epochs), name="playground")
+
+
 def _pg_run(cfg: pgc.PlaygroundConfig, *, play: bool, step: bool, reset: bool, running: bool) -> None:
-    """Keep the URL and the session's playground in step with the widgets, act on the buttons,
-    and draw the live panel."""
+    """Keep the URL and the session's network in step with the widgets, act on the buttons, and
+    draw the live panel. The network trains in the worker process; a new learning rate, batch size
+    or regularization while it plays is applied by pausing and playing on with the new set-up."""
     st.query_params.from_dict(cfg.to_query())  # the address bar now holds the whole set-up
-    pg: pgc.Playground | None = st.session_state.get(f"{PG}.model")
-    if reset or pg is None or pg.cfg.structure() != cfg.structure():
-        _pg_stop_job()  # new data or a new network: TensorFlow Playground resets too
-        pg = st.session_state[f"{PG}.model"] = pgc.Playground(cfg)
-    else:
-        pg.adjust(cfg)  # learning rate, batch size and regularization apply at once
-    if play and running:
-        _pg_stop_job()
-        st.rerun()
-    elif (play or step) and pg.diverged:
-        st.error(f"The network diverged ({pg.diverged}). Press Reset to start again.")
+    state = _pg_state()
+    if reset or state is None or state.cfg.structure() != cfg.structure():
+        if running:
+            _pg_stop_job()  # new data or a new network: TensorFlow Playground resets too
+        running = False
+        state = pgc.Playground(cfg).state()
+        _pg_set(state)
+    elif state.cfg != cfg:
+        if running:
+            _pg_stop_job()
+            state = _pg_state()
+        state = dataclasses.replace(state, cfg=cfg)  # learning rate, batch size and regularization apply at once
+        _pg_set(state)
+        if running and not play:
+            _pg_play(state, pgc.MAX_EPOCHS)
+            st.rerun()
+    if (play or step) and state.diverged:
+        st.info("This network has diverged. Press Reset to start again with new weights.", icon=":material/restart_alt:")
     elif play or step:
-        jobs.start(PG, pgc.play, pgc.PlayRequest(pg, epochs=1 if step else pgc.PlayRequest.epochs), name="playground")
+        _pg_play(state, 1 if step else pgc.MAX_EPOCHS)
         if step:
-            get_manager().wait(jobs.current(PG).id, timeout=30)
+            jobs.runner().wait(jobs.current(PG).id, timeout=30)
         st.rerun()
-    jobs.panel(PG, _pg_render, every=0.5, controls=False)
+    jobs.panel(PG, _pg_render, every=1.0, controls=False)
     with st.expander("Share, download, tracking"):
         st.caption("The address bar holds this exact set-up: copy it to share the playground. Every Play and "
                    "Step trains the same tracked run until you press Reset or change the data or the network "
                    "(see the Runs page, experiment *basics*).")
-        csv_button(st, "Download the loss history (CSV)", pg.history, "playground_history.csv", f"{PG}.csv")
+        csv_button(st, "Download the loss history (CSV)", _pg_state().history, "playground_history.csv", f"{PG}.csv")
 
 
 def render() -> None:
@@ -112,10 +163,15 @@ def render() -> None:
         "classes and several layers; a learning rate of 3 or 10 to see training blow up; L2 on a noisy set."
     )
     _pg_defaults()
+    paused = st.session_state.pop(f"{PG}.pausing", False)
+    if paused:
+        _pg_stop_job()  # Pause was sent before this run began (the button's callback); take the network back
     running = jobs.is_active(PG)
     bar = st.columns([0.8, 0.8, 0.8, 1.4, 1.1, 1.1, 1.4], vertical_alignment="bottom")
     play_clicked = bar[0].button("Pause" if running else "Play", type="primary", key=f"{PG}.play",
-                                 icon=":material/pause:" if running else ":material/play_arrow:", width="stretch")
+                                 icon=":material/pause:" if running else ":material/play_arrow:", width="stretch",
+                                 on_click=_pg_pause if running else None)
+    play_clicked = play_clicked and not running and not paused
     step_clicked = bar[1].button("Step", key=f"{PG}.step", icon=":material/skip_next:", disabled=running,
                                  help="Train exactly one epoch.", width="stretch")
     reset_clicked = bar[2].button("Reset", key=f"{PG}.reset", icon=":material/restart_alt:", width="stretch",

@@ -13,7 +13,6 @@ and sin(x2) of those coordinates.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -25,11 +24,12 @@ from torch import nn
 from core import tracking
 from core.data.toy import TOY_KINDS, make_toy
 from core.device import cpu_threads, seed_everything
+from core.experiment import FINISHED, LaneRun
 from core.jobs import JobContext
 from core.nets import mlp, weight_matrices
 from core.optimizers import GradientDescent
 from core.regularization import l2_penalty
-from core.training import Callback, History, TrainingCancelled, TrainingDiverged, evaluate, fit
+from core.training import Callback, Loop, SupervisedStep, TrainingDiverged, evaluate
 
 PAGE = "basics"
 SCALE = 3.0
@@ -170,44 +170,110 @@ class Frame:
 
 
 @dataclass
-class Playground:
-    """A network and its data that live across clicks (kept in the session)."""
+class PlaygroundState:
+    """A playground's network as plain data: what the session keeps between clicks and a Play or
+    Step job carries to the worker and back."""
 
     cfg: PlaygroundConfig
-    model: nn.Module = field(init=False)
-    optimizer: GradientDescent = field(init=False)
-    train: tuple[torch.Tensor, torch.Tensor] = field(init=False)
-    test: tuple[torch.Tensor, torch.Tensor] = field(init=False)
-    points: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = field(init=False)  # Xtr, ytr, Xte, yte
+    weights: dict[str, np.ndarray]
     epoch: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)  # one measured row per epoch, epoch 0 first
     run_id: str | None = None
-    diverged: str | None = None
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    diverged: str | None = None  # the sentence, once the network has diverged
 
-    def __post_init__(self) -> None:
-        c = self.cfg
+
+class PlaygroundStep(SupervisedStep):
+    """The playground's mini-batch step: gradient descent with the set-up's batch size, and its own
+    shuffle per epoch (seeded by the seed and the epoch, so Play, Pause and Step give the same
+    network as one long Play). At the end of an epoch it measures the loss and accuracy on the
+    whole training and test sets (the epoch's ``train_loss`` is that measured one)."""
+
+    def __init__(self, pg: Playground) -> None:
+        super().__init__(pg.model, pg.train, pg.optimizer, penalty=pg.penalty, batch_size=pg.cfg.batch_size,
+                         device=torch.device("cpu"), seed=pg.cfg.seed, amp=False)
+        self.pg = pg
+
+    def batches(self, epoch: int):
+        self.batch_size = self.pg.cfg.batch_size  # a new batch size applies from the next epoch
+        return super().batches(epoch)
+
+    def order(self, epoch: int, n: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.pg.cfg.seed * 100_003 + self.pg.epoch)
+        return torch.randperm(n, generator=gen)
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        return {k: v for k, v in self.pg.measure(self.pg.epoch + 1).items() if k != "epoch"}
+
+
+class _Count(Callback):
+    """Keeps the playground's epoch count and history in step with the loop."""
+
+    def __init__(self, pg: Playground) -> None:
+        self.pg = pg
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
+        pg = self.pg
+        pg.epoch += 1
+        pg.history.append({"epoch": pg.epoch, **{k: record[k] for k in MEASURED}})
+
+
+class _Rows(Callback):
+    """Hands each epoch's measured row to ``on_epoch``."""
+
+    def __init__(self, pg: Playground, on_epoch) -> None:
+        self.pg, self.on_epoch = pg, on_epoch
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
+        self.on_epoch(self.pg.history[-1])
+
+
+MEASURED = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+
+
+class Playground:
+    """A network and its data, built from a set-up (a fresh network) or from a :class:`PlaygroundState`
+    (the network a click left): it trains, measures and draws frames."""
+
+    def __init__(self, cfg: PlaygroundConfig, state: PlaygroundState | None = None) -> None:
+        self.cfg = cfg
+        c = cfg
         X, y = make_toy(c.dataset, n=c.points, noise=c.noise / 2, seed=c.seed, n_classes=c.n_classes)
         X = X * SCALE
         perm = np.random.default_rng(c.seed + 1).permutation(len(y))
         tr, te = perm[: c.n_train], perm[c.n_train :]
-        self.points = (X[tr], y[tr], X[te], y[te])
+        self.points = (X[tr], y[tr], X[te], y[te])  # Xtr, ytr, Xte, yte
         self.train = (feature_matrix(torch.from_numpy(X[tr]), c.features), torch.from_numpy(y[tr]))
         self.test = (feature_matrix(torch.from_numpy(X[te]), c.features), torch.from_numpy(y[te]))
         seed_everything(c.seed)
         self.model = mlp(len(c.features), c.hidden, c.n_classes, activation=c.activation)
         self.optimizer = GradientDescent(self.model.parameters(), lr=c.lr)
-        self.history = [self._measure(0)]
+        if state is None:
+            self.epoch, self.run_id, self.diverged = 0, None, None
+            self.history = [self.measure(0)]
+        else:
+            if state.cfg.structure() != c.structure():
+                raise ValueError("the data or the network changed: reset the playground")
+            self.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.weights.items()})
+            self.epoch, self.run_id, self.diverged = state.epoch, state.run_id, state.diverged
+            self.history = list(state.history)
+
+    @classmethod
+    def from_state(cls, state: PlaygroundState) -> Playground:
+        return cls(state.cfg, state)
+
+    def state(self) -> PlaygroundState:
+        weights = {k: v.detach().numpy().copy() for k, v in self.model.state_dict().items()}
+        return PlaygroundState(self.cfg, weights, self.epoch, list(self.history), self.run_id, self.diverged)
 
     @property
     def n_classes(self) -> int:
         return self.cfg.n_classes
 
     def adjust(self, cfg: PlaygroundConfig) -> None:
-        """Apply a new learning rate, batch size or regularization to the running network."""
+        """Apply a new learning rate, batch size or regularization to the network."""
         if cfg.structure() != self.cfg.structure():
             raise ValueError("the data or the network changed: reset the playground")
-        self.cfg = cfg  # read at every step (penalty) or epoch (batch size); one reference swap
+        self.cfg = cfg  # read at every step (penalty) or epoch (batch size)
         for g in self.optimizer.param_groups:
             g["lr"] = cfg.lr
 
@@ -219,59 +285,45 @@ class Playground:
             return l1_penalty(weight_matrices(self.model), c.reg_rate, m)
         return torch.zeros(())
 
-    def _measure(self, epoch: int) -> dict[str, float]:
+    def measure(self, epoch: int) -> dict[str, float]:
+        """Loss and accuracy on the whole training and test sets, in eval mode."""
         tr = evaluate(self.model, *self.train, device=torch.device("cpu"))
         te = evaluate(self.model, *self.test, device=torch.device("cpu"))
         return {"epoch": epoch, "train_loss": tr["loss"], "test_loss": te["loss"],
                 "train_accuracy": tr["accuracy"], "test_accuracy": te["accuracy"]}
 
+    def loop(self, callbacks=(), cancel=None) -> Loop:
+        """The :class:`Loop` that trains this playground epoch by epoch (it may be run again and again)."""
+        return Loop(PlaygroundStep(self), callbacks=[_Count(self), *callbacks], cancel=cancel)
+
     def train_epochs(self, epochs: int, cancel=None, on_epoch=None) -> None:
-        """Train ``epochs`` more epochs with the course's gradient descent (mini-batches of
-        the configured size); after each, measure train and test loss on the whole sets.
-        Raises :class:`TrainingDiverged` / :class:`TrainingCancelled` like :func:`fit`."""
+        """Train ``epochs`` more epochs on one CPU thread (these nets are tiny); after each, the
+        measured row goes to ``on_epoch``. A divergence is remembered (``diverged``) and raised as
+        :class:`TrainingDiverged`; Stop raises :class:`TrainingCancelled`."""
         if self.diverged:
             raise ValueError("the network diverged: reset the playground")
-        pg = self
-
-        class _Measure(Callback):
-            def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module) -> None:
-                pg.epoch += 1
-                row = pg._measure(pg.epoch)
-                if not all(math.isfinite(v) for v in row.values()):
-                    raise TrainingDiverged(pg.epoch, float("nan"), History())
-                pg.history.append(row)
-                if on_epoch is not None:
-                    on_epoch(row)
-
-        for _ in range(epochs):  # one fit() per epoch: new lr, batch size or penalty apply at once
-            if cancel is not None and cancel.cancelled:
-                raise TrainingCancelled(History())
-            with self.lock, cpu_threads(1):  # frame() may read the network between epochs
-                try:
-                    fit(self.model, self.train, self.optimizer, penalty=self.penalty, epochs=1,
-                        batch_size=self.cfg.batch_size, callbacks=[_Measure()], cancel=cancel,
-                        device=torch.device("cpu"), seed=self.cfg.seed * 100_003 + self.epoch, amp=False)
-                except TrainingDiverged as exc:
-                    what = "infinite" if "infinite" in str(exc) else "NaN"
-                    self.diverged = f"loss became {what} in epoch {self.epoch + 1} — try a smaller learning rate"
-                    exc.args = (self.diverged,)  # epochs are what the playground counts
-                    raise
+        rows = [_Rows(self, on_epoch)] if on_epoch is not None else []
+        with cpu_threads(1):
+            try:
+                self.loop(rows, cancel).run(epochs)
+            except TrainingDiverged as exc:
+                self.diverged = str(exc)
+                raise
 
     @torch.no_grad()
     def frame(self, resolution: int = 60, neuron_resolution: int = 24) -> Frame:
         """The decision map and every neuron's output over the plane, in eval mode."""
-        with self.lock:
-            was = self.model.training
-            self.model.eval()
-            try:
-                gx = np.linspace(-SCALE * 1.15, SCALE * 1.15, resolution, dtype=np.float32)
-                probs = self._probs(gx)
-                nx = np.linspace(-SCALE * 1.15, SCALE * 1.15, neuron_resolution, dtype=np.float32)
-                neurons, names = self._neurons(nx)
-                linears = [m for m in self.model if isinstance(m, nn.Linear)][:-1]  # not the output layer's
-                weights = [m.weight.detach().numpy().copy() for m in linears]
-            finally:
-                self.model.train(was)
+        was = self.model.training
+        self.model.eval()
+        try:
+            gx = np.linspace(-SCALE * 1.15, SCALE * 1.15, resolution, dtype=np.float32)
+            probs = self._probs(gx)
+            nx = np.linspace(-SCALE * 1.15, SCALE * 1.15, neuron_resolution, dtype=np.float32)
+            neurons, names = self._neurons(nx)
+            linears = [m for m in self.model if isinstance(m, nn.Linear)][:-1]  # not the output layer's
+            weights = [m.weight.detach().numpy().copy() for m in linears]
+        finally:
+            self.model.train(was)
         return Frame(self.epoch, gx, gx, probs, neurons, names, weights)
 
     def _grid(self, g: np.ndarray) -> torch.Tensor:
@@ -298,56 +350,66 @@ class Playground:
 
 @dataclass(frozen=True)
 class PlayRequest:
-    """What :func:`play` is asked to do (the job's config)."""
+    """What :func:`play` is asked to do (the job's config): the network as a click left it."""
 
-    playground: Playground
+    state: PlaygroundState
     epochs: int = MAX_EPOCHS  # Play runs until paused (or this many epochs); Step runs one
     frame_every_s: float = 0.3
 
 
-def play(ctx: JobContext | None, req: PlayRequest) -> dict[str, Any]:
+@dataclass
+class PlayResult:
+    """The network after a Play or a Step, and its last frame."""
+
+    state: PlaygroundState
+    frame: Frame
+
+
+class _Live(Callback):
+    """Per epoch: the measured row to the run and the page; a fresh frame every ``every`` seconds."""
+
+    def __init__(self, ctx: JobContext | None, run: tracking.TrackedRun, pg: Playground, req: PlayRequest) -> None:
+        self.ctx, self.run, self.pg, self.req = ctx, run, pg, req
+        self.start, self.last = pg.epoch, 0.0
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
+        row = self.pg.history[-1]
+        self.run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, int(row["epoch"]))
+        if self.ctx is None:
+            return
+        self.ctx.push("curve", **row)
+        now, done, req = time.perf_counter(), self.pg.epoch - self.start, self.req
+        if now - self.last >= req.frame_every_s or done >= req.epochs:
+            self.last = now
+            self.ctx.image("frame", self.pg.frame())
+            self.ctx.report(done / req.epochs if req.epochs < MAX_EPOCHS else 0.0, f"epoch {self.pg.epoch}")
+
+
+def play(ctx: JobContext | None, req: PlayRequest) -> PlayResult:
     """Background job: train the playground until paused (Stop) or ``req.epochs`` are done.
 
-    The playground's tracked run continues across Play and Step (one run per reset):
-    metrics per epoch (train/test loss and accuracy), params from the set-up, a final
-    decision-map image; pausing ends it FINISHED, a NaN ends it FAILED with the message.
+    The playground's tracked run continues across Play and Step (one run per reset): metrics per
+    epoch (train/test loss and accuracy), params from the set-up, a final decision-map image; a
+    Pause ends this stretch FINISHED (the next Play resumes the run), a divergence ends it FAILED
+    with the sentence. Returns the network as plain data for the session.
     """
-    pg = req.playground
-    run = tracking.start_run(PAGE, {**asdict(pg.cfg), "section": "playground"}, run_name=f"playground {pg.cfg.dataset}",
-                             tags={"dll.section": "playground"}, resume=pg.run_id)
-    last = [0.0]
-    start_epoch = pg.epoch
-
-    def on_epoch(row: dict[str, float]) -> None:
-        run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, int(row["epoch"]))
-        if ctx is None:
-            return
-        ctx.push("curve", **row)
-        now = time.perf_counter()
-        done = pg.epoch - start_epoch
-        if now - last[0] >= req.frame_every_s or done >= req.epochs:
-            last[0] = now
-            ctx.image("frame", pg.frame())
-            ctx.report(done / req.epochs if req.epochs < MAX_EPOCHS else 0.0, f"epoch {pg.epoch}")
-
-    if pg.epoch == 0 and pg.run_id is None:
-        run.log_metrics({k: v for k, v in pg.history[0].items() if k != "epoch"}, 0)
-    try:
-        with run:
-            try:
-                pg.train_epochs(req.epochs, cancel=ctx.cancel if ctx else None, on_epoch=on_epoch)
-            except TrainingCancelled:
-                pass  # Pause: the network stays as it is and the run ends FINISHED
-            finally:
-                run.set_tags({"dll.epochs": str(pg.epoch)})
-                _log_frame(run, pg)
-    finally:
-        pg.run_id = run.run_id
-        if ctx is not None:
-            for w in run.warnings:
-                ctx.warn(w)
-            ctx.image("frame", pg.frame())
-    return {"epoch": pg.epoch, "run_id": pg.run_id}
+    pg = Playground.from_state(req.state)
+    if pg.diverged:
+        raise ValueError("the network diverged: reset the playground")
+    with LaneRun(ctx, PAGE, {**asdict(pg.cfg), "section": "playground"}, name="playground",
+                 run_name=f"playground {pg.cfg.dataset}", tags={"dll.section": "playground"},
+                 resume=pg.run_id) as lane:
+        if pg.epoch == 0 and pg.run_id is None:
+            lane.run.log_metrics({k: v for k, v in pg.history[0].items() if k != "epoch"}, 0)
+        with cpu_threads(1):  # these nets are tiny: one thread is faster than two spinning ones
+            lane.fit(pg.loop([_Live(ctx, lane.run, pg, req)]), req.epochs, live=False)
+        if lane.lane.stopped:
+            lane.lane.status = FINISHED  # a Pause: the run goes on with the next Play
+        pg.diverged = lane.lane.error
+        lane.run.set_tags({"dll.epochs": str(pg.epoch)})
+        _log_frame(lane.run, pg)
+    pg.run_id = lane.lane.run_id
+    return PlayResult(pg.state(), pg.frame())
 
 
 def decision_image(

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.jobs.api import Outcome
+
 IMPLEMENTATIONS: tuple[str, ...] = ("Python loops", "NumPy", "torch CPU", "torch GPU")
 LAYER_ACTIVATIONS: tuple[str, ...] = ("ReLU", "sigmoid", "tanh")
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -304,14 +306,15 @@ def rows_to_csv(rows: list[dict[str, object]]) -> str:
 
 
 @dataclass
-class VectorizationResult:
+class VectorizationResult(Outcome):
     """The timing table (rows of :func:`time_layer`), the sizes where loops were skipped, the GPU
-    that was timed (None without one) and the tracked run's id."""
+    that was timed (None without one), the tracked run's id, and whether Stop cut it short."""
 
     rows: list[dict[str, object]] = field(default_factory=list)
     skipped_loop_sizes: tuple[int, ...] = ()
     gpu: str | None = None
     run_id: str | None = None
+    stopped: bool = False
 
     @property
     def all_equal(self) -> bool:
@@ -326,7 +329,7 @@ def run_timing(ctx, cfg: VectorizationConfig) -> VectorizationResult:
     """Background-job function (``fn(ctx, cfg)``): time the layer at every size, pushing rows to the
     live series named after each implementation (``{size, seconds}``), and track the table as a run
     in experiment "basics" (metrics ``seconds_<implementation>`` with the size as step, the CSV as
-    an artifact). Stop raises ``TrainingCancelled`` with the partial result as ``.result``.
+    an artifact). Stop ends the run KILLED and returns the rows timed so far (``stopped``).
     """
     from core import tracking
     from core.training import TrainingCancelled
@@ -348,12 +351,12 @@ def run_timing(ctx, cfg: VectorizationConfig) -> VectorizationResult:
 
         try:
             time_layer(cfg, on_row=on_row, check=ctx.check_cancel if ctx is not None else None)
-        except TrainingCancelled as exc:
-            run.log_text(rows_to_csv(result.rows), "timings.csv")
-            result.run_id = run.run_id
-            exc.result = result
-            raise
+        except TrainingCancelled:
+            result.stopped = True
         run.log_text(rows_to_csv(result.rows), "timings.csv")
-        run.log_metrics({"all_equal": float(result.all_equal)}, step=0)
-        result.run_id = run.run_id
+        if result.stopped:
+            run.end("KILLED", f"stopped by the user after {len(result.rows)} timings")
+        else:
+            run.log_metrics({"all_equal": float(result.all_equal)}, step=0)
+    result.run_id = run.run_id
     return result

@@ -7,21 +7,18 @@ of one race share a ``dll.comparison`` tag, so the Runs page can put them side b
 from __future__ import annotations
 
 import copy
-import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
-from core import tracking
 from core.data import DATASETS, load_dataset, split_dataset
 from core.device import pick_device, seed_everything
-from core.experiment import KILLED, Lane, train_tracked
+from core.experiment import Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.surfaces import OPTIMIZER_COLORS
-from core.training import TrainingCancelled
 
 PAGE = "optimizers"
 BATCH_REGIMES = ("mini-batch", "full batch", "stochastic")
@@ -90,10 +87,10 @@ class LaneResult(Lane):
 
 
 @dataclass
-class RaceResult:
-    comparison: str
-    lanes: list[LaneResult]
-    sizes: dict[str, int]
+class RaceResult(Comparison):
+    """The race's lanes (a :class:`LaneResult` each, SKIPPED after a Stop) and the split sizes."""
+
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 def build_mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
@@ -102,11 +99,10 @@ def build_mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
 
 
 def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | None = None) -> RaceResult:
-    """Train the same network once per optimizer (as a background job's function).
+    """Train the same network once per optimizer, as one comparison (a job function).
 
-    A lane whose loss turns NaN ends FAILED with the message and the race goes on; Stop
-    ends the current lane KILLED and skips the rest (the partial result is kept on the
-    raised :class:`TrainingCancelled` as ``.result``).
+    A lane whose loss turns NaN ends FAILED with the message and the race goes on; Stop ends
+    the current lane KILLED and skips the rest (the result then says ``stopped``).
     """
     device = device or pick_device()
     kwargs = {"n": cfg.toy_points, "noise": cfg.toy_noise, "seed": cfg.seed} if DATASETS[cfg.dataset].kind == "points" else {}
@@ -114,28 +110,24 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
     split = split_dataset(ds, (0.7, 0.15, 0.15), seed=cfg.seed).to(device)
     seed_everything(cfg.seed)
     base = build_mlp(ds.n_features, cfg.hidden, ds.n_classes)
-    comparison = f"race-{uuid.uuid4().hex[:8]}"
-    result = RaceResult(comparison, [], split.sizes)
     bs = cfg.effective_batch_size
-    n_lanes = len(cfg.optimizers)
     params = {k: v for k, v in asdict(cfg).items() if k not in ("optimizers", "learning_rates")}
-    for i, (name, lr) in enumerate(zip(cfg.optimizers, cfg.learning_rates, strict=True)):
-        if ctx is not None:
-            ctx.report(i / n_lanes, f"training with {name} ({i + 1} of {n_lanes})")
-        model = copy.deepcopy(base).to(device)  # identical initial weights in every lane
-        opt = make_optimizer(name, model.parameters(), lr, beta=cfg.beta, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps)
-        try:
-            lane = train_tracked(ctx, PAGE, {**params, "optimizer": name, "lr": lr}, model, split.train, opt,
-                                 name=name, dev=split.dev, epochs=cfg.epochs, batch_size=bs,
-                                 run_name=f"{name} lr={lr:g}", tags={tracking.TAG_COMPARISON: comparison},
-                                 progress_span=(i / n_lanes, (i + 1) / n_lanes), device=device, seed=cfg.seed,
-                                 figure_title=f"{name}, α = {lr:g}", colors=OPTIMIZER_COLORS)
-        except TrainingCancelled as exc:
-            result.lanes.append(LaneResult(name, KILLED, exc.lane.run_id, exc.history, optimizer=name, lr=lr))
-            result.lanes += [LaneResult(o, optimizer=o, lr=r) for o, r in list(zip(cfg.optimizers, cfg.learning_rates))[i + 1 :]]
-            exc.result = result
-            raise
-        result.lanes.append(LaneResult(**{f: getattr(lane, f) for f in ("name", "status", "run_id", "history", "error", "measures")},
-                                       optimizer=name, lr=lr))
-    return result
 
+    def plan(name: str, lr: float) -> LanePlan:
+        def train(slot: LaneSlot) -> LaneResult:
+            model = copy.deepcopy(base).to(device)  # identical initial weights in every lane
+            opt = make_optimizer(name, model.parameters(), lr, beta=cfg.beta, beta1=cfg.beta1, beta2=cfg.beta2,
+                                 eps=cfg.eps)
+            lane = train_tracked(slot, PAGE, {**params, "optimizer": name, "lr": lr}, model, split.train, opt,
+                                 name=name, dev=split.dev, epochs=cfg.epochs, batch_size=bs,
+                                 run_name=f"{name} lr={lr:g}", device=device, seed=cfg.seed,
+                                 figure_title=f"{name}, α = {lr:g}", colors=OPTIMIZER_COLORS)
+            return LaneResult(**vars(lane), optimizer=name, lr=lr)
+
+        return LanePlan(name, train, label=f"with {name}")
+
+    plans = [plan(o, r) for o, r in zip(cfg.optimizers, cfg.learning_rates, strict=True)]
+    race = run_comparison(ctx, plans, comparison=new_comparison("race"))
+    lanes = [ln if isinstance(ln, LaneResult) else LaneResult(**vars(ln), optimizer=p.name, lr=r)
+             for ln, p, r in zip(race.lanes, plans, cfg.learning_rates, strict=True)]
+    return RaceResult(race.comparison, lanes, sizes=split.sizes)

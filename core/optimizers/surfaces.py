@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.training import divergence
 
 __all__ = [
     "DIVERGENCE_BOUND",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 MAX_STEPS = 20_000
-DIVERGENCE_BOUND = 1e6  # a coordinate beyond ±1e6 counts as diverged
+DIVERGENCE_BOUND = 1e6  # the method's explosion bound (core.training.divergence): a coordinate beyond ±1e6 counts as diverged
 
 # f and grad are written with + − × and integer powers only, so one function serves
 # Python floats (the fast trajectory loop), NumPy arrays (contour grids) and torch
@@ -399,12 +400,12 @@ def _run_one(
         gradient[1] = gy
         optimizer.step()
         x, y = position.tolist()
-        # NaN fails every comparison, so `not (|x| <= bound)` also catches NaN and inf.
-        if not (abs(x) <= bound and abs(y) <= bound):
+        # the lab's one divergence rule: the position has the surface's declared bound, the loss none
+        if divergence({"x": x, "y": y}, bound) is not None:
             diverged_at, n = k, k
             break
         loss = f(x, y)
-        if not math.isfinite(loss):
+        if divergence({"loss": loss}) is not None:
             diverged_at, n = k, k
             break
         xs[k], ys[k], losses[k] = x, y, loss

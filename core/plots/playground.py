@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import numpy as np
 import plotly.graph_objects as go
@@ -43,7 +44,7 @@ def decision_map(
     for label, X, y, rim in sets:
         for c in range(k):
             m = y == c
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(go.Scatter(
                 x=X[m, 0], y=X[m, 1], mode="markers", name=names[c], showlegend=label == "train",
                 legendgroup=names[c],
                 marker=dict(color=_hex(CLASS_RGB[c]), size=7, line=dict(color=rim, width=1.2)),
@@ -56,8 +57,19 @@ def decision_map(
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=10, r=10, t=40, b=10),
                       title=f"Decision map after {frame.epoch} epoch{'s' if frame.epoch != 1 else ''}",
                       legend=dict(orientation="h", y=-0.2, yanchor="top", x=0.5, xanchor="center"),
-                      uirevision="playground")
+                      uirevision="playground", datarevision=_revision(*points, show_test, k))
     return fig
+
+
+def _revision(*parts) -> str:
+    """The points' revision. While the network trains only the background image changes: with the same
+    ``datarevision`` Plotly redraws that image and leaves the points alone at each live update (and
+    the points are SVG, not WebGL: without a GPU the browser emulates WebGL, and redrawing it every
+    second took most of its time — measured in bench/live_view.py)."""
+    h = hashlib.sha1()
+    for p in parts:
+        h.update(np.ascontiguousarray(p).tobytes() if isinstance(p, np.ndarray) else repr(p).encode())
+    return h.hexdigest()[:16]
 
 
 def _tile_origin(col: int, row: int, tile: int, gap: int, hgap: int) -> tuple[int, int]:

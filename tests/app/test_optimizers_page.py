@@ -1,8 +1,5 @@
 """The Optimizers page through AppTest: the loss-surface lab and a tiny tracked race."""
 
-import urllib.error
-import urllib.request
-
 from core import tracking
 from tests.app.helpers import by_label, page, run_until, texts
 
@@ -45,17 +42,15 @@ def test_huge_learning_rate_gives_nan_message_and_failed_run(fresh_store):
     by_label(at.slider, "Hidden layers").set_value(2)  # with one ReLU layer a huge α kills units instead
     at = _race(at, epochs=3, **{"Gradient descent": 1e3})
     run_until(at, lambda a: "Finished in" in texts(a))
-    assert "try a smaller learning rate" in texts(at)
     df = tracking.search_runs()
     assert df["status"].tolist() == ["FAILED"]
-    assert "loss became" in df.iloc[0]["tags.dll.error"]
+    sentence = df.iloc[0]["tags.dll.error"]
+    assert sentence.startswith("the loss became") and sentence.endswith("try a smaller learning rate")
+    assert [e.value for e in at.error] == [f"Gradient descent diverged: {sentence}. Its run is tracked as FAILED."]
 
 
-def test_unavailable_download_is_a_clear_message(fresh_store, monkeypatch):
-    def refuse(*a, **k):
-        raise urllib.error.URLError("offline")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+def test_unavailable_download_is_a_clear_message(fresh_store, preloaded_runner):
+    preloaded_runner("tests.fake_offline")  # the race's worker has no network
     at = _race(page("optimizers").run(), dataset="cifar10")
     run_until(at, lambda a: "The training stopped" in texts(a))
     assert "Offline alternatives" in texts(at) and "digits" in texts(at)
@@ -95,19 +90,18 @@ def test_tracking_server_down_warns_and_keeps_the_runs(fresh_store, monkeypatch)
     assert df.iloc[0]["tags.dll.fallback_from"] == f"http://127.0.0.1:{port}"
 
 
-def test_a_race_waits_visibly_while_the_slot_is_taken(fresh_store):
-    import threading
-
+def test_a_race_waits_visibly_while_the_slot_is_taken(fresh_store, tmp_path):
     from core.device import pick_device
-    from core.jobs import get_manager
+    from core.jobs import get_runner
+    from tests import jobfns
 
-    gate = threading.Event()  # another learner's training holds this device's only slot
-    blocker = get_manager().submit("elsewhere", lambda ctx, _: gate.wait(60), slot=pick_device().type)
+    gate = tmp_path / "gate"  # another learner's training holds this device's only slot
+    blocker = get_runner().submit("elsewhere", jobfns.wait_for_file, str(gate), slot=pick_device().type)
     try:
         at = _race(page("optimizers").run())
         run_until(at, lambda a: "Waiting for a free training slot" in texts(a), timeout=30)
         assert "next in line" in texts(at)
     finally:
-        gate.set()
-    get_manager().wait(blocker.id, 30)
+        gate.write_text("open")
+    get_runner().wait(blocker, 30)
     run_until(at, lambda a: "Finished in" in texts(a))

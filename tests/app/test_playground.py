@@ -3,7 +3,7 @@
 import time
 
 from core import tracking
-from core.jobs import get_manager
+from core.jobs import get_runner
 from tests.app.helpers import by_label, page, texts
 
 URL = {"data": "spirals", "classes": "3", "layers": "6,4", "act": "ReLU", "feat": "0,1,5,6", "lr": "0.1"}
@@ -24,7 +24,7 @@ def _wait_idle(at, timeout=60):
     """Wait for the playground's job (the fragment's polling is not run by AppTest)."""
     job = at.session_state["basics.pg.job"] if "basics.pg.job" in at.session_state else None
     if job:
-        get_manager().wait(job, timeout)
+        get_runner().wait(job, timeout)
     return at.run()
 
 
@@ -78,7 +78,8 @@ def test_empty_feature_set_and_divergence_are_clear_messages(fresh_store):
     by_label(at.pills, "Input features").set_value(["x1", "x2", "x1²", "x2²", "x1·x2"]).run()
     by_label(at.button, "Play").click().run()
     at = _wait_idle(at)
-    assert "try a smaller learning rate" in texts(at)
-    assert tracking.search_runs().iloc[0]["status"] == "FAILED"
+    row = tracking.search_runs().iloc[0]
+    assert row["status"] == "FAILED" and row["tags.dll.error"].endswith("try a smaller learning rate")
+    assert [e.value for e in at.error] == [f"playground diverged: {row['tags.dll.error']}. Its run is tracked as FAILED."]
     by_label(at.button, "Play").click().run()
     assert "Press Reset" in texts(at)

@@ -45,6 +45,7 @@ from core.basics import (
     z_gradients,
 )
 from core.basics.vectorization import best_time
+from tests.plain import assert_plain
 
 TORCH_ACT = {
     "sigmoid": torch.nn.Sigmoid(),
@@ -375,6 +376,21 @@ def test_run_timing_is_tracked(fresh_store):
     assert df["status"].tolist() == ["FINISHED"] and df.iloc[0]["experiment"] == "basics"
     hist = tracking.metric_history(result.run_id, "seconds_numpy")
     assert sorted(hist["step"]) == [4, 8]
+    assert_plain(result) and assert_plain(VectorizationConfig(), "config")
+
+
+def test_stopped_timing_keeps_its_rows_and_ends_killed(fresh_store):
+    from core import tracking
+    from core.jobs import KILLED, run_job
+    from tests.contexts import StopAfter
+
+    ending = run_job(run_timing, StopAfter(None, 2, "basics"),
+                     VectorizationConfig(sizes=(4, 8, 16), loop_cap=4, repeats=1, use_gpu=False))
+    result = assert_plain(ending.result)
+    assert ending.status == KILLED and result.stopped and 2 <= len(result.rows) < 7
+    row = tracking.search_runs().iloc[0]
+    assert row["status"] == "KILLED" and row["run_id"] == result.run_id
+    assert tracking.text_artifact(result.run_id, "timings.csv").count("\n") == len(result.rows) + 1
 
 
 @pytest.mark.gpu

@@ -18,7 +18,10 @@ from core.basics.playground import (
     l1_penalty,
     play,
 )
+from core.jobs import FINISHED, Recorder, run_job
 from core.training import TrainingDiverged
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 
 def test_features_are_the_named_functions_of_the_coordinates():
@@ -137,34 +140,66 @@ def test_relu_hidden_maps_are_the_relu_of_the_preactivations():
 
 def test_huge_learning_rate_diverges_with_a_message():
     pg = Playground(PlaygroundConfig(hidden=(8, 8), activation="linear", lr=10.0, features=tuple(FEATURES)))
-    with pytest.raises(TrainingDiverged, match="try a smaller learning rate"):
+    with pytest.raises(TrainingDiverged, match=r"^the loss became (NaN|infinite) at step \d+ — try a smaller learning rate$"):
         pg.train_epochs(50)
-    assert pg.diverged and "epoch" in pg.diverged
+    assert pg.diverged and pg.diverged.startswith("the loss became")
     with pytest.raises(ValueError, match="reset"):
         pg.train_epochs(1)
 
 
+def test_play_pause_and_step_equal_one_long_training():
+    """The network crosses the worker boundary as plain data after every click: a state taken out and put back
+    trains on exactly as the same playground would have without stopping."""
+    cfg = PlaygroundConfig(dataset="spirals", hidden=(8, 8), batch_size=10, regularization="L2", reg_rate=0.01)
+    whole = Playground(cfg)
+    whole.train_epochs(6)
+    pg = Playground(cfg)
+    pg.train_epochs(1)
+    for n in (2, 3):
+        state = assert_plain(pg.state(), "state")
+        pg = Playground.from_state(state)
+        pg.train_epochs(n)
+    assert pg.epoch == 6 and pg.history == whole.history
+    for a, b in zip(pg.model.parameters(), whole.model.parameters()):
+        torch.testing.assert_close(a, b)
+
+
 def test_play_continues_one_tracked_run_across_pauses(fresh_store):
-    pg = Playground(PlaygroundConfig(dataset="xor", hidden=(4,)))
-    out1 = play(None, PlayRequest(pg, epochs=3))
-    out2 = play(None, PlayRequest(pg, epochs=2))
-    assert out1["run_id"] == out2["run_id"] and out2["epoch"] == 5
+    state = Playground(PlaygroundConfig(dataset="xor", hidden=(4,))).state()
+    req = assert_plain(PlayRequest(state, epochs=3), "config")
+    out1 = assert_plain(play(None, req))
+    out2 = play(None, PlayRequest(out1.state, epochs=2))
+    assert out1.state.run_id == out2.state.run_id and out2.state.epoch == 5 and out2.frame.epoch == 5
     df = tracking.search_runs()
     assert len(df) == 1 and df.iloc[0]["status"] == "FINISHED"
     assert df.iloc[0]["params.hidden"] in ("(4,)", "[4]")
-    hist = tracking.metric_history(out1["run_id"], "test_loss")
+    hist = tracking.metric_history(out1.state.run_id, "test_loss")
     assert hist["step"].tolist() == [0, 1, 2, 3, 4, 5]
-    assert hist["value"].tolist() == pytest.approx([h["test_loss"] for h in pg.history], rel=1e-6)
-    assert any(p.endswith("decision_map.png") for p, _ in tracking.image_artifacts(out1["run_id"]))
+    assert hist["value"].tolist() == pytest.approx([h["test_loss"] for h in out2.state.history], rel=1e-6)
+    assert any(p.endswith("decision_map.png") for p, _ in tracking.image_artifacts(out1.state.run_id))
 
 
-def test_play_that_diverges_fails_its_run(fresh_store):
-    pg = Playground(PlaygroundConfig(hidden=(8, 8), activation="linear", lr=10.0, features=tuple(FEATURES)))
-    with pytest.raises(TrainingDiverged):
-        play(None, PlayRequest(pg, epochs=50))
+def test_a_paused_play_ends_its_stretch_finished_and_hands_the_network_back(fresh_store):
+    state = Playground(PlaygroundConfig(dataset="xor", hidden=(4,))).state()
+    ctx = StopAfter("curve", 4, "basics")
+    ending = run_job(play, ctx, PlayRequest(state))
+    assert ending.status == FINISHED  # a Pause is not a failure nor a kill: the run goes on with the next Play
+    out = assert_plain(ending.result)
+    assert 4 <= out.state.epoch < 100 and len(out.state.history) == out.state.epoch + 1
+    assert tracking.search_runs().iloc[0]["status"] == "FINISHED"
+    assert ctx.snapshot().images["frame"].epoch <= out.state.epoch
+
+
+def test_play_that_diverges_fails_its_run_with_the_sentence_and_keeps_the_finite_rows(fresh_store):
+    state = Playground(PlaygroundConfig(hidden=(8, 8), activation="linear", lr=10.0, features=tuple(FEATURES))).state()
+    ctx = Recorder("basics")
+    out = play(ctx, PlayRequest(state, epochs=50))
     row = tracking.search_runs().iloc[0]
-    assert row["status"] == "FAILED" and "smaller learning rate" in row["tags.dll.error"]
-    assert math.isfinite(pg.history[-1]["train_loss"])  # the rows kept are the finite ones
+    assert row["status"] == "FAILED" and row["tags.dll.error"] == out.state.diverged
+    assert ctx.snapshot().diverged == (("playground", out.state.diverged),)
+    assert all(math.isfinite(h["train_loss"]) for h in out.state.history)  # the rows kept are the finite ones
+    with pytest.raises(ValueError, match="reset"):
+        play(None, PlayRequest(out.state, epochs=1))
 
 
 def test_training_runs_on_one_cpu_thread_and_puts_the_number_back():

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from core import tracking
-from core.jobs import JobManager
+from core.jobs import KILLED, run_job
 from core.optimizers.race import RaceConfig, build_mlp, run_race
+from tests.contexts import StopAfter
 
 CPU = torch.device("cpu")
 
@@ -52,14 +53,13 @@ def test_a_diverging_lane_fails_with_the_message_and_the_race_goes_on(fresh_stor
     result = run_race(None, cfg, device=CPU)
     gd, adam = result.lanes
     assert gd.status == "FAILED" and "try a smaller learning rate" in gd.error
-    assert adam.status == "FINISHED"
+    assert adam.status == "FINISHED" and not result.stopped
     df = tracking.search_runs().set_index("params.optimizer")
     assert df.loc["Gradient descent", "status"] == "FAILED"
-    assert "loss became" in df.loc["Gradient descent", "tags.dll.error"]
+    assert df.loc["Gradient descent", "tags.dll.error"] == gd.error  # the run records the sentence the page shows
 
 
 def test_stop_kills_the_current_lane_and_skips_the_rest(fresh_store):
-    mgr = JobManager(limit=1)
     cfg = RaceConfig(
         dataset="mnist_sample",
         optimizers=("Momentum", "Adam"),
@@ -67,20 +67,16 @@ def test_stop_kills_the_current_lane_and_skips_the_rest(fresh_store):
         batch_regime="stochastic",
         epochs=5,
     )
-    job = mgr.submit("optimizers", run_race, cfg)
-    import time
-
-    end = time.time() + 60
-    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("Momentum", [])) < 50:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 60)
-    assert snap.status == "killed"
-    lanes = snap.result.lanes
-    assert [ln.status for ln in lanes] == ["KILLED", "SKIPPED"]
+    ctx = StopAfter("Momentum", 50, "optimizers")
+    ending = run_job(run_race, ctx, cfg)
+    assert ending.status == KILLED  # the job hands back its typed partial outcome
+    lanes = ending.result.lanes
+    assert ending.result.stopped and [ln.status for ln in lanes] == ["KILLED", "SKIPPED"]
+    assert lanes[0].steps >= 50 and lanes[1].optimizer == "Adam"
     df = tracking.search_runs()
-    assert df["status"].tolist() == ["KILLED"]
-    assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) >= 50
+    assert df["status"].tolist() == ["KILLED"] and df.iloc[0]["run_id"] == lanes[0].run_id
+    assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) == lanes[0].steps
+    assert df.iloc[0]["tags.dll.comparison"] == ending.result.comparison
 
 
 def test_config_validation():
