@@ -9,8 +9,9 @@ at the same image size and number of cost evaluations, in one run. Prints one JS
   the last loss is left out), fp32, the network's weights keep ``requires_grad=True`` (so every backward
   pass also computes weight gradients), contiguous NCHW tensors. Targets are computed once while the
   model is built, as in the tutorial.
-- ours: :class:`core.style.transfer.Transfer` + :func:`core.style.transfer.optimize` (L-BFGS, one cost
-  evaluation per step): the network cut after conv5_1, the targets precomputed without gradients, no
+- ours: :class:`core.style.transfer.Transfer` + its :class:`core.style.transfer.StyleStep` in the lab's one
+  loop (:func:`core.style.transfer.style_loop`; L-BFGS, one cost evaluation per step, the costs read back
+  after every step as the page's job does): the network cut after conv5_1, the targets precomputed without gradients, no
   weight gradients, channels-last. Two variants: ``precision="fp32"`` (portable; the 1.5× target is
   judged on it) and ``precision="auto"`` (adds bf16 autocast for the convolutions where
   :func:`core.device.fast_bf16` says the hardware has native bf16: a GPU, or a CPU with AMX / AVX-512 BF16).
@@ -58,7 +59,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 from core.device import device_info, fast_bf16, pick_device, synchronize  # noqa: E402
 from core.style import vgg  # noqa: E402
-from core.style.transfer import StyleConfig, Transfer, cover_crop, features, optimize, size_limits, to_tensor  # noqa: E402
+from core.style.transfer import StyleConfig, Transfer, cover_crop, features, size_limits, style_loop, to_tensor  # noqa: E402
+from core.training import Callback  # noqa: E402
 
 CONTENT_LAYER = vgg.CONTENT_LAYER_GATYS  # conv4_2
 STYLE_LAYERS = vgg.STYLE_LAYERS_GATYS  # conv1_1, conv2_1, conv3_1, conv4_1, conv5_1
@@ -272,6 +274,18 @@ def time_tutorial(net, content, style, device, warmup, steps, published=False) -
     return _per_step(stamps, warmup, steps), setup
 
 
+class _Clock(Callback):
+    """The clock after each step of the loop (after the device has finished it)."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+        self.stamps = [time.perf_counter()]
+
+    def on_step(self, step, epoch, values) -> None:
+        synchronize(self.device)
+        self.stamps.append(time.perf_counter())
+
+
 def time_ours(net, content, style, device, precision, warmup, steps) -> tuple[list[float], float, bool]:
     """(seconds of each timed step, setup seconds, bf16 used) of ours; setup = the targets and β."""
     synchronize(device)
@@ -279,14 +293,9 @@ def time_ours(net, content, style, device, precision, warmup, steps) -> tuple[li
     transfer = build_ours(net, content, style, device, precision, warmup + steps)
     synchronize(device)
     setup = time.perf_counter() - t0
-    stamps = [time.perf_counter()]
-
-    def on_step(step, costs, image):
-        synchronize(device)
-        stamps.append(time.perf_counter())
-
-    optimize(transfer, on_step=on_step)
-    return _per_step(stamps, warmup, steps), setup, transfer.bf16
+    clock = _Clock(device)
+    style_loop(transfer, callbacks=[clock]).run(1)
+    return _per_step(clock.stamps, warmup, steps), setup, transfer.bf16
 
 
 def gpu_512x300(net, device) -> dict:
@@ -294,13 +303,13 @@ def gpu_512x300(net, device) -> dict:
     content, style, _ = images(512)
     out = {}
     for precision in ("auto", "fp32"):
-        optimize(build_ours(net, content, style, device, precision, 5))  # warm-up: cuDNN plans, allocator
+        style_loop(build_ours(net, content, style, device, precision, 5)).run(1)  # warm-up: cuDNN plans, allocator
         synchronize(device)
         t0 = time.perf_counter()
         transfer = build_ours(net, content, style, device, precision, 300)
         synchronize(device)
         t1 = time.perf_counter()
-        optimize(transfer)
+        style_loop(transfer).run(1)
         synchronize(device)
         t2 = time.perf_counter()
         key = f"ours_{precision}"

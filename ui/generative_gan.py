@@ -1,6 +1,8 @@
 """The GANs and VAEs page's "GAN on digits" tab: pick a GAN (MLP, DCGAN or conditional), its loss and
 k, train it as a tracked job, and watch the two losses, what D says, and the samples of a fixed
-noise batch epoch by epoch; then browse that timeline, the class coverage and the Fréchet distance."""
+noise batch epoch by epoch; then browse that timeline, the class coverage and the Fréchet distance. The
+job hands back plain data; the conditional GAN's class picker loads the trained generator from the
+run's logged weights."""
 
 from __future__ import annotations
 
@@ -20,12 +22,14 @@ from core.generative.gan import (
     GanResult,
     generate,
     image_grid,
+    load_generator,
+    noise,
     run_gan,
 )
 from core.jobs import FAILED, KILLED
 from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, loss_curves
 from core.plots.static import png_bytes
-from ui import jobs, shell
+from ui import jobs, shell, tracked
 from ui.tables import csv_button
 
 PAGE = "generative.gan"
@@ -114,13 +118,13 @@ def _view(snap) -> None:
         return
     if snap.status == KILLED:
         st.caption("Stopped: the samples of the epochs done so far are kept below (the run is tracked as KILLED).")
-    if snap.status == FAILED:
-        st.caption("The epochs done before it diverged are kept below (the run is tracked as FAILED).")
+    if result.diverged and result.timeline:  # the job panel says what diverged and that the run is tracked as FAILED
+        st.caption("The epochs done before it diverged are kept below.")
     if result.timeline:
         _timeline(result)
     if epochs and any("fd" in r for r in epochs):
         _measures(result)
-    if result.pair.n_classes:
+    if result.n_classes and result.has_generator:
         _conditional(result)
     if rows:
         csv_button(st, "Download the curves (CSV)", pd.DataFrame(rows), f"gan_{result.config.model}_curves.csv",
@@ -136,7 +140,7 @@ def _timeline(result: GanResult) -> None:
     epoch = st.slider("Epoch", 1, n, n, key=f"{PAGE}.epoch") if n > 1 else 1
     grid = result.timeline[epoch - 1]
     c1, c2 = st.columns(2)
-    what = "one row per label" if result.pair.n_classes else "the same z every epoch"
+    what = "one row per label" if result.n_classes else "the same z every epoch"
     c1.image(_big(grid), caption=f"G(z) after epoch {epoch} ({what})", width="content")
     c2.image(_big(result.real_grid), caption="Real training images", width="content")
     c1.download_button("Download this grid (PNG)", png_bytes(grid), f"gan_samples_epoch_{epoch:03d}.png", "image/png",
@@ -171,9 +175,12 @@ def _measures(result: GanResult) -> None:
 
 def _conditional(result: GanResult) -> None:
     st.subheader("Ask the conditional GAN for one class")
+    G = tracked.network_or_none(load_generator, result.run_id, "The trained generator")
+    if G is None:
+        return
     label = st.segmented_control("Class", list(range(len(result.classes))), default=3, key=f"{PAGE}.label",
                                  format_func=lambda i: result.classes[i]) or 0
-    z = result.pair.noise(32, torch.Generator().manual_seed(shell.global_seed() + 7))
-    grid = image_grid(generate(result.pair, z, torch.full((32,), int(label))), cols=8)
+    z = noise(32, G.z_dim, torch.Generator().manual_seed(shell.global_seed() + 7))
+    grid = image_grid(generate(G, z, torch.full((32,), int(label))), cols=8)
     st.image(_big(grid), caption=f"32 samples for class {result.classes[int(label)]} (different z, same label)",
              width="content")

@@ -1,17 +1,17 @@
 """The GANs and VAEs page's VAE tab: what a VAE learns, a settings form, the training as a
 tracked job with its two loss terms live, then the trained model's views (in
-:mod:`ui.generative_vae_views`)."""
+:mod:`ui.generative_vae_views`), on the model loaded from the run's logged weights."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.data import DatasetUnavailable
-from core.generative.vae import ARCHS, VAE_DATASETS, VAEConfig, VAEDiverged, VAEResult, run_vae
+from core.generative.vae import ARCHS, VAE_DATASETS, VAEConfig, VAEResult, load_vae, run_vae
 from core.jobs import FAILED, KILLED
 from core.plots.training import lane_curves
 from core.plots.vae import loss_terms
-from ui import jobs, shell
+from ui import jobs, shell, tracked
 from ui.generative_vae_views import render_views
 
 PAGE = "generative.vae"
@@ -80,9 +80,7 @@ def _live(snap) -> None:
                      icon=":material/wifi_off:"):
             st.rerun()  # the whole page, so the form shows the change
         return
-    if snap.status == FAILED and snap.error_type == VAEDiverged.__name__:
-        st.caption("The run is kept in the tracking store as FAILED, with this message. Lower the learning rate.")
-    steps, terms = snap.metrics.get("vae", []), snap.metrics.get("vae/terms", [])
+    steps, terms = snap.metrics.get("VAE", []), snap.metrics.get("vae/terms", [])
     cfg: VAEConfig | None = st.session_state.get(f"{PAGE}.cfg")
     c1, c2 = st.columns([1, 2])
     if steps:
@@ -101,8 +99,12 @@ def render() -> None:
         jobs.start(JOB, run_vae, cfg, name=f"VAE {cfg.arch} L={cfg.latent_dim} β={cfg.beta:g} on {cfg.dataset}")
     snap = jobs.panel(JOB, _live, every=1.0)
     result: VAEResult | None = st.session_state.get(f"{JOB}.result")
-    if result is None or result.model is None or (snap is not None and not snap.done):
+    # a diverged run saved no model: the job panel above says what happened
+    if result is None or not result.has_model or (snap is not None and not snap.done):
+        return
+    model = tracked.network_or_none(load_vae, result.lane.run_id, "The trained VAE")
+    if model is None:
         return
     if snap is not None and snap.status == KILLED:
         st.caption("Stopped early: the views below show the model as it was when you pressed Stop.")
-    render_views(result, PAGE)
+    render_views(result, model, PAGE)

@@ -90,6 +90,9 @@ def _view(snap) -> None:
                            "seconds": round(r.seconds, 2)} for r in result.items])
     csv_button(st, "Download the costs (CSV)", table, "style_reconstructions.csv", f"{JOB}.csv")
     depth = {r.label: vgg.LAYERS.index(r.label.split(" … ")[-1]) + 1 for r in result.items}
-    st.caption("Deeper reconstructions take longer per step: the network runs up to the deepest layer used "
-               f"(here up to {max(depth.values())} of VGG-19's 16 convolutions) and no further. "
-               + (f"Tracked as run `{result.run_id}` in the *style* experiment." if result.run_id else ""))
+    tracked = f"Tracked as run `{result.run_id}` in the *style* experiment." if result.run_id else ""
+    if depth:
+        st.caption("Deeper reconstructions take longer per step: the network runs up to the deepest layer used "
+                   f"(here up to {max(depth.values())} of VGG-19's 16 convolutions) and no further. " + tracked)
+    elif tracked:
+        st.caption(tracked)

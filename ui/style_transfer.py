@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from core.device import fast_bf16, pick_device
-from core.jobs import FAILED, KILLED
 from core.plots.static import png_bytes
 from core.plots.style import cost_curves, gram_pair
 from core.pretrained import hub_path
@@ -174,10 +173,10 @@ def _view(snap) -> None:
         return
     if result is None:
         return
-    if snap.status == KILLED:
+    if result.stopped:
         st.caption(f"Stopped after {result.steps_done} steps: the image so far is kept below, downloadable and tracked.")
-    elif snap.status == FAILED:
-        st.caption(f"The last image before the cost became NaN (after step {result.steps_done}) is kept below.")
+    elif result.diverged:  # the sentence itself is the job panel's; here: which image is kept
+        st.caption(f"The last good image (after step {result.steps_done}) is kept below, downloadable and tracked.")
     _result(result)
 
 

@@ -4,10 +4,10 @@ the 2-D toy in :mod:`core.generative.toy`)."""
 from core.generative.vae import (
     VAE,
     VAEConfig,
-    VAEDiverged,
     VAEObjective,
     VAEResult,
     kl_divergence,
+    load_vae,
     reconstruction_loss,
     reparameterize,
     run_vae,
@@ -16,10 +16,10 @@ from core.generative.vae import (
 __all__ = [
     "VAE",
     "VAEConfig",
-    "VAEDiverged",
     "VAEObjective",
     "VAEResult",
     "kl_divergence",
+    "load_vae",
     "reconstruction_loss",
     "reparameterize",
     "run_vae",

@@ -88,20 +88,25 @@ class DigitClassifier:
         return self._apply(images, lambda x: self.net(x).argmax(1)).numpy()
 
 
-def digit_classifier(dataset: str = "mnist_sample", seed: int = 0, ctx=None) -> DigitClassifier:
-    """The classifier for ``dataset`` (trained on its 80 % training split with ``seed``): from memory,
-    else from the data folder, else trained now as a tracked run (a few seconds on a CPU)."""
+def digit_classifier(dataset: str = "mnist_sample", seed: int = 0, ctx=None) -> DigitClassifier | None:
+    """The classifier for ``dataset`` (trained on its 80 % training split with ``seed``): from memory
+    (per process: a job's worker keeps it for its later jobs), else from the data folder, else trained
+    now as a tracked run (a few seconds on a CPU). ``None`` when Stop was pressed while it trained
+    (its run ends KILLED; nothing is kept)."""
     with _lock:  # ctx only feeds the live view of the one training; the cache is keyed on (dataset, seed)
         key = (dataset, int(seed))
         if key not in _CACHE:
-            _CACHE[key] = _load_or_train(dataset, int(seed), ctx)
+            clf = _load_or_train(dataset, int(seed), ctx)
+            if clf is None:
+                return None
+            _CACHE[key] = clf
         return _CACHE[key]
 
 
-def _load_or_train(dataset: str, seed: int, ctx) -> DigitClassifier:
+def _load_or_train(dataset: str, seed: int, ctx) -> DigitClassifier | None:
     from core.cnn.data import prepare_images
     from core.data import data_dir
-    from core.experiment import train_tracked
+    from core.experiment import LaneSlot, train_tracked
     from core.training import evaluate
 
     data = prepare_images(dataset, size=28, seed=seed)
@@ -120,10 +125,13 @@ def _load_or_train(dataset: str, seed: int, ctx) -> DigitClassifier:
     torch.manual_seed(seed)
     params = {"what": "digit classifier for GAN metrics", "dataset": dataset, "seed": seed, "epochs": 3,
               "batch_size": 128, "lr": 2e-3}
-    lane = train_tracked(ctx, "generative", params, net, data.train, torch.optim.Adam(net.parameters(), lr=2e-3),
-                         name="classifier", dev=data.dev, epochs=3, batch_size=128, seed=seed,
-                         run_name=f"digit classifier ({dataset})", tags={"kind": "classifier"},
-                         progress_span=(0.0, 0.0), device=torch.device("cpu"))
+    # the progress bar stays at 0 while it trains: it belongs to the GAN that needs the classifier
+    lane = train_tracked(LaneSlot(ctx, span=(0.0, 0.0)), "generative", params, net, data.train,
+                         torch.optim.Adam(net.parameters(), lr=2e-3), name="classifier", dev=data.dev, epochs=3,
+                         batch_size=128, seed=seed, run_name=f"digit classifier ({dataset})",
+                         tags={"kind": "classifier"}, device=torch.device("cpu"))
+    if lane.stopped:
+        return None
     net.cpu().eval()
     acc = lane.dev_accuracy if lane.dev_accuracy is not None else evaluate(net, *data.dev)["accuracy"]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Generative adversarial networks: the course's minimax game, three generator/discriminator pairs
-and one training loop for all of them (also used by the 2-D toy, :mod:`core.generative.toy`).
+and their two-player step for the lab's one training loop (also used by the 2-D toy,
+:mod:`core.generative.toy`).
 
 The game (Goodfellow et al., 2014, "Generative Adversarial Nets")::
 
@@ -15,10 +16,12 @@ the same formula computed without taking log of a rounded-off sigmoid:
   training, when D easily spots fakes (D(G(z)) ≈ 0), the minimax gradient w.r.t. the logit is
   −σ(ℓ) ≈ 0 (the generator learns nothing) while the non-saturating one is −(1 − σ(ℓ)) ≈ −1.
 
-:func:`train_gan` is the one loop: k discriminator steps (each on a fresh real batch) per
-generator step. :func:`run_gan` is the page's job: a tracked run (experiment ``generative``)
-with per-step curves, samples from a fixed noise batch after every epoch (the timeline), the
-class coverage and Fréchet distance of 1,000 samples per epoch (:mod:`core.generative.classifier`).
+:class:`GanStep` is the two-player step that :class:`core.training.Loop` runs: k discriminator
+steps (each on a fresh real batch) per generator step. :func:`run_gan` is the page's job: a
+tracked lane (experiment ``generative``) with per-step curves, samples from a fixed noise batch
+after every epoch (the timeline), the class coverage and Fréchet distance of 1,000 samples per
+epoch (:mod:`core.generative.classifier`); it hands back plain data (:class:`GanResult`), and
+:func:`load_generator` rebuilds the trained generator from the run's logged weights.
 """
 
 from __future__ import annotations
@@ -26,9 +29,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -37,12 +39,15 @@ from torch import nn
 
 from core import tracking
 from core.device import cpu_threads, pick_device, seed_everything
+from core.experiment import FAILED, FINISHED, KILLED, LaneRun
+from core.jobs import JobContext, Outcome
 from core.plots import static
-from core.training import History, TrainingCancelled, TrainingDiverged
+from core.training import Callback, Loop, Step
 
 __all__ = [
     "DATASETS",
     "DEFAULT_EPOCHS",
+    "EXPLODED",
     "GAN_LOSSES",
     "MODELS",
     "PAGE",
@@ -50,19 +55,21 @@ __all__ = [
     "DCDiscriminator",
     "DCGenerator",
     "GanConfig",
-    "GanDiverged",
     "GanPair",
     "GanResult",
+    "GanStep",
     "MLPDiscriminator",
     "MLPGenerator",
+    "build_generator",
     "build_pair",
     "discriminator_loss",
     "generate",
     "generator_loss",
     "image_grid",
     "load_gan_data",
+    "load_generator",
+    "noise",
     "run_gan",
-    "train_gan",
     "value_function",
 ]
 
@@ -229,6 +236,11 @@ class DCDiscriminator(nn.Module):
         return self.net(x).flatten()
 
 
+def noise(n: int, z_dim: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """z ~ N(0, I) [n, z_dim], drawn on the CPU with ``generator`` (reproducible on any device), moved to ``device``."""
+    return torch.randn(n, z_dim, generator=generator).to(device)
+
+
 @dataclass
 class GanPair:
     """A generator and a discriminator, with what the loop needs to feed them."""
@@ -239,7 +251,7 @@ class GanPair:
     n_classes: int = 0  # > 0: conditional (labels go to both)
 
     def noise(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
-        return torch.randn(n, self.z_dim, generator=generator).to(device)
+        return noise(n, self.z_dim, generator, device)
 
 
 # ------------------------------------------------------------------------------------------ the config
@@ -299,168 +311,152 @@ class GanConfig:
         return self.model == "cgan"
 
 
+def build_generator(model: str, z_dim: int, width: int, shape: tuple[int, int, int] = (1, 28, 28),
+                    n_classes: int = 10) -> nn.Module:
+    """The generator of ``model`` (a key of :data:`MODELS`) for images of ``shape`` (``n_classes``: the
+    conditional GAN's label count); weights from the global RNG."""
+    if model == "dcgan":
+        if shape[1:] != (28, 28):
+            raise ValueError(f"the DCGAN here is sized for 28×28 images, got {shape[1]}×{shape[2]}")
+        return DCGenerator(z_dim, shape[0], width)
+    if model not in MODELS:
+        raise ValueError(f"the model must be one of {', '.join(MODELS)}, got {model!r}")
+    return MLPGenerator(z_dim, shape, 8 * width, n_classes if model == "cgan" else 0)
+
+
 def build_pair(cfg: GanConfig, shape: tuple[int, int, int] = (1, 28, 28), n_classes: int = 10) -> GanPair:
     """The generator and discriminator of ``cfg.model`` for images of ``shape``, seeded with ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
+    G = build_generator(cfg.model, cfg.z_dim, cfg.width, shape, n_classes)  # G first: its weights are drawn first
     if cfg.model == "dcgan":
-        if shape[1:] != (28, 28):
-            raise ValueError(f"the DCGAN here is sized for 28×28 images, got {shape[1]}×{shape[2]}")
-        return GanPair(DCGenerator(cfg.z_dim, shape[0], cfg.width), DCDiscriminator(shape[0], cfg.width), cfg.z_dim)
+        return GanPair(G, DCDiscriminator(shape[0], cfg.width), cfg.z_dim)
     classes = n_classes if cfg.model == "cgan" else 0
-    hidden = 8 * cfg.width
-    return GanPair(MLPGenerator(cfg.z_dim, shape, hidden, classes), MLPDiscriminator(shape, hidden, classes),
-                   cfg.z_dim, classes)
+    return GanPair(G, MLPDiscriminator(shape, 8 * cfg.width, classes), cfg.z_dim, classes)
 
 
-# ------------------------------------------------------------------------------------------ the loop
+# ------------------------------------------------------------------------------------------ the step
 
 
 # A BCE loss of a million means logits of a million: the weights have blown up even if no NaN came yet
-# (Adam's normalised steps keep a huge learning rate's losses finite for a long while).
+# (Adam's normalised steps keep a huge learning rate's losses finite for a long while). The GAN's step
+# declares it as its explosion bound, on top of the loop's NaN/inf rule.
 EXPLODED = 1e6
 
 
-class GanDiverged(TrainingDiverged):
-    """A loss became NaN, infinite or larger than :data:`EXPLODED`; the message says what to change."""
+class GanStep(Step):
+    """The two-player step of a GAN for :class:`core.training.Loop`, with Adam for both players.
 
-    def __init__(self, step: int, which: str, value: float) -> None:
-        what = "NaN" if math.isnan(value) else "infinite" if math.isinf(value) else f"huge ({value:.3g})"
-        RuntimeError.__init__(self, f"the {which} loss became {what} at generator step {step} — the game diverged; "
-                                    "try smaller learning rates (2e-4 is the DCGAN paper's)")
-        self.step = step
-        self.history = History()
+    ``X`` [N, ...] are real examples in G's output range (``y`` [N] their labels, for a conditional
+    pair). One epoch is one pass of the discriminator over ``X`` in shuffled whole batches
+    (``batches`` yields each batch's indices). Each call is one D step (ascend V on the real batch
+    and as many fresh fakes, G held fixed); after every ``k``-th D step comes one G step on a fresh
+    noise batch (labels drawn uniformly for a conditional pair), and the call reports that G step's
+    values: ``d_loss`` (−V of the last D step), ``g_loss``, ``d_real`` = mean D(x) and ``d_fake`` =
+    mean D(G(z)) (both of the last D step) and ``V``; a D-only call reports nothing (``None``), so
+    the loop counts generator steps. Every random draw (shuffles, noise, labels) comes from one
+    generator seeded with ``seed``, in the same order on every device.
 
-
-@dataclass
-class LoopStats:
-    """What :func:`train_gan` did: one row per generator step, and the step counts."""
-
-    rows: list[dict[str, float]] = field(default_factory=list)  # step, epoch, d_loss, g_loss, d_real, d_fake, V
-    d_steps: int = 0
-    g_steps: int = 0
-
-
-def train_gan(
-    pair: GanPair,
-    X: torch.Tensor,
-    y: torch.Tensor | None = None,
-    *,
-    loss: str = "non-saturating",
-    k: int = 1,
-    epochs: int = 1,
-    batch_size: int = 64,
-    lr_g: float = 2e-4,
-    lr_d: float = 2e-4,
-    beta1: float = 0.5,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    on_step: Callable[[dict[str, float]], None] | None = None,
-    on_epoch: Callable[[int], None] | None = None,
-    cancel: Any = None,
-    sync_every: int = 10,
-    max_steps: int | None = None,
-) -> LoopStats:
-    """Train ``pair`` on real data ``X`` [N, ...] (in G's output range; ``y`` [N] labels for a
-    conditional pair) with Adam; the one GAN loop of the lab.
-
-    One epoch is one pass of the discriminator over ``X`` in shuffled batches. Each batch is one
-    D step (ascend V on the real batch and as many fresh fakes); after every ``k`` D steps comes one
-    G step on a fresh noise batch (labels drawn uniformly for a conditional pair). ``on_step(row)``
-    sees every G step's row: ``step`` (G steps so far), ``epoch``, ``d_loss`` (−V of the last D
-    step), ``g_loss``, ``d_real`` = mean D(x), ``d_fake`` = mean D(G(z)) (both of the last D step)
-    and ``V``. Rows are read back from the device every ``sync_every`` G steps (no per-step stall
-    on a GPU). ``on_epoch(epoch)`` runs after each epoch. A NaN or inf loss raises
-    :class:`GanDiverged` (so does one beyond :data:`EXPLODED`); ``cancel.cancelled`` raises :class:`TrainingCancelled`; both after the
-    rows so far have been passed on. ``max_steps`` ends the training after that many G steps.
+    The monitored value is ``g_loss``: the steps counted are G's, each row is made by a G step, and
+    G is the network kept (``model``) and sampled. A loss that turns NaN, infinite or beyond
+    :data:`EXPLODED` ends the training (``bound``). ``measure(epoch)``, when given, returns what the
+    epoch's record should hold (the Fréchet distance, class coverage).
     """
-    if loss not in GAN_LOSSES:
-        raise ValueError(f"the generator loss must be one of {tuple(GAN_LOSSES)}, got {loss!r}")
-    if k < 1 or epochs < 1 or batch_size < 1:
-        raise ValueError("k, epochs and the batch size must be at least 1")
-    if pair.n_classes and y is None:
-        raise ValueError("a conditional GAN needs the labels y")
-    dev = torch.device(device) if device is not None else pick_device()
-    G, D = pair.G.to(dev).train(), pair.D.to(dev).train()
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(beta1, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(beta1, 0.999))
-    X = X.to(dev)
-    y = y.to(dev) if y is not None and pair.n_classes else None
-    n = len(X)
-    bs = min(batch_size, n)
-    gen = torch.Generator().manual_seed(seed)
-    stats = LoopStats()
-    pending: list[tuple[int, torch.Tensor]] = []  # (epoch, [d_loss, g_loss, d_real, d_fake, V]) on the device
 
-    def drain() -> None:
-        if not pending:
-            return
-        values = torch.stack([t for _, t in pending]).float().cpu().tolist()
-        epochs_of = [e for e, _ in pending]
-        pending.clear()
-        for ep, (d_l, g_l, d_r, d_f, v) in zip(epochs_of, values, strict=True):
-            step = len(stats.rows) + 1
-            for which, value in (("discriminator", d_l), ("generator", g_l)):
-                if not math.isfinite(value) or abs(value) > EXPLODED:
-                    raise GanDiverged(step, which, value)
-            row = {"step": step, "epoch": ep, "d_loss": d_l, "g_loss": g_l, "d_real": d_r, "d_fake": d_f, "V": v}
-            stats.rows.append(row)
-            if on_step is not None:
-                on_step(row)
+    monitor = "g_loss"
+    bound = EXPLODED
+    labels = {"d_loss": "discriminator loss", "g_loss": "generator loss"}
+    unit = "generator step"
+    advice = "try smaller learning rates (2e-4 is the DCGAN paper's)"
 
-    def labels(m: int) -> torch.Tensor | None:
-        return torch.randint(0, pair.n_classes, (m,), generator=gen).to(dev) if pair.n_classes else None
+    def __init__(self, pair: GanPair, X: torch.Tensor, y: torch.Tensor | None = None, *, loss: str = "non-saturating",
+                 k: int = 1, batch_size: int = 64, lr_g: float = 2e-4, lr_d: float = 2e-4, beta1: float = 0.5,
+                 seed: int = 0, device: torch.device | str | None = None,
+                 measure: Callable[[int], dict[str, float]] | None = None) -> None:
+        if loss not in GAN_LOSSES:
+            raise ValueError(f"the generator loss must be one of {tuple(GAN_LOSSES)}, got {loss!r}")
+        if k < 1 or batch_size < 1:
+            raise ValueError("k and the batch size must be at least 1")
+        if pair.n_classes and y is None:
+            raise ValueError("a conditional GAN needs the labels y")
+        if len(X) == 0:
+            raise ValueError("the training set is empty")
+        self.device = dev = torch.device(device) if device is not None else pick_device()
+        self.pair, self.loss, self.k, self.measure = pair, loss, k, measure
+        self.G, self.D = pair.G.to(dev).train(), pair.D.to(dev).train()
+        self.model = self.G
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=(beta1, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=(beta1, 0.999))
+        self.X = X.to(dev)
+        self.y = y.to(dev) if y is not None and pair.n_classes else None
+        self.n = len(X)
+        self.bs = min(batch_size, self.n)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.d_steps = self.g_steps = 0
+        self._last_d: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
-    def run_epochs() -> None:
-        last_d: torch.Tensor | None = None
-        for epoch in range(1, epochs + 1):
-            order = torch.randperm(n, generator=gen).to(dev)
-            for i in range(0, n - bs + 1, bs):  # whole batches only (batch norm and the means stay comparable)
-                if cancel is not None and cancel.cancelled:
-                    drain()
-                    raise TrainingCancelled(History())
-                idx = order[i : i + bs]
-                xb, yb = X[idx], (y[idx] if y is not None else None)
-                # D step: maximise V on this real batch and a fresh fake batch (G held fixed)
-                with torch.no_grad():
-                    fake = G(pair.noise(bs, gen, dev), yb)
-                real_logits, fake_logits = D(xb, yb), D(fake, yb)
-                d_loss = discriminator_loss(real_logits, fake_logits)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-                stats.d_steps += 1
-                last_d = torch.stack([d_loss.detach(), torch.sigmoid(real_logits.detach()).mean(),
-                                      torch.sigmoid(fake_logits.detach()).mean(), -d_loss.detach()])
-                if stats.d_steps % k:
-                    continue
-                # G step: D held fixed (only G's optimiser steps; D's gradients are cleared before its next step)
-                yg = labels(bs)
-                g_loss = generator_loss(D(G(pair.noise(bs, gen, dev), yg), yg), loss)
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-                stats.g_steps += 1
-                pending.append((epoch, torch.stack([last_d[0], g_loss.detach(), last_d[1], last_d[2], last_d[3]])))
-                if len(pending) >= sync_every:
-                    drain()
-                if max_steps is not None and stats.g_steps >= max_steps:
-                    break
-            drain()
-            if on_epoch is not None:
-                on_epoch(epoch)
-            if max_steps is not None and stats.g_steps >= max_steps:
-                break
+    def batches(self, epoch: int) -> Iterable[torch.Tensor]:
+        order = torch.randperm(self.n, generator=self.generator).to(self.device)  # drawn as the epoch starts
+        # whole batches only (batch norm and the means stay comparable)
+        return (order[i : i + self.bs] for i in range(0, self.n - self.bs + 1, self.bs))
 
-    with _cpu_speed(dev):
-        run_epochs()
-    return stats
+    def _labels(self, m: int) -> torch.Tensor | None:
+        if not self.pair.n_classes:
+            return None
+        return torch.randint(0, self.pair.n_classes, (m,), generator=self.generator).to(self.device)
+
+    def __call__(self, idx: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        G, D, pair, bs, dev = self.G, self.D, self.pair, self.bs, self.device
+        xb, yb = self.X[idx], (self.y[idx] if self.y is not None else None)
+        # D step: maximise V on this real batch and a fresh fake batch (G held fixed)
+        with torch.no_grad():
+            fake = G(pair.noise(bs, self.generator, dev), yb)
+        real_logits, fake_logits = D(xb, yb), D(fake, yb)
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        self.d_steps += 1
+        self._last_d = (d_loss.detach(), torch.sigmoid(real_logits.detach()).mean(),
+                        torch.sigmoid(fake_logits.detach()).mean())
+        if self.d_steps % self.k:
+            return None
+        # G step: D held fixed (only G's optimiser steps; D's gradients are cleared before its next step)
+        yg = self._labels(bs)
+        g_loss = generator_loss(D(G(pair.noise(bs, self.generator, dev), yg), yg), self.loss)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.g_steps += 1
+        d, d_real, d_fake = self._last_d
+        return {"d_loss": d, "g_loss": g_loss.detach(), "d_real": d_real, "d_fake": d_fake, "V": -d}
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        return self.measure(epoch) if self.measure is not None else {}
+
+
+class Hooks(Callback):
+    """A loop callback from plain functions: ``step(step, epoch, values)`` after each reported step,
+    ``epoch(epoch, record)`` after each epoch."""
+
+    def __init__(self, step: Callable[[int, int, Mapping[str, float]], None] | None = None,
+                 epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
+        self._step, self._epoch = step, epoch
+
+    def on_step(self, step: int, epoch: int, values: Mapping[str, float]) -> None:
+        if self._step is not None:
+            self._step(step, epoch, values)
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
+        if self._epoch is not None:
+            self._epoch(epoch, record)
 
 
 @contextlib.contextmanager
-def _cpu_speed(dev: torch.device):
-    """On a CPU: one intra-op thread (these nets are small, and the page draws the live view beside the training:
-    on the 2-core machine, with another job running, a DCGAN step took 27 ms on one thread and 62 ms on two) and denormal floats flushed to
-    zero (Adam's tiny moments otherwise make every step about 3× slower). Both are put back afterwards."""
+def cpu_speed(dev: torch.device):
+    """On a CPU: one intra-op thread (these nets are small: on the 2-core machine, with another job running, a
+    DCGAN step took 27 ms on one thread and 62 ms on two) and denormal floats flushed to zero (Adam's tiny
+    moments otherwise make every step about 3× slower). Both are put back afterwards; they apply in the
+    job's worker process only."""
     if dev.type != "cpu":
         yield
         return
@@ -472,10 +468,13 @@ def _cpu_speed(dev: torch.device):
             torch.set_flush_denormal(False)
 
 
+
 @torch.no_grad()
-def generate(pair: GanPair, z: torch.Tensor, labels: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
-    """G(z) in eval mode (batch norm with its running statistics), on the CPU, in [−1, 1]."""
-    G = pair.G
+def generate(pair: GanPair | nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+             batch: int = 500) -> torch.Tensor:
+    """G(z) in eval mode (batch norm with its running statistics), on the CPU, in [−1, 1]; ``pair`` is a
+    :class:`GanPair` or the generator itself (e.g. from :func:`load_generator`)."""
+    G = pair.G if isinstance(pair, GanPair) else pair
     dev = next(G.parameters()).device
     was = G.training
     G.eval()
@@ -531,37 +530,54 @@ def load_gan_data(dataset: str, *, max_train: int = 0, seed: int = 0) -> GanData
 
 
 @dataclass
-class GanResult:
-    """What a GAN training made (also a partial one, when stopped or diverged)."""
+class GanResult(Outcome):
+    """What a GAN training made, as plain data (also a partial one, when stopped or diverged): the
+    curves, the timeline, the measures and the run id; the page loads the generator from the run's
+    weights (:func:`load_generator`)."""
 
     config: GanConfig
-    pair: GanPair  # on the CPU, for sampling in the page
-    rows: list[dict[str, float]]  # one per generator step (see train_gan)
-    epochs: list[dict[str, float]]  # epoch, seconds, fd, entropy_bits, classes_covered
+    rows: list[dict[str, float]]  # one per generator step: step, epoch, d_loss, g_loss, d_real, d_fake, V
+    epochs: list[dict[str, float]]  # epoch, train_loss (mean g_loss), seconds, fd, entropy_bits, classes_covered
     timeline: list[np.ndarray]  # the fixed noise batch's samples after each epoch, as uint8 grids (cGAN: a row per class)
     coverage: list[int]  # predicted-class counts of the last evaluation's samples
     classes: tuple[str, ...]
     real_grid: np.ndarray
     device: str
     seconds: float
+    n_classes: int = 0  # > 0: a conditional GAN (the page can ask it for one class)
     classifier_accuracy: float | None = None
     run_id: str | None = None
-    stopped: bool = False
-    error: str | None = None
+    status: str = FINISHED  # of the run: FINISHED, FAILED (diverged) or KILLED (Stop)
+    error: str | None = None  # the divergence sentence
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.status == KILLED
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == FAILED
+
+    @property
+    def has_generator(self) -> bool:
+        """The run saved G's weights (a finished or stopped training)."""
+        return self.run_id is not None and self.status in (FINISHED, KILLED)
 
     @property
     def epochs_done(self) -> int:
         return len(self.timeline)
 
 
-def run_gan(ctx, cfg: GanConfig, *, device: torch.device | str | None = None) -> GanResult:
-    """The job behind the GAN tab: one tracked run (experiment ``generative``) of one GAN.
+def run_gan(ctx: JobContext | None, cfg: GanConfig, *, device: torch.device | str | None = None) -> GanResult:
+    """The job behind the GAN tab: one tracked lane (experiment ``generative``) of one GAN.
 
-    Logs the config, per G step d_loss / g_loss / d_real / d_fake, per epoch the Fréchet distance
+    Logs the config, per G step d_loss / g_loss / d_real / d_fake / V, per epoch the Fréchet distance
     and class coverage of ``cfg.eval_samples`` samples and the fixed-noise samples (as
-    ``images/samples_epoch_NNN.png``), the curves and G's weights. Live: rows in series ``gan``,
-    ``gan/epochs`` and the image ``samples``. Stop → KILLED with the timeline so far
-    (``exc.result``); NaN → FAILED with a message (``exc.result`` too).
+    ``images/samples_epoch_NNN.png``), the curves and G's weights (``model/generator.pt``, also
+    after a Stop). Live: rows in series ``gan``, ``gan/epochs`` and the image ``samples``. Returns
+    a :class:`GanResult`: FINISHED; KILLED after a Stop (the timeline so far; the job ends KILLED);
+    FAILED when a loss diverged (the run ends FAILED with the sentence, which the job reports once
+    through ``ctx.diverged``; the job itself finishes).
     """
     from core.generative.classifier import Coverage, class_coverage, digit_classifier, frechet_distance, gaussian_stats
 
@@ -571,11 +587,14 @@ def run_gan(ctx, cfg: GanConfig, *, device: torch.device | str | None = None) ->
         ctx.report(0.0, f"loading {cfg.dataset}")
     data = load_gan_data(cfg.dataset, max_train=cfg.max_train, seed=cfg.seed)
     X, y = data.train
+    real_grid = image_grid(X[: cfg.n_timeline])
     clf = None
     if cfg.eval_samples:
         if ctx is not None:
             ctx.report(0.0, "training the digit classifier (once per dataset)")
         clf = digit_classifier(cfg.dataset, seed=cfg.seed, ctx=ctx)
+        if clf is None:  # Stop was pressed while the classifier trained: no GAN was trained
+            return GanResult(cfg, [], [], [], [], data.classes, real_grid, dev.type, 0.0, status=KILLED)
     pair = build_pair(cfg, tuple(X.shape[1:]), len(data.classes))
     side = math.isqrt(cfg.n_timeline)
     # conditional: one row per class (side samples each), so each row of the grid is one label
@@ -586,74 +605,76 @@ def run_gan(ctx, cfg: GanConfig, *, device: torch.device | str | None = None) ->
     eval_z = pair.noise(cfg.eval_samples, eval_gen) if cfg.eval_samples else None
     eval_y = torch.arange(cfg.eval_samples) % pair.n_classes if pair.n_classes and cfg.eval_samples else None
     real_stats = gaussian_stats(clf.features(data.dev[0][: cfg.eval_samples])) if clf is not None else None
-    rows: list[dict[str, float]] = []
-    epoch_rows: list[dict[str, float]] = []
-    timeline: list[np.ndarray] = []
-    state: dict[str, Any] = {"coverage": [], "t_epoch": time.perf_counter()}
+    result = GanResult(cfg, [], [], [], [], data.classes, real_grid, dev.type, 0.0, pair.n_classes,
+                       clf.accuracy if clf is not None else None)
     t0 = time.perf_counter()
     n_batches = len(X) // min(cfg.batch_size, len(X))
     total_g = max(n_batches * cfg.epochs // cfg.k, 1)
-    real_grid = image_grid(X[: cfg.n_timeline])
     run_name = f"{cfg.model} · {cfg.loss} · k={cfg.k} · {cfg.epochs} epochs"
 
-    def result(run_id: str | None, stopped: bool = False, error: str | None = None) -> GanResult:
-        pair.G.cpu()
-        pair.D.cpu()
-        return GanResult(cfg, pair, rows, epoch_rows, timeline, state["coverage"], data.classes, real_grid, dev.type,
-                         time.perf_counter() - t0, clf.accuracy if clf is not None else None, run_id, stopped, error)
+    def measure(epoch: int) -> dict[str, float]:
+        if clf is None or eval_z is None:
+            return {}
+        fake = generate(pair, eval_z, eval_y)
+        cov: Coverage = class_coverage(clf.predict(fake), len(data.classes))
+        result.coverage = cov.counts
+        return {"fd": frechet_distance(*real_stats, *gaussian_stats(clf.features(fake))),
+                "entropy_bits": cov.entropy_bits, "classes_covered": cov.covered}
 
-    with tracking.start_run(PAGE, asdict(cfg), run_name=run_name, tags={"device": dev.type, "kind": "gan"}) as run:
+    def on_step(step: int, epoch: int, values: Mapping[str, float]) -> None:
+        result.rows.append({"step": step, "epoch": epoch, **values})
+        if ctx is not None and step % 5 == 0:
+            ctx.report(None, f"epoch {epoch} of {cfg.epochs} · generator step {step}")
+
+    with LaneRun(ctx, PAGE, asdict(cfg), name="GAN", series="gan", run_name=run_name,
+                 tags={"device": dev.type, "kind": "gan"}) as lane:
+        run = lane.run
         run.log_image(real_grid, "real.png")
 
-        def on_step(row: dict[str, float]) -> None:
-            rows.append(row)
-            run.log_metrics({key: row[key] for key in ("d_loss", "g_loss", "d_real", "d_fake")}, int(row["step"]))
-            if ctx is not None:
-                ctx.push("gan", **row)
-                if row["step"] % 5 == 0:
-                    ctx.report(min(row["step"] / total_g, 1.0),
-                               f"epoch {int(row['epoch'])} of {cfg.epochs} · generator step {int(row['step'])}")
-
-        def on_epoch(epoch: int) -> None:
+        def on_epoch(epoch: int, record: dict[str, float]) -> None:
             grid = image_grid(generate(pair, fixed_z, fixed_y), cols=side)
-            timeline.append(grid)
+            result.timeline.append(grid)
             run.log_image(grid, f"samples_epoch_{epoch:03d}.png")
-            record: dict[str, float] = {"epoch": epoch, "seconds": time.perf_counter() - state["t_epoch"]}
-            if clf is not None and eval_z is not None:
-                fake = generate(pair, eval_z, eval_y)
-                cov: Coverage = class_coverage(clf.predict(fake), len(data.classes))
-                state["coverage"] = cov.counts
-                record["fd"] = frechet_distance(*real_stats, *gaussian_stats(clf.features(fake)))
-                record["entropy_bits"] = cov.entropy_bits
-                record["classes_covered"] = cov.covered
-            epoch_rows.append(record)
-            run.log_metrics({key: v for key, v in record.items() if key != "epoch"}, epoch)
             if ctx is not None:
-                ctx.push("gan/epochs", **record)
                 ctx.image("samples", grid)
-            state["t_epoch"] = time.perf_counter()
 
+        step = GanStep(pair, X, y, loss=cfg.loss, k=cfg.k, batch_size=cfg.batch_size, lr_g=cfg.lr_g, lr_d=cfg.lr_d,
+                       beta1=cfg.beta1, seed=cfg.seed, device=dev, measure=measure)
+        loop = Loop(step, callbacks=[Hooks(on_step, on_epoch)], sync_every=10 if dev.type != "cpu" else 1)
+        result.epochs = loop.history.epochs
         try:
-            train_gan(pair, X, y, loss=cfg.loss, k=cfg.k, epochs=cfg.epochs, batch_size=cfg.batch_size, lr_g=cfg.lr_g,
-                      lr_d=cfg.lr_d, beta1=cfg.beta1, seed=cfg.seed, device=dev, on_step=on_step, on_epoch=on_epoch,
-                      cancel=ctx.cancel if ctx is not None else None, sync_every=10 if dev.type != "cpu" else 1)
-        except (TrainingCancelled, GanDiverged) as exc:
-            stopped = isinstance(exc, TrainingCancelled)
-            exc.result = result(run.run_id, stopped, None if stopped else str(exc))
-            _log_curves(run, rows, epoch_rows)
-            raise
-        if pair.n_classes:
-            labels = torch.arange(10 * pair.n_classes) // 10
-            z = pair.noise(len(labels), torch.Generator().manual_seed(cfg.seed + 3))
-            run.log_image(image_grid(generate(pair, z, labels), cols=10), "by_label.png")
-        _log_curves(run, rows, epoch_rows)
-        run.log_state_dict(pair.G, "generator.pt")
-        run.log_metrics({"seconds": time.perf_counter() - t0}, len(rows))
-        done = result(run.run_id)
-    if ctx is not None:
-        for w in run.warnings:
-            ctx.warn(w)
-    return done
+            with cpu_speed(dev):
+                finished = lane.fit(loop, cfg.epochs, total_steps=total_g)
+            if finished and pair.n_classes:
+                labels = torch.arange(10 * pair.n_classes) // 10
+                z = pair.noise(len(labels), torch.Generator().manual_seed(cfg.seed + 3))
+                run.log_image(image_grid(generate(pair, z, labels), cols=10), "by_label.png")
+            if finished or lane.lane.stopped:  # what was trained until Stop stays usable on the page
+                run.log_state_dict(pair.G, "generator.pt")
+            if finished:
+                run.log_metrics({"seconds": time.perf_counter() - t0}, len(result.rows))
+        finally:
+            _log_curves(run, result.rows, result.epochs)
+    result.seconds = time.perf_counter() - t0
+    result.run_id, result.status, result.error = lane.lane.run_id, lane.lane.status, lane.lane.error
+    return result
+
+
+def load_generator(run_id: str) -> nn.Module:
+    """The generator a GAN run trained (:func:`run_gan`), rebuilt from the run's params and its logged
+    weights, on the CPU in eval mode; it has ``z_dim`` and ``n_classes``. ValueError with a plain
+    message when it cannot be rebuilt."""
+    params = tracking.run_params(run_id)
+    try:
+        model, z_dim, width = params["model"], int(params["z_dim"]), int(params["width"])
+    except (KeyError, ValueError) as exc:
+        raise ValueError("this run is not a GAN training of this lab") from exc
+    state = tracking.saved_weights(run_id, "model/generator.pt")
+    # a conditional G's label embedding says how many classes it was trained on
+    n_classes = int(state["embed.weight"].shape[0]) if "embed.weight" in state else 0
+    G = build_generator(model, z_dim, width, (1, 28, 28), n_classes)
+    G.load_state_dict(state)
+    return G.eval()
 
 
 def _log_curves(run: tracking.TrackedRun, rows: list[dict[str, float]], epoch_rows: list[dict[str, float]]) -> None:

@@ -3,7 +3,8 @@
 
 The real data are a mixture of Gaussians (8 on a ring, or 25 on a 5×5 grid — the test beds of
 Metz et al., 2017, "Unrolled Generative Adversarial Networks"). A small MLP GAN is trained on them
-with the lab's one GAN loop (:func:`core.generative.gan.train_gan`); every few generator steps a
+with the GAN's two-player step (:class:`core.generative.gan.GanStep`) in the lab's one training loop
+(:class:`core.training.Loop`); every few generator steps a
 *frame* records the generator's samples from a fixed noise batch and the discriminator's decision
 surface D(x) on a grid. :func:`mode_coverage` counts the modes the generator reaches: a mode is
 covered when at least a given share of the samples lies within 3σ of its centre (as in Srivastava
@@ -13,16 +14,18 @@ et al., 2017, "VEEGAN", which counts "high-quality" samples the same way).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from core import tracking
 from core.device import seed_everything
-from core.generative.gan import GAN_LOSSES, PAGE, GanDiverged, GanPair, train_gan
-from core.training import TrainingCancelled
+from core.experiment import FAILED, FINISHED, KILLED, LaneRun
+from core.generative.gan import GAN_LOSSES, PAGE, GanPair, GanStep, Hooks, cpu_speed
+from core.jobs import JobContext, Outcome
+from core.training import Loop
 
 __all__ = [
     "PRESETS",
@@ -196,29 +199,40 @@ class ToyFrame:
 
 
 @dataclass
-class ToyResult:
+class ToyResult(Outcome):
+    """What a toy GAN training made, as plain data (also a partial one, when stopped or diverged)."""
+
     config: ToyConfig
     real: np.ndarray  # [≤ 1000, 2] real points to draw
     centers: np.ndarray
     sigma: float
     extent: float
     frames: list[ToyFrame] = field(default_factory=list)
-    rows: list[dict[str, float]] = field(default_factory=list)
+    rows: list[dict[str, float]] = field(default_factory=list)  # one per generator step
     run_id: str | None = None
-    stopped: bool = False
-    error: str | None = None
+    status: str = FINISHED  # of the run: FINISHED, FAILED (diverged) or KILLED (Stop)
+    error: str | None = None  # the divergence sentence
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.status == KILLED
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == FAILED
 
     @property
     def final_coverage(self) -> int | None:
         return self.frames[-1].covered if self.frames else None
 
 
-def run_toy(ctx, cfg: ToyConfig) -> ToyResult:
-    """The job behind the toy tab: one tracked run (experiment ``generative``) of a 2-D GAN.
+def run_toy(ctx: JobContext | None, cfg: ToyConfig) -> ToyResult:
+    """The job behind the toy tab: one tracked lane (experiment ``generative``) of a 2-D GAN.
 
     A frame (samples, decision surface, modes covered) every ``cfg.every`` generator steps and at
-    the last; live series ``toy`` (per step) and ``toy/frames``. Stop → KILLED with the frames so
-    far (``exc.result``); NaN → FAILED with a message.
+    the last; live series ``toy`` (per step) and ``toy/frames``. Returns a :class:`ToyResult`:
+    FINISHED; KILLED after a Stop, with the frames so far (the job ends KILLED); FAILED when a loss
+    diverged (the run ends FAILED with the sentence, reported through ``ctx.diverged``).
     """
     seed_everything(cfg.seed)
     X, _ = toy_data(cfg.kind, cfg.n_real, cfg.seed)
@@ -228,46 +242,39 @@ def run_toy(ctx, cfg: ToyConfig) -> ToyResult:
     res = ToyResult(cfg, X[:1000].numpy(), centers, sigma, extent)
     per_epoch = max((cfg.n_real // cfg.batch_size) // cfg.k, 1)
     epochs = math.ceil(cfg.steps / per_epoch)
+    cpu = torch.device("cpu")
 
-    def frame(step: int, row: dict[str, float]) -> None:
-        with torch.no_grad():
-            fake = pair.G(fixed_z).numpy()
-        cov = mode_coverage(fake, centers, sigma)
-        f = ToyFrame(step, fake, decision_surface(pair.D, extent), cov.covered, cov.quality, row.get("d_loss", math.nan),
-                     row.get("g_loss", math.nan))
-        res.frames.append(f)
-        run.log_metrics({"modes_covered": f.covered, "quality": f.quality}, step)
-        if ctx is not None:
-            ctx.push("toy/frames", step=step, covered=f.covered, quality=f.quality)
-            ctx.image("frame", f)
+    with LaneRun(ctx, PAGE, asdict(cfg), name="toy GAN", series="toy",
+                 run_name=f"toy {cfg.kind} · {cfg.loss} · k={cfg.k}", tags={"kind": "toy"}) as lane:
 
-    with tracking.start_run(PAGE, asdict(cfg), run_name=f"toy {cfg.kind} · {cfg.loss} · k={cfg.k}",
-                            tags={"kind": "toy"}) as run:
+        def frame(step: int, row: Mapping[str, float]) -> None:
+            with torch.no_grad():
+                fake = pair.G(fixed_z).numpy()
+            cov = mode_coverage(fake, centers, sigma)
+            f = ToyFrame(step, fake, decision_surface(pair.D, extent), cov.covered, cov.quality,
+                         row.get("d_loss", math.nan), row.get("g_loss", math.nan))
+            res.frames.append(f)
+            lane.run.log_metrics({"modes_covered": f.covered, "quality": f.quality}, step)
+            if ctx is not None:
+                ctx.push("toy/frames", step=step, covered=f.covered, quality=f.quality)
+                ctx.image("frame", f)
+
+        def on_step(step: int, epoch: int, values: Mapping[str, float]) -> None:
+            res.rows.append({"step": step, "epoch": epoch, **values})
+            if step % cfg.every == 0 or step == cfg.steps:
+                frame(step, values)
+            if ctx is not None and step % 20 == 0:
+                ctx.report(None, f"generator step {step} of {cfg.steps}")
+
         if ctx is not None:
             ctx.image("real", (res.real, extent))
         frame(0, {})
-
-        def on_step(row: dict[str, float]) -> None:
-            res.rows.append(row)
-            step = int(row["step"])
-            run.log_metrics({key: row[key] for key in ("d_loss", "g_loss", "d_real", "d_fake")}, step)
-            if step % cfg.every == 0 or step == cfg.steps:
-                frame(step, row)
-            if ctx is not None:
-                ctx.push("toy", **row)
-                if step % 20 == 0:
-                    ctx.report(step / cfg.steps, f"generator step {step} of {cfg.steps}")
-
-        try:
-            train_gan(pair, X, loss=cfg.loss, k=cfg.k, epochs=epochs, batch_size=cfg.batch_size, lr_g=cfg.lr_g,
-                      lr_d=cfg.lr_d, beta1=cfg.beta1, seed=cfg.seed, device="cpu", on_step=on_step,  # 1 CPU thread
-                      cancel=ctx.cancel if ctx is not None else None, sync_every=1, max_steps=cfg.steps)
-        except (TrainingCancelled, GanDiverged) as exc:
-            res.run_id, res.stopped = run.run_id, isinstance(exc, TrainingCancelled)
-            res.error = None if res.stopped else str(exc)
-            exc.result = res
-            raise
-        if res.frames:
-            run.log_metrics({"final_modes_covered": res.frames[-1].covered}, len(res.rows))
-    res.run_id = run.run_id
+        step = GanStep(pair, X, loss=cfg.loss, k=cfg.k, batch_size=cfg.batch_size, lr_g=cfg.lr_g, lr_d=cfg.lr_d,
+                       beta1=cfg.beta1, seed=cfg.seed, device=cpu)
+        loop = Loop(step, callbacks=[Hooks(on_step)], sync_every=1)  # a frame sees G and D right after its step
+        with cpu_speed(cpu):  # one CPU thread, denormals flushed
+            finished = lane.fit(loop, epochs, total_steps=cfg.steps, max_steps=cfg.steps)
+        if finished and res.frames:
+            lane.run.log_metrics({"final_modes_covered": res.frames[-1].covered}, len(res.rows))
+    res.run_id, res.status, res.error = lane.lane.run_id, lane.lane.status, lane.lane.error
     return res

@@ -13,11 +13,12 @@ p(x|z) is a Bernoulli per pixel, so −log p(x|z) is the binary cross-entropy be
 image and the decoder's probabilities, summed over pixels; the expectation is estimated
 with one sample of z per image, and everything is averaged over the batch.
 
-Training goes through the shared :func:`core.experiment.train_tracked` (so :func:`core.training.fit`):
+Training goes through the shared :func:`core.experiment.train_tracked` (a supervised step in the one loop):
 the data are ``(X, X)`` (an autoencoder's target is its input), the model's forward packs
 ``[x̂ logits, μ, log σ²]`` into one tensor and :class:`VAEObjective` unpacks it. The
 objective also adds up both terms, so each epoch logs the reconstruction and KL terms of
-the training steps and of the dev set as separate metrics.
+the training steps and of the dev set as separate metrics. The job hands back plain data
+(:class:`VAEResult`); :func:`load_vae` rebuilds the trained model from the run's logged weights.
 """
 
 from __future__ import annotations
@@ -34,17 +35,16 @@ from torch import nn
 from core import tracking
 from core.cnn.data import ImageData, prepare_images
 from core.device import pick_device, seed_everything
-from core.experiment import FAILED, Lane, train_tracked
-from core.jobs import JobContext
+from core.experiment import Lane, train_tracked
+from core.jobs import JobContext, Outcome
 from core.plots.static import image_grid
-from core.training import Callback, TrainingCancelled
+from core.training import Callback
 
 __all__ = [
     "ARCHS",
     "VAE_DATASETS",
     "VAE",
     "VAEConfig",
-    "VAEDiverged",
     "VAEObjective",
     "VAEResult",
     "decode",
@@ -54,6 +54,7 @@ __all__ = [
     "latent_2d",
     "latent_grid",
     "load_images",
+    "load_vae",
     "reconstruct",
     "reconstruction_loss",
     "reparameterize",
@@ -264,18 +265,50 @@ def load_images(cfg: VAEConfig) -> ImageData:
                      (spec.denormalize(data.dev[0]), data.dev[1]))
 
 
+def pack_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Images in [0, 1] as compact plain data: uint8 (the pixel × 255) when every pixel is a multiple of
+    1/255 (8-bit sources such as MNIST: 4× smaller), float32 otherwise. :func:`unpack_images` undoes it."""
+    x = np.asarray(images.detach().cpu().float().numpy() if isinstance(images, torch.Tensor) else images, np.float32)
+    scaled = x * 255
+    levels = np.round(scaled)
+    if x.size and np.abs(scaled - levels).max() < 1e-3:
+        return levels.astype(np.uint8)
+    return x
+
+
+def unpack_images(packed: np.ndarray) -> torch.Tensor:
+    """The float32 images in [0, 1] of :func:`pack_images`."""
+    if packed.dtype == np.uint8:
+        return torch.from_numpy(packed.astype(np.float32) / 255)
+    return torch.from_numpy(np.asarray(packed, np.float32))
+
+
 @dataclass
-class VAEResult:
-    """What a finished (or stopped) VAE training leaves for the page (tensors on the CPU)."""
+class VAEResult(Outcome):
+    """What a VAE training leaves for the page, as plain data: the lane (status, run id, history),
+    the loss terms per epoch and the dev images with their labels (for the views). The page loads
+    the trained model from the run's weights (:func:`load_vae`): a finished or stopped run saved them."""
 
     lane: Lane
     cfg: VAEConfig
     classes: tuple[str, ...]
-    dev_images: torch.Tensor  # [N, C, S, S] in [0, 1]
-    dev_labels: torch.Tensor  # [N]
-    model: VAE | None = None  # on the CPU, in eval mode
+    dev_images: np.ndarray  # [N, C, S, S] packed (see pack_images); images() gives them as floats in [0, 1]
+    dev_labels: np.ndarray  # [N] int64
     terms: list[dict[str, float]] = field(default_factory=list)  # per epoch: train/dev recon and KL
     device: str = "cpu"
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.lane.stopped
+
+    @property
+    def has_model(self) -> bool:
+        """The run saved the model's weights (it finished, or was stopped)."""
+        return self.lane.run_id is not None and (self.lane.finished or self.lane.stopped)
+
+    def images(self) -> torch.Tensor:
+        """The dev images [N, C, S, S] as float32 in [0, 1]."""
+        return unpack_images(self.dev_images)
 
     @property
     def final(self) -> dict[str, float]:
@@ -404,10 +437,11 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
     job function; ``data`` replaces the loaded images, in [0, 1], e.g. in tests).
 
     Logs per epoch ``train_recon``, ``train_kl``, ``dev_recon`` and ``dev_kl`` (the run's
-    ``dev_loss`` is their β-weighted sum), and as images: reconstructions under their
-    inputs, samples from the prior and the latent grid. A diverged run (NaN) is tracked
-    FAILED and raised as a :class:`RuntimeError` with the message; a Stop raises
-    :class:`core.training.TrainingCancelled` with ``.result`` holding what was done.
+    ``dev_loss`` is their β-weighted sum), the weights, and as images: reconstructions under
+    their inputs, samples from the prior and the latent grid. Returns a :class:`VAEResult`
+    whose lane is FINISHED; KILLED after a Stop (the weights so far are logged; the job ends
+    KILLED); or FAILED when the loss became NaN or infinite (the run ends FAILED with the
+    sentence, which the job reports once through ``ctx.diverged``; the job itself finishes).
     """
     device = device or pick_device()
     if ctx is not None:
@@ -419,7 +453,8 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
                 hidden=cfg.hidden, width=cfg.width).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     objective = VAEObjective(cfg.beta, cfg.latent_dim)
-    result = VAEResult(Lane("vae"), cfg, tuple(data.spec.classes), xd, yd, device=str(device))
+    result = VAEResult(Lane("VAE"), cfg, tuple(data.spec.classes), pack_images(xd), yd.cpu().numpy().astype(np.int64),
+                       device=str(device))
     shown = xd[:8]
 
     def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
@@ -436,27 +471,28 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
         run.log_image(_rows(grid.reshape(-1, *grid.shape[2:]), 12), "latent_grid")
 
     params = {**asdict(cfg), "train_images": len(xt), "dev_images": len(xd), "image_size": data.spec.size,
-              "device": str(device)}
+              "channels": data.spec.channels, "device": str(device)}  # what load_vae needs to rebuild the model
     title = f"VAE ({cfg.arch}, L = {cfg.latent_dim}, β = {cfg.beta:g}) on {cfg.dataset}: loss per step"
-    try:
-        result.lane = train_tracked(ctx, PAGE, params, model, (xt, xt), opt, name="vae", dev=(xd, xd),
-                                    epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=objective,
-                                    callbacks=[_Terms(objective, ctx, result.terms)],
-                                    run_name=f"VAE {cfg.arch} L={cfg.latent_dim} β={cfg.beta:g} on {cfg.dataset}",
-                                    tags={"model": "vae"}, device=device, seed=cfg.seed, finish=finish,
-                                    figure_title=title, measure_accuracy=False)
-    except TrainingCancelled as exc:
-        result.lane = exc.lane
-        result.model = model.to("cpu").eval()
-        exc.result = result
-        raise
-    if result.lane.status == FAILED:
-        raise VAEDiverged(result.lane.error or "the loss became NaN")
-    result.model = model.to("cpu").eval()
+    # never raises for a Stop or a divergence: the lane says KILLED or FAILED (with the sentence)
+    result.lane = train_tracked(ctx, PAGE, params, model, (xt, xt), opt, name="VAE", dev=(xd, xd),
+                                epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=objective,
+                                callbacks=[_Terms(objective, ctx, result.terms)],
+                                run_name=f"VAE {cfg.arch} L={cfg.latent_dim} β={cfg.beta:g} on {cfg.dataset}",
+                                tags={"model": "vae"}, device=device, seed=cfg.seed, finish=finish,
+                                figure_title=title, measure_accuracy=False)
     return result
 
 
-class VAEDiverged(RuntimeError):
-    """The training's loss became NaN or infinite (the run is tracked FAILED); the message is one sentence."""
+def load_vae(run_id: str) -> VAE:
+    """The VAE a run of :func:`run_vae` trained, rebuilt from the run's params and its logged weights,
+    on the CPU in eval mode. ValueError with a plain message when it cannot be rebuilt."""
 
-    plain_message = True
+    params = tracking.run_params(run_id)
+    try:
+        model = VAE(params["arch"], image_size=int(params["image_size"]), channels=int(params.get("channels", "1")),
+                    latent_dim=int(params["latent_dim"]), hidden=int(params["hidden"]), width=int(params["width"]))
+    except (KeyError, ValueError) as exc:
+        raise ValueError("this run is not a VAE training of this lab") from exc
+    state = tracking.saved_weights(run_id)
+    model.load_state_dict(state)
+    return model.eval()

@@ -5,32 +5,39 @@
 - Style only (α = 0, β = 1) over the first k style layers (conv1_1, then + conv2_1, ...): the Gram
   matrices keep colours and textures at a growing scale and throw away where things are.
 
-One job, one tracked run (experiment ``style``, tag ``kind=reconstruction``) with every image.
+One job, one tracked run (experiment ``style``, tag ``kind=reconstruction``) with every image: the
+reconstructions run one after the other, each a :class:`core.style.transfer.StyleStep` in the lab's
+one loop, inside one :class:`core.experiment.LaneRun`. Stop ends the run KILLED and the result
+(``stopped``) holds the reconstructions finished so far; a divergence ends it FAILED with the sentence
+(``error``), reported once through ``ctx.diverged``, and the rest is not run.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PIL import Image
 
-from core import tracking
 from core.device import pick_device, seed_everything
+from core.experiment import LaneRun
+from core.jobs.api import JobContext, Outcome
 from core.style import vgg
 from core.style.transfer import (
     PAGE,
     StyleConfig,
     Transfer,
     features,
-    optimize,
+    pil_image,
     prepare_pair,
+    rgb_array,
+    style_loop,
     to_tensor,
     to_uint8,
 )
-from core.training import TrainingCancelled
+from core.training import Callback
 
 CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 
@@ -79,12 +86,19 @@ class ReconstructConfig:
 
 @dataclass(frozen=True)
 class ReconstructRequest:
+    """The job's input (plain data): the settings and the two pictures (PIL images or arrays, kept as
+    [H, W, 3] uint8 RGB arrays)."""
+
     config: ReconstructConfig
-    content: Image.Image
-    style: Image.Image
+    content: np.ndarray
+    style: np.ndarray
     content_name: str = "content"
     style_name: str = "style"
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", rgb_array(self.content))
+        object.__setattr__(self, "style", rgb_array(self.style))
 
 
 @dataclass
@@ -98,7 +112,9 @@ class Reconstruction:
 
 
 @dataclass
-class ReconstructResult:
+class ReconstructResult(Outcome):
+    """The reconstructions made (those finished before a Stop or a divergence). Plain data."""
+
     content: np.ndarray
     style: np.ndarray
     items: list[Reconstruction]
@@ -106,6 +122,7 @@ class ReconstructResult:
     note: str
     run_id: str | None = None
     stopped: bool = False
+    error: str | None = None  # the divergence sentence (the run ended FAILED)
 
     def of(self, kind: str) -> list[Reconstruction]:
         return [r for r in self.items if r.kind == kind]
@@ -116,55 +133,61 @@ def label_of(depth: int) -> str:
     return layers[0] if depth == 1 else f"{layers[0]} … {layers[-1]}"
 
 
-def run_reconstructions(ctx, request: ReconstructRequest, *,
+class _Progress(Callback):
+    """One reconstruction's steps in the job's progress bar: item ``i`` of ``n``."""
+
+    def __init__(self, ctx: JobContext | None, series: str, i: int, n: int, steps: int) -> None:
+        self.ctx, self.series, self.i, self.n, self.steps = ctx, series, i, n, steps
+
+    def on_step(self, step: int, epoch: int, values: Mapping[str, float]) -> None:
+        if self.ctx is not None:
+            self.ctx.report((self.i + step / self.steps) / self.n, f"{self.series}: step {step} of {self.steps}")
+
+
+def run_reconstructions(ctx: JobContext | None, request: ReconstructRequest, *,
                         features_module: tuple[torch.nn.Sequential, bool, str] | None = None,
                         device: torch.device | str | None = None) -> ReconstructResult:
     """Rebuild the content image from each content layer and the style image from each style depth.
 
-    Live: the series ``content conv4_2`` / ``style conv1_1 … conv3_1`` get rows (step, J) and the images
-    ``content conv4_2`` / ... appear as they finish. Stop → KILLED, ``exc.result`` has what was finished.
+    Live: the series ``content conv4_2`` / ``style conv1_1 … conv3_1`` get rows (step, J_total) and the
+    images ``content conv4_2`` / ... appear as they finish; the run logs ``J/content/conv4_2`` / ... per
+    step. Stop → the run ends KILLED and the result (``stopped``) has what was finished; a divergence →
+    FAILED with the sentence (``error``). ``features_module`` is for direct calls in tests.
     """
     cfg = request.config
     dev = torch.device(device) if device is not None else pick_device()
     net, is_pretrained, note = features_module if features_module is not None else features()
     if ctx is not None and not is_pretrained:
         ctx.warn(note)
-    content_img, style_img = prepare_pair(request.content, request.style, cfg.size)
+    content_img, style_img = prepare_pair(pil_image(request.content), pil_image(request.style), cfg.size)
     c, s = to_tensor(content_img), to_tensor(style_img)
     res = ReconstructResult(np.asarray(content_img), np.asarray(style_img), [], is_pretrained, note)
     plan = [("content", layer) for layer in cfg.content_layers] + [("style", d) for d in cfg.style_depths]
     tags = {"kind": "reconstruction", "weights": "imagenet" if is_pretrained else "random",
             "content_image": request.content_name[:200], "style_image": request.style_name[:200], **request.tags}
-    with tracking.start_run(PAGE, cfg, run_name=f"reconstructions · {cfg.size}px", tags=tags) as run:
-        res.run_id = run.run_id
-        run.log_image(res.content, "content.png")
-        run.log_image(res.style, "style.png")
+    with LaneRun(ctx, PAGE, cfg, name="Reconstruction", run_name=f"reconstructions · {cfg.size}px", tags=tags) as lane:
+        lane.run.log_image(res.content, "content.png")
+        lane.run.log_image(res.style, "style.png")
         for i, (kind, what) in enumerate(plan):
             one = cfg.one(what, content=kind == "content")
             label = str(what) if kind == "content" else label_of(int(what))
             series = f"{kind} {label}"
             transfer = Transfer(one, c, s if kind == "style" else None, net, dev)
-            costs: list[float] = []
-
-            def on_step(step: int, cost, image, series: str = series, costs: list[float] = costs, i: int = i) -> None:
-                j = float(cost.total.detach())
-                costs.append(j)
-                run.log_metrics({f"J/{series.replace(' … ', '-').replace(' ', '/')}": j}, step)
-                if ctx is not None:
-                    ctx.push(series, step=step, J=j)
-                    ctx.report((i + step / cfg.steps) / len(plan), f"{series}: step {step} of {cfg.steps}")
-
+            # each reconstruction is a lane of its own in the live view and one metric of the run
+            lane.lane.name, lane.series = f"Reconstruction ({series})", series
+            lane.logged = {"J_total": f"J/{series.replace(' … ', '-').replace(' ', '/')}"}
+            loop = style_loop(transfer, generator=seed_everything(cfg.seed), parts=False,
+                              callbacks=[_Progress(ctx, series, i, len(plan), cfg.steps)])
             start = time.perf_counter()
-            try:
-                image = optimize(transfer, on_step=on_step, cancel=ctx.cancel if ctx is not None else None,
-                                 generator=seed_everything(cfg.seed))
-            except TrainingCancelled as exc:
-                res.stopped = True
-                exc.result = res
-                raise
-            item = Reconstruction(kind, label, to_uint8(image), costs[0], costs[-1], time.perf_counter() - start)
+            if not lane.fit(loop, 1, total_steps=cfg.steps):
+                break  # stopped (KILLED) or diverged (FAILED, said once through ctx.diverged)
+            costs = loop.history.step_loss
+            item = Reconstruction(kind, label, to_uint8(loop.step.image), costs[0], costs[-1],
+                                  time.perf_counter() - start)
             res.items.append(item)
-            run.log_image(item.image, f"{kind}_{label.replace(' … ', '-')}.png")
+            lane.run.log_image(item.image, f"{kind}_{label.replace(' … ', '-')}.png")
             if ctx is not None:
                 ctx.image(series, item.image)
+        res.stopped, res.error = lane.lane.stopped, lane.lane.error
+    res.run_id = lane.lane.run_id
     return res

@@ -11,16 +11,21 @@ network's weights never get gradients; the tensors run channels-last; and the co
 bf16 where the hardware has native bf16 units (a GPU, or a CPU with AMX / AVX-512 BF16), while the
 Gram matrices and costs stay in float32.
 
-:func:`run_style` is the job: a tracked run with the settings, the cost curves per step, the
-image every few steps, and the result; Stop keeps the image so far.
+:class:`StyleStep` is the method's step for the lab's one loop (:class:`core.training.Loop`): one
+``opt.step(closure)`` on the pixels (L-BFGS with one cost evaluation per step, or Adam), reporting
+the costs. :func:`run_style` is the job: one tracked lane (:class:`core.experiment.LaneRun`) with the
+settings, the cost curves per step, the image every few steps, and the result; Stop keeps the image
+so far (the run ends KILLED), a cost or pixels that turn NaN keep the last good image (the run ends
+FAILED with the sentence). Either way the job returns its :class:`StyleResult`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,10 +35,12 @@ from PIL import Image
 
 from core import tracking
 from core.device import autocast, fast_bf16, pick_device, seed_everything
+from core.experiment import LaneRun
+from core.jobs.api import JobContext, Outcome
 from core.pretrained import WeightsUnavailable, hub_path
 from core.style import vgg
 from core.style.costs import content_cost, gram_matrix, layer_style_cost_from_grams, style_cost, total_cost
-from core.training import History, TrainingCancelled, TrainingDiverged
+from core.training import Callback, CancelToken, Loop, Step
 
 PAGE = "style"
 OPTIMIZERS = ("L-BFGS", "Adam")
@@ -129,18 +136,40 @@ class StyleConfig:
 
 @dataclass(frozen=True)
 class StyleRequest:
-    """The job's input: the settings plus the two pictures (names go into the run's tags)."""
+    """The job's input (plain data): the settings plus the two pictures, given as PIL images or arrays
+    and kept as [H, W, 3] uint8 RGB arrays; the names go into the run's tags."""
 
     config: StyleConfig
-    content: Image.Image
-    style: Image.Image | None
+    content: np.ndarray
+    style: np.ndarray | None
     content_name: str = "content"
     style_name: str = "style"
     run_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", rgb_array(self.content))
+        object.__setattr__(self, "style", rgb_array(self.style))
+        object.__setattr__(self, "tags", dict(self.tags))
+
 
 # ------------------------------------------------------------------------------------------ images
+
+
+def rgb_array(image: Image.Image | np.ndarray | None) -> np.ndarray | None:
+    """A picture as an [H, W, 3] uint8 RGB array (what crosses to the job: plain data)."""
+    if image is None:
+        return None
+    if isinstance(image, np.ndarray):
+        if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+            return image
+        image = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def pil_image(image: np.ndarray | None) -> Image.Image | None:
+    """An [H, W, 3] uint8 array (see :func:`rgb_array`) as a PIL image."""
+    return None if image is None else Image.fromarray(image)
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
@@ -335,84 +364,109 @@ class Transfer:
         return noise.to(self.device)
 
 
-class StyleDiverged(TrainingDiverged):
-    """The cost became NaN or infinite; the message says what to change."""
-
-    def __init__(self, step: int, value: float) -> None:
-        RuntimeError.__init__(
-            self,
-            f"the cost became {'NaN' if math.isnan(value) else 'infinite'} at step {step} — "
-            "try a smaller learning rate or β, or Adam instead of L-BFGS",
-        )
-        self.step = step
-        self.history = History()
+ADVICE = "try a smaller learning rate or β, or Adam instead of L-BFGS"
 
 
-def optimize(transfer: Transfer, *, steps: int | None = None,
-             on_step: Callable[[int, Costs, torch.Tensor], None] | None = None,
-             cancel: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Run the optimiser for ``steps`` steps (one cost evaluation each) and return the image in [0, 1].
+class StyleStep(Step):
+    """One optimiser step on the pixels of G, for :class:`core.training.Loop` (a closure step).
 
-    ``on_step(step, costs, image)`` sees the costs evaluated at the start of each step and the image
-    after it (pixels clamped to [0, 1]). ``cancel.cancelled`` stops at the next step with
-    :class:`TrainingCancelled` carrying ``.image`` (the image so far); a NaN or infinite cost raises
-    :class:`StyleDiverged` carrying ``.image`` (the last finite image).
+    Each call does one ``opt.step(closure)`` — L-BFGS with ``max_iter=1`` (one cost evaluation per step;
+    its curvature history is kept between calls, and there is no line search, as in Gatys et al.'s code)
+    or Adam — then clamps the pixels to [0, 1]. It reports the costs evaluated at the image the step
+    started from, as 0-d tensors on the device: ``J_total`` (the monitored value), ``J_content``,
+    ``J_style`` and ``J_style/<layer>`` (with ``parts=False`` only ``J_total``). Pixels that turned NaN or
+    infinite make the reported ``J_total`` NaN, so the loop's one divergence rule catches them too.
+
+    The optimiser minimises J / J(start) instead of J: the same minimiser (a constant factor), but
+    L-BFGS's fixed thresholds (it skips curvature pairs with sᵀy < 1e-10) then mean the same at any cost
+    scale. The costs reported stay the course's J.
+
+    ``image`` is G now (after the last step); ``before`` is G before the last update: the last good
+    image when that update diverged.
     """
-    cfg = transfer.config
-    steps = cfg.steps if steps is None else steps
-    x = transfer.start_image(generator).requires_grad_(True)
-    if cfg.optimizer == "L-BFGS":
-        # max_iter=1: one cost evaluation per step() (the curvature history is kept between calls), so the
-        # live view and the Stop button act every step, as with Adam. No line search, as in Gatys et al.'s code.
-        opt: torch.optim.Optimizer = torch.optim.LBFGS(
-            [x], lr=cfg.learning_rate, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
-        )
-    else:
-        opt = torch.optim.Adam([x], lr=cfg.learning_rate)
-    last_good = x.detach().clone()
-    # The optimiser minimises J / J(start) instead of J: the same minimiser (a constant factor), but L-BFGS's
-    # fixed thresholds (it skips curvature pairs with sᵀy < 1e-10) then mean the same at any cost scale. The
-    # costs reported and logged stay the course's J.
-    scale = 1.0
-    for step in range(1, steps + 1):
-        if cancel is not None and cancel.cancelled:
-            exc = TrainingCancelled(History())
-            exc.image = last_good
-            raise exc
-        if step == 1:
+
+    monitor = "J_total"
+    advice = ADVICE
+    labels = {"J_total": "cost", "J_content": "content cost", "J_style": "style cost"}
+
+    def __init__(self, transfer: Transfer, *, steps: int | None = None, generator: torch.Generator | None = None,
+                 parts: bool = True) -> None:
+        cfg = transfer.config
+        self.transfer = transfer
+        self.device = transfer.device
+        self.steps = cfg.steps if steps is None else steps
+        if self.steps < 1:
+            raise ValueError("steps must be at least 1")
+        self.parts = parts
+        self.x = transfer.start_image(generator).requires_grad_(True)
+        if cfg.optimizer == "L-BFGS":
+            self.opt: torch.optim.Optimizer = torch.optim.LBFGS(
+                [self.x], lr=cfg.learning_rate, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
+            )
+        else:
+            self.opt = torch.optim.Adam([self.x], lr=cfg.learning_rate)
+        self.before = self.x.detach().clone()
+        self.scale: float | None = None  # 1 / J(start), set at the first step
+
+    @property
+    def image(self) -> torch.Tensor:
+        """G as it is now, [1, 3, H, W] in [0, 1]."""
+        return self.x.detach()
+
+    def batches(self, epoch: int) -> Iterable[None]:
+        return itertools.repeat(None, self.steps)  # one epoch of `steps` steps
+
+    def __call__(self, batch: Any) -> dict[str, torch.Tensor]:
+        x, transfer = self.x, self.transfer
+        if self.scale is None:
             with torch.no_grad():
                 start = float(transfer.costs(x).total)
-            scale = 1.0 / start if math.isfinite(start) and start > 0 else 1.0
+            self.scale = 1.0 / start if math.isfinite(start) and start > 0 else 1.0
+        self.before = x.detach().clone()
         seen: list[Costs] = []
+        scale = self.scale
 
-        def closure(seen: list[Costs] = seen, scale: float = scale) -> torch.Tensor:
-            opt.zero_grad(set_to_none=True)
+        def closure() -> torch.Tensor:
+            self.opt.zero_grad(set_to_none=True)
             c = transfer.costs(x)
             objective = c.total * scale
             objective.backward()
             seen.append(c)
             return objective
 
-        opt.step(closure)
-        value = float(seen[0].total.detach())
-        if not math.isfinite(value) or not torch.isfinite(x).all():
-            exc = StyleDiverged(step, value if not math.isfinite(value) else float("nan"))
-            exc.image = last_good
-            raise exc
+        self.opt.step(closure)
+        costs = seen[0]  # L-BFGS may evaluate more than once; the first is at the image the step started from
         with torch.no_grad():
+            finite = torch.isfinite(x).all()
             x.clamp_(0.0, 1.0)
-        last_good = x.detach().clone()
-        if on_step is not None:
-            on_step(step, seen[0], last_good)
-    return x.detach()
+        total = costs.total.detach()
+        total = torch.where(finite, total, torch.full_like(total, math.nan))  # NaN pixels: a diverged step
+        if not self.parts:
+            return {"J_total": total}
+        return {"J_total": total, "J_content": costs.content.detach(), "J_style": costs.style.detach(),
+                **{f"J_style/{name}": v.detach() for name, v in costs.per_layer.items()}}
+
+
+def style_loop(transfer: Transfer, *, steps: int | None = None, generator: torch.Generator | None = None,
+               callbacks: Sequence[Callback] = (), cancel: CancelToken | None = None, parts: bool = True) -> Loop:
+    """The :class:`core.training.Loop` that runs ``transfer`` (``steps``, default the config's, in one epoch):
+    ``loop.run(1)`` optimises and ``loop.step.image`` is the result. Values are read back every step
+    (the live view shows the image every few steps); ``Callback.on_step`` sees each step's costs, with
+    ``loop.step.image`` the image after it. Stop and divergence end it as every training ends."""
+    return Loop(StyleStep(transfer, steps=steps, generator=generator, parts=parts), callbacks=callbacks, cancel=cancel,
+                sync_every=1)
 
 
 # ------------------------------------------------------------------------------------------ the job
 
 
+LANE = "Style transfer"  # the lane's name: what the job panel calls it in a divergence sentence
+
+
 @dataclass
-class StyleResult:
-    """What a style transfer made (also a partial one, when stopped)."""
+class StyleResult(Outcome):
+    """What a style transfer made: also a partial one, when stopped (``stopped``) or when the costs
+    diverged (``error`` holds the sentence; ``image`` is the last good image). Plain data."""
 
     image: np.ndarray  # [H, W, 3] uint8
     content: np.ndarray
@@ -429,20 +483,54 @@ class StyleResult:
     stopped: bool = False
     note: str = ""  # why the weights are random, when they are
     beta: float = 0.0  # the β in use (chosen from the style strength, or as given)
+    error: str | None = None  # the divergence sentence (the run ended FAILED)
 
     @property
     def steps_done(self) -> int:
         return len(self.history)
 
+    @property
+    def diverged(self) -> bool:
+        return self.error is not None
 
-def run_style(ctx, request: StyleRequest, *, features_module: tuple[torch.nn.Sequential, bool, str] | None = None,
+
+class _Watch(Callback):
+    """The job's view of a style transfer's steps: the rows of the result, the image every
+    ``every`` steps (to the result's snapshots and the live view) and the progress message."""
+
+    def __init__(self, ctx: JobContext | None, step: StyleStep, run: tracking.TrackedRun | None, every: int,
+                 steps: int) -> None:
+        self.ctx, self.step, self.run, self.every, self.steps = ctx, step, run, every, steps
+        self.rows: list[dict[str, float]] = []
+        self.snapshots: list[tuple[int, np.ndarray]] = [(0, to_uint8(step.image))]
+
+    def on_step(self, step: int, epoch: int, values: Mapping[str, float]) -> None:
+        row = {"step": step, "J_content": values["J_content"], "J_style": values["J_style"],
+               "J_total": values["J_total"], **{k: v for k, v in values.items() if k.startswith("J_style/")}}
+        self.rows.append(row)
+        if step % self.every == 0 or step == self.steps:
+            snap = to_uint8(self.step.image)
+            self.snapshots.append((step, snap))
+            if self.ctx is not None:
+                self.ctx.image("current", snap)
+        if self.ctx is not None:
+            self.ctx.report(step / self.steps, f"step {step} of {self.steps} · J = {row['J_total']:.4g}")
+            for w in self.run.warnings if self.run is not None else ():
+                self.ctx.warn(w)
+
+
+def run_style(ctx: JobContext | None, request: StyleRequest, *,
+              features_module: tuple[torch.nn.Sequential, bool, str] | None = None,
               device: torch.device | str | None = None) -> StyleResult:
-    """The job behind the page: one tracked run (experiment ``style``) of one style transfer.
+    """The job behind the page: one tracked lane (experiment ``style``) of one style transfer.
 
     Logs the settings, J_content / J_style / J / per-layer style costs per step, the content, style,
     result and progress images, and the curves. Live: rows in series ``costs`` and the image
-    ``current`` every ``config.every`` steps. Stop → the run ends KILLED with the image so far
-    (``exc.result`` holds the partial :class:`StyleResult`); a NaN cost ends it FAILED with a message.
+    ``current`` every ``config.every`` steps. Stop → the run ends KILLED and the result (``stopped``)
+    holds the image so far; a cost or pixels that turn NaN or infinite → the run ends FAILED with the
+    sentence (reported once through ``ctx.diverged``) and the result holds the last good image and the
+    sentence as ``error``. ``features_module`` (a VGG-19 features module, pretrained?, note) is for
+    direct calls in tests; the job loads VGG-19 where it runs.
     """
     cfg = request.config
     dev = torch.device(device) if device is not None else pick_device()
@@ -452,7 +540,7 @@ def run_style(ctx, request: StyleRequest, *, features_module: tuple[torch.nn.Seq
     net, is_pretrained, note = features_module if features_module is not None else features()
     if not is_pretrained and ctx is not None:
         ctx.warn(note)
-    content_img, style_img = prepare_pair(request.content, request.style if cfg.style_on else None, cfg.size)
+    content_img, style_img = prepare_pair(pil_image(request.content), pil_image(request.style) if cfg.style_on else None, cfg.size)
     transfer = Transfer(cfg, to_tensor(content_img), to_tensor(style_img) if style_img is not None else None, net, dev)
     beta = transfer.balance()
     tags = {
@@ -464,55 +552,36 @@ def run_style(ctx, request: StyleRequest, *, features_module: tuple[torch.nn.Seq
         **request.tags,
     }
     run_name = request.run_name or f"{cfg.optimizer} {cfg.steps} steps · {cfg.size}px"
-    history: list[dict[str, float]] = []
-    snapshots: list[tuple[int, np.ndarray]] = [(0, to_uint8(transfer.start_image(torch.Generator().manual_seed(cfg.seed))))]
-    timing = {"start": time.perf_counter()}
     content_np = np.asarray(content_img)
     style_np = np.asarray(style_img) if style_img is not None else None
-
-    def result(image: torch.Tensor, run_id: str | None, stopped: bool) -> StyleResult:
-        grams = {name: (transfer.g_s[name][0].cpu().numpy(), transfer.grams(image, name).numpy()) for name in transfer.g_s}
-        secs = (time.perf_counter() - timing["start"]) / max(len(history), 1)
-        return StyleResult(to_uint8(image), content_np, style_np, history, snapshots, grams, cfg, is_pretrained,
-                           transfer.bf16, dev.type, secs, run_id, stopped, note, beta if cfg.style_on else 0.0)
-
     params = {**asdict(cfg), "beta_used": beta if cfg.style_on else 0.0}
-    with tracking.start_run(PAGE, params, run_name=run_name, tags=tags) as run:
-        run.log_image(content_np, "content.png")
+    with LaneRun(ctx, PAGE, params, name=LANE, run_name=run_name, tags=tags, series="costs") as lane:
+        lane.run.log_image(content_np, "content.png")
         if style_np is not None:
-            run.log_image(style_np, "style.png")
+            lane.run.log_image(style_np, "style.png")
+        loop = style_loop(transfer, generator=generator)
+        step: StyleStep = loop.step  # type: ignore[assignment]
+        watch = _Watch(ctx, step, lane.run, cfg.every, cfg.steps)
+        loop.callbacks.append(watch)
         if ctx is not None:
-            ctx.image("current", snapshots[0][1])
+            ctx.image("current", watch.snapshots[0][1])
             ctx.report(0.0, f"step 0 of {cfg.steps}")
-
-        def on_step(step: int, costs: Costs, image: torch.Tensor) -> None:
-            row = {"step": step, **costs.row()}
-            history.append(row)
-            run.log_metrics({k: v for k, v in row.items() if k != "step"}, step)
-            if step % cfg.every == 0 or step == cfg.steps:
-                snap = to_uint8(image)
-                snapshots.append((step, snap))
-                if ctx is not None:
-                    ctx.image("current", snap)
-            if ctx is not None:
-                ctx.push("costs", **row)
-                ctx.report(step / cfg.steps, f"step {step} of {cfg.steps} · J = {row['J_total']:.4g}")
-                for w in run.warnings:
-                    ctx.warn(w)
-
-        try:
-            image = optimize(transfer, on_step=on_step, cancel=ctx.cancel if ctx is not None else None, generator=generator)
-        except (TrainingCancelled, StyleDiverged) as exc:
-            partial = result(exc.image, run.run_id, stopped=isinstance(exc, TrainingCancelled))
-            _log_outputs(run, partial)
-            exc.result = partial
-            raise
-        done = result(image, run.run_id, stopped=False)
-        final = transfer.costs(image.to(dev))
-        run.log_metrics({f"final_{k}": v for k, v in final.row().items() if "/" not in k}, len(history))
-        run.log_metrics({"seconds_per_step": done.seconds_per_step}, len(history))
-        _log_outputs(run, done)
-    return done
+        start = time.perf_counter()
+        finished = lane.fit(loop, 1, total_steps=cfg.steps)
+        seconds = (time.perf_counter() - start) / max(len(watch.rows), 1)
+        image = step.before if lane.lane.error is not None else step.image  # diverged: the last good image
+        grams = {name: (transfer.g_s[name][0].cpu().numpy(), transfer.grams(image, name).numpy())
+                 for name in transfer.g_s}
+        res = StyleResult(to_uint8(image), content_np, style_np, watch.rows, watch.snapshots, grams, cfg, is_pretrained,
+                          transfer.bf16, dev.type, seconds, None, lane.lane.stopped, note,
+                          beta if cfg.style_on else 0.0, lane.lane.error)
+        if finished:
+            final = transfer.costs(image.to(dev))
+            lane.run.log_metrics({f"final_{k}": v for k, v in final.row().items() if "/" not in k}, len(watch.rows))
+            lane.run.log_metrics({"seconds_per_step": res.seconds_per_step}, len(watch.rows))
+        _log_outputs(lane.run, res)
+    res.run_id = lane.lane.run_id
+    return res
 
 
 def _log_outputs(run: tracking.TrackedRun, res: StyleResult) -> None:

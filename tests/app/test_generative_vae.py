@@ -1,7 +1,8 @@
 """The VAE tab of the GANs and VAEs page under AppTest: it renders, a tiny VAE on digits
-trains as a tracked job and every view appears with numbers that match the tracked run
-and the model, a huge learning rate fails with one sentence, and a download set that
-cannot be had offers the offline sample."""
+trains as a job in the worker process and every view appears with numbers that match the
+tracked run and the model saved with it, a huge learning rate shows the job panel's one
+sentence (the run FAILED, the job finished), and a download set that cannot be had offers
+the offline sample."""
 
 import io
 import json
@@ -10,8 +11,9 @@ import numpy as np
 from PIL import Image
 
 from core import tracking
-from core.generative.vae import encode_mean, latent_2d
+from core.generative.vae import encode_mean, latent_2d, load_vae
 from tests.app.helpers import by_label, chart, page, plotly_array, run_until, texts
+from ui.jobs import divergence_line
 
 
 def _metric(at, label: str) -> str:
@@ -48,12 +50,13 @@ def test_a_tiny_vae_trains_and_its_views_match_the_run(fresh_store):
     assert _metric(at, "KL on dev (nats)") == f"{run['metrics.final_dev_kl']:.2f}"
     assert run["run_id"] in texts(at)
     result = at.session_state["generative.vae.result"]
-    # the latent map: L = 2 is drawn as it is, at the encoder's means
+    assert result.lane.run_id == run["run_id"]
+    # the latent map: L = 2 is drawn as it is, at the means of the encoder the run saved
     spec = chart(at, "Dev images in latent space")
     assert "μ as it is" in json.dumps(spec["layout"]["title"], ensure_ascii=False)
     assert "the two latent dimensions z₁, z₂" in texts(at)
-    mu, _ = encode_mean(result.model, result.dev_images)
-    labels = result.dev_labels.numpy()
+    mu, _ = encode_mean(load_vae(run["run_id"]), result.images())
+    labels = result.dev_labels
     zero = [t for t in spec["data"] if t.get("name") == "0"][0]
     np.testing.assert_allclose(plotly_array(zero["x"]), mu[labels == 0, 0], rtol=1e-5, atol=1e-6)
     assert chart(at, "Latent-grid traversal") and "the whole latent plane over [−2.5, 2.5]²" in texts(at)
@@ -75,24 +78,29 @@ def test_a_larger_latent_space_is_drawn_through_pca(fresh_store):
     at = run_until(_train(at, latent=4), lambda a: "Finished in" in texts(a)).run()
     assert not at.exception
     result = at.session_state["generative.vae.result"]
-    _, how = latent_2d(encode_mean(result.model, result.dev_images)[0])
+    _, how = latent_2d(encode_mean(load_vae(result.lane.run_id), result.images())[0])
     assert "principal components" in how and how in texts(at) and chart(at, "Dev images in latent space (PCA of μ)")
     by_label(at.selectbox, "Horizontal: latent dimension").set_value(3)
     by_label(at.selectbox, "Vertical: latent dimension").set_value(4).run()
     assert not at.exception and "z3 (left to right) and z4 (bottom to top)" in texts(at)
 
 
-def test_a_huge_learning_rate_fails_with_one_sentence(fresh_store):
+def test_a_huge_learning_rate_shows_the_panels_one_sentence(fresh_store):
     at = page("generative").run()
-    at = run_until(_train(at, lr=1e4), lambda a: any("The training stopped" in e.value for e in a.error))
+    at = run_until(_train(at, lr=1e4), lambda a: "Finished in" in texts(a)).run()
     assert not at.exception
-    error = [e.value for e in at.error if "The training stopped" in e.value][0]
-    assert "loss became" in error and "smaller learning rate" in error and "VAEDiverged" not in error
-    assert tracking.search_runs()["status"].tolist() == ["FAILED"]
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["FAILED"]  # the run failed; the job finished
+    sentence = runs.iloc[0][f"tags.{tracking.TAG_ERROR}"]
+    assert sentence.startswith("the loss became") and sentence.endswith("— try a smaller learning rate")
+    # the job panel's line, and no other word about it (no class name, no page-made message)
+    assert [e.value for e in at.error] == [divergence_line("VAE", sentence)]
+    assert "VAEDiverged" not in texts(at) and "Lower the learning rate" not in texts(at)
     assert "Dev images in latent space" not in json.dumps([c.proto.spec for c in at.get("plotly_chart")])
 
 
-def test_a_download_set_that_cannot_be_had_offers_the_sample(fresh_store, offline):
+def test_a_download_set_that_cannot_be_had_offers_the_sample(fresh_store, offline, preloaded_runner):
+    preloaded_runner("tests.fake_offline")  # the job's worker has no network either
     at = page("generative").run()
     at = run_until(_train(at, dataset="mnist"), lambda a: any("The training stopped" in e.value for e in a.error))
     assert not at.exception

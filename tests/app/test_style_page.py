@@ -1,7 +1,9 @@
 """The Neural style transfer page under AppTest: a tiny transfer tracked end to end (the page's numbers
 against the tracked run and the downloaded PNG), Stop keeping the image so far, bad uploads and bad
 settings, the reconstructions tab — all offline: VGG-19's ImageNet weights cannot be downloaded here,
-so the page must say it runs with random weights."""
+so the page must say it runs with random weights. The jobs run in a worker process: the tests that start
+one give it no network either (``tests.fake_offline``), and the NaN test gives it a cost that turns NaN
+(``tests.fakes_style``)."""
 
 import io
 import re
@@ -27,7 +29,8 @@ def _png(arr) -> bytes:
     return buf.getvalue()
 
 
-def test_tiny_transfer_is_tracked_and_downloadable(fresh_store, offline):
+def test_tiny_transfer_is_tracked_and_downloadable(fresh_store, offline, preloaded_runner):
+    preloaded_runner("tests.fake_offline")
     at = _tiny(page("style").run())
     assert not at.exception
     assert "not on this machine yet" in texts(at)
@@ -56,7 +59,8 @@ def test_tiny_transfer_is_tracked_and_downloadable(fresh_store, offline):
     assert any("Gram" in m.value for m in at.markdown)
 
 
-def test_stop_keeps_the_image_so_far(fresh_store, offline):
+def test_stop_keeps_the_image_so_far(fresh_store, offline, preloaded_runner):
+    preloaded_runner("tests.fake_offline")
     at = _tiny(page("style").run(), steps=1000)
     by_label(at.button, "Start style transfer").click().run()
     run_until(at, lambda a: any(b.label == "Stop" for b in a.button) and _step(a) >= 3, every=0.5)
@@ -105,7 +109,8 @@ def test_settings_that_make_no_sense_are_explained(fresh_store):
     assert by_label(at.button, "Start style transfer").disabled
 
 
-def test_reconstructions_from_noise(fresh_store, offline):
+def test_reconstructions_from_noise(fresh_store, offline, preloaded_runner):
+    preloaded_runner("tests.fake_offline")
     at = page("style").run()
     by_label(at.multiselect, "Content layers").set_value(["conv1_2"])
     by_label(at.multiselect, "Style layers (the first …)").set_value([1, 2])
@@ -125,7 +130,7 @@ def test_reconstructions_from_noise(fresh_store, offline):
     assert "up to 3 of VGG-19's 16 convolutions" in captions
 
 
-def test_cached_imagenet_weights_are_used_and_named(fresh_store, offline):
+def test_cached_imagenet_weights_are_used_and_named(fresh_store, offline, preloaded_runner):
     """The pretrained path, offline: a seeded stand-in for VGG-19's weights file in the torch hub cache is read
     from there (no network), the page says the weights are on this machine, and the run is tagged imagenet."""
     import torch
@@ -135,7 +140,8 @@ def test_cached_imagenet_weights_are_used_and_named(fresh_store, offline):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(123)
         state = {f"features.{k}": v for k, v in vgg.build_features().state_dict().items()}
-    path = hub_path(vgg.URL)
+    preloaded_runner("tests.fake_offline")
+    path = hub_path(vgg.URL)  # TORCH_HOME crosses over to the worker
     path.parent.mkdir(parents=True)
     torch.save(state, path)
     at = _tiny(page("style").run())
@@ -152,31 +158,24 @@ def test_cached_imagenet_weights_are_used_and_named(fresh_store, offline):
     assert pretrained and torch.equal(module[0].weight, state["features.0.weight"])
 
 
-def test_a_cost_that_turns_nan_stops_with_a_message_and_keeps_the_last_image(fresh_store, offline, monkeypatch):
-    import torch
+NAN_AT_4 = "the cost became NaN at step 4 — try a smaller learning rate or β, or Adam instead of L-BFGS"
 
-    from core.style import transfer as T
 
-    real = T.Transfer.costs
-    calls = {"n": 0}
-
-    def costs(self, x):
-        c = real(self, x)
-        calls["n"] += 1
-        if calls["n"] > 4:  # the start evaluation (for the scale), then three good steps
-            c.total = c.total * torch.tensor(float("nan"))
-        return c
-
-    monkeypatch.setattr(T.Transfer, "costs", costs)
+def test_a_cost_that_turns_nan_shows_the_panels_sentence_and_keeps_the_last_image(fresh_store, offline,
+                                                                                   preloaded_runner):
+    preloaded_runner("tests.fake_offline", "tests.fakes_style")  # the worker's cost turns NaN at step 4
     at = _tiny(page("style").run())
     by_label(at.button, "Start style transfer").click().run()
-    at = run_until(at, lambda a: any("cost became NaN" in e.value for e in a.error)).run()
+    at = run_until(at, lambda a: "Finished in" in texts(a)).run()  # the job finishes; its run is FAILED
     assert not at.exception
-    assert "smaller learning rate" in " ".join(e.value for e in at.error)
-    assert "The last image before the cost became NaN" in texts(at)
+    # the job panel's one sentence, and no message of the page's own
+    assert [e.value for e in at.error] == [f"Style transfer diverged: {NAN_AT_4}. Its run is tracked as FAILED."]
+    assert "The last good image (after step 3) is kept below, downloadable and tracked." in texts(at)
+    assert "Generated G after 3 steps (VGG-19 with random weights)" in [c for im in at.image for c in im.captions]
     assert by_label(at.get("download_button"), "Download the image (PNG)")
     run = tracking.search_runs().iloc[0]
     assert run["status"] == "FAILED"
-    assert "cost became NaN at step 4" in run[f"tags.{tracking.TAG_ERROR}"]
+    assert run[f"tags.{tracking.TAG_ERROR}"] == NAN_AT_4
+    assert len(tracking.metric_history(run["run_id"], "J_total")) == 3  # the three good steps
     names = [name for name, _ in tracking.image_artifacts(run["run_id"], limit=20)]
     assert any(name.endswith("result.png") for name in names)

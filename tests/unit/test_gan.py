@@ -1,9 +1,11 @@
 """GANs (core.generative.gan, .classifier, .toy): the losses against the course's V(D, G), the
-saturating gradient of the minimax loss, k D-steps per G-step, tracked runs (FINISHED, FAILED on a
-NaN, KILLED on Stop), the Fréchet distance against closed forms and scipy, class and mode coverage
-on hand-made sets, the toy presets, config validation and the figures."""
+saturating gradient of the minimax loss, k D-steps per G-step in the one loop, tracked runs (FINISHED,
+FAILED with the sentence when a loss explodes, KILLED on Stop, each handing back plain data and a
+generator the page can load), the Fréchet distance against closed forms and scipy, class and mode
+coverage on hand-made sets, the toy presets, config validation and the figures."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,15 +14,20 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from core import tracking
+from core.generative import classifier
 from core.generative.classifier import class_coverage, digit_classifier, frechet_distance, gaussian_stats
 from core.generative.gan import (
+    EXPLODED,
     GanConfig,
-    GanDiverged,
+    GanStep,
+    Hooks,
     discriminator_loss,
+    generate,
     generator_loss,
     image_grid,
+    load_generator,
+    noise,
     run_gan,
-    train_gan,
     value_function,
 )
 from core.generative.toy import (
@@ -33,10 +40,16 @@ from core.generative.toy import (
     toy_centers,
     toy_data,
 )
+from core.jobs import FINISHED, KILLED, Recorder, run_job  # a job's statuses (a run's are upper case)
 from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, loss_curves, sample_grid, toy_frames
-from core.training import CancelToken, TrainingCancelled
+from core.training import Loop, TrainingDiverged
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 TINY = dict(dataset="digits", max_train=192, batch_size=64, width=8, z_dim=16, eval_samples=100, n_timeline=16)
+# the sentence of a GAN whose loss explodes (the old loop's, less its "the game diverged;": the job panel says it)
+EXPLODED_SENTENCE = re.compile(r"the (generator|discriminator) loss became (NaN|infinite|huge \(\S+\)) at generator "
+                               r"step \d+ — try smaller learning rates \(2e-4 is the DCGAN paper's\)")
 
 
 def _course_v(real_logits, fake_logits):
@@ -49,24 +62,15 @@ def _run(run_id):
     return runs[runs["run_id"] == run_id].iloc[0]
 
 
-class _Ctx:
-    def __init__(self, stop_after_epochs=None):
-        self.cancel = CancelToken()
-        self.rows, self.images, self.stop_after = {}, {}, stop_after_epochs
-
-    def push(self, series, **row):
-        self.rows.setdefault(series, []).append(row)
-        if series == "gan/epochs" and self.stop_after and len(self.rows[series]) >= self.stop_after:
-            self.cancel.cancel()
-
-    def report(self, *a, **k):
-        pass
-
-    def image(self, name, image):
-        self.images[name] = image
-
-    def warn(self, message):
-        pass
+def _last_grid_from_the_logged_generator(res):
+    """The fixed noise batch's samples drawn by the generator loaded from the run, as run_gan draws them."""
+    G = load_generator(res.run_id)
+    cfg = res.config
+    side = math.isqrt(cfg.n_timeline)
+    n_fixed = G.n_classes * side if G.n_classes else cfg.n_timeline
+    z = noise(n_fixed, G.z_dim, torch.Generator().manual_seed(cfg.seed + 1))
+    labels = torch.arange(n_fixed) // side if G.n_classes else None
+    return image_grid(generate(G, z, labels), cols=side)
 
 
 # ------------------------------------------------------------------------------------------ the losses
@@ -116,13 +120,24 @@ def test_k_discriminator_steps_per_generator_step():
     handle = register_optimizer_step_post_hook(hook)
     try:
         rows = []
-        stats = train_gan(pair, X, k=3, epochs=3, batch_size=8, device="cpu", on_step=rows.append, sync_every=4)
+        step = GanStep(pair, X, k=3, batch_size=8, device="cpu")
+        hist = Loop(step, callbacks=[Hooks(lambda s, e, v: rows.append({"step": s, **v}))], sync_every=4).run(3)
     finally:
         handle.remove()
-    assert counts == {"D": 24, "G": 8} and stats.d_steps == 24 and stats.g_steps == 8  # 8 batches × 3 epochs, every 3rd
-    assert [r["step"] for r in rows] == list(range(1, 9))
+    assert counts == {"D": 24, "G": 8} and step.d_steps == 24 and step.g_steps == 8  # 8 batches × 3 epochs, every 3rd
+    assert [r["step"] for r in rows] == list(range(1, 9)) and hist.steps_done == 8  # the loop counts G steps
     assert all(0 <= r["d_real"] <= 1 and 0 <= r["d_fake"] <= 1 and r["V"] == pytest.approx(-r["d_loss"]) for r in rows)
-    assert train_gan(build_toy_pair(ToyConfig(hidden=8)), X, epochs=5, batch_size=8, device="cpu", max_steps=11).g_steps == 11
+    assert hist.step_loss == [r["g_loss"] for r in rows]  # the monitored value: G's loss
+    step = GanStep(build_toy_pair(ToyConfig(hidden=8)), X, batch_size=8, device="cpu")
+    assert Loop(step).run(5, max_steps=11).steps_done == 11 and step.g_steps == 11
+
+
+def test_the_step_declares_its_explosion_bound_and_names_both_players():
+    step = GanStep(build_toy_pair(ToyConfig(hidden=8)), toy_data("ring", 64)[0], batch_size=8, device="cpu")
+    assert step.bound == EXPLODED == 1e6 and step.monitor == "g_loss" and step.unit == "generator step"
+    exc = TrainingDiverged(3, 2e6, what=step.labels["d_loss"], unit=step.unit, advice=step.advice)
+    assert str(exc) == "the discriminator loss became huge (2e+06) at generator step 3 — try smaller learning rates " \
+                       "(2e-4 is the DCGAN paper's)"
 
 
 # ------------------------------------------------------------------------------------------ tracked runs
@@ -130,16 +145,23 @@ def test_k_discriminator_steps_per_generator_step():
 
 @pytest.mark.parametrize("model", ["mlp", "cgan", "dcgan"])
 def test_a_tiny_gan_run_is_tracked_finished_with_one_timeline_entry_per_epoch(model):
-    cfg = GanConfig(model=model, epochs=2, **TINY)
-    ctx = _Ctx()
+    cfg = assert_plain(GanConfig(model=model, epochs=2, **TINY), "config")
+    ctx = Recorder("generative.gan")
     res = run_gan(ctx, cfg, device="cpu")
+    assert res.status == "FINISHED" and not res.stopped and res.error is None
     assert res.epochs_done == len(res.timeline) == 2 and [r["epoch"] for r in res.epochs] == [1, 2]
     rows = 10 if model == "cgan" else 4  # the conditional timeline has one row per class
     assert res.timeline[0].shape == (rows * 28 + (rows - 1) * 2, 4 * 28 + 3 * 2) and res.timeline[0].dtype == np.uint8
-    assert len(res.rows) == 2 * (192 // 64) and len(ctx.rows["gan"]) == len(res.rows)
+    snap = ctx.snapshot()
+    assert len(res.rows) == 2 * (192 // 64) and snap.metrics["gan"] == res.rows  # the live rows are the result's
+    assert [r["fd"] for r in snap.metrics["gan/epochs"]] == [r["fd"] for r in res.epochs]
     assert all(math.isfinite(r["fd"]) and r["fd"] >= 0 and 1 <= r["classes_covered"] <= 10 for r in res.epochs)
     assert sum(res.coverage) == 100 and res.classes == tuple("0123456789")
-    assert (res.pair.n_classes == 10) == (model == "cgan")
+    assert (res.n_classes == 10) == (model == "cgan")
+    plain = assert_plain(res)
+    np.testing.assert_array_equal(plain.timeline[-1], res.timeline[-1])
+    # the page's generator, loaded from the run's weights, is the one that drew the last epoch's samples
+    np.testing.assert_array_equal(_last_grid_from_the_logged_generator(res), res.timeline[-1])
     run = _run(res.run_id)
     assert run["experiment"] == "generative" and run["status"] == "FINISHED" and run["params.model"] == model
     assert tracking.metric_history(res.run_id, "fd")["step"].tolist() == [1, 2]
@@ -149,21 +171,41 @@ def test_a_tiny_gan_run_is_tracked_finished_with_one_timeline_entry_per_epoch(mo
     assert any("by_label" in n for n in names) == (model == "cgan")
 
 
-def test_a_huge_learning_rate_fails_the_run_with_a_message():
-    cfg = GanConfig(model="mlp", epochs=3, lr_g=1e3, lr_d=1e3, **{**TINY, "eval_samples": 0})
-    with pytest.raises(GanDiverged, match="diverged; try smaller learning rates") as info:
-        run_gan(None, cfg, device="cpu")
-    res = info.value.result
-    assert res.error and res.error == str(info.value) and "loss became" in res.error
-    assert _run(res.run_id)["status"] == "FAILED"
+def test_a_huge_learning_rate_fails_the_run_with_one_sentence_and_the_job_finishes():
+    cfg = assert_plain(GanConfig(model="mlp", epochs=3, lr_g=1e3, lr_d=1e3, **{**TINY, "eval_samples": 0}), "config")
+    ctx = Recorder("generative.gan")
+    ending = run_job(run_gan, ctx, cfg)
+    assert ending.status == FINISHED  # a diverged training is not a failed job
+    res = assert_plain(ending.result)
+    assert res.status == "FAILED" and res.diverged and not res.stopped and not res.has_generator
+    assert EXPLODED_SENTENCE.fullmatch(res.error), res.error
+    assert ctx.snapshot().diverged == (("GAN", res.error),)  # said once, for the job panel
+    run = _run(res.run_id)
+    assert run["status"] == "FAILED" and run[f"tags.{tracking.TAG_ERROR}"] == res.error
+    assert res.timeline == [] and res.rows == []  # it exploded at the first generator step
 
 
 def test_stop_keeps_the_timeline_so_far_and_ends_killed():
-    cfg = GanConfig(model="mlp", epochs=5, **{**TINY, "eval_samples": 0})
-    with pytest.raises(TrainingCancelled) as info:
-        run_gan(_Ctx(stop_after_epochs=2), cfg, device="cpu")
-    res = info.value.result
-    assert res.stopped and len(res.timeline) == 2 and _run(res.run_id)["status"] == "KILLED"
+    cfg = assert_plain(GanConfig(model="mlp", epochs=5, **{**TINY, "eval_samples": 0}), "config")
+    ending = run_job(run_gan, StopAfter("gan/epochs", 2, "generative.gan"), cfg)
+    assert ending.status == KILLED  # the job hands back its typed partial outcome
+    res = assert_plain(ending.result)
+    assert res.stopped and res.status == "KILLED" and len(res.timeline) == 2 and len(res.rows) == 2 * (192 // 64)
+    assert _run(res.run_id)["status"] == "KILLED"
+    # the weights of a stopped run are logged: the page can still sample what was trained
+    assert res.has_generator
+    np.testing.assert_array_equal(_last_grid_from_the_logged_generator(res), res.timeline[-1])
+
+
+def test_stop_while_the_digit_classifier_trains_ends_killed_before_the_gan(fresh_store):
+    cfg = GanConfig(model="mlp", epochs=2, **{**TINY, "seed": 5})  # a seed no other test has a classifier for
+    ending = run_job(run_gan, StopAfter("classifier", 3, "generative.gan"), cfg)
+    assert ending.status == KILLED
+    res = assert_plain(ending.result)
+    assert res.stopped and res.run_id is None and res.timeline == [] and not res.has_generator
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["tags.kind"] == "classifier"
+    assert ("digits", 5) not in classifier._CACHE  # a half-trained classifier is not kept
 
 
 def test_the_digit_classifier_is_trained_once_and_reads_digits():
@@ -235,12 +277,33 @@ def test_mode_coverage_on_hand_made_samples():
 
 
 def test_the_toy_presets_collapse_and_stay_healthy_with_the_default_seed():
-    healthy = run_toy(None, ToyConfig(**PRESETS["healthy"]))
+    healthy = run_toy(None, assert_plain(ToyConfig(**PRESETS["healthy"]), "config"))
     collapse = run_toy(None, ToyConfig(**PRESETS["collapse"]))
     assert healthy.final_coverage >= 7
     assert collapse.final_coverage <= 4
     assert len(healthy.frames) == 1 + healthy.config.steps // healthy.config.every
-    assert _run(healthy.run_id)["status"] == "FINISHED"
+    assert _run(healthy.run_id)["status"] == "FINISHED" and healthy.status == "FINISHED" and not healthy.stopped
+    assert assert_plain(healthy).final_coverage == healthy.final_coverage
+
+
+def test_stop_keeps_the_toy_frames_so_far_and_ends_killed():
+    cfg = assert_plain(ToyConfig(steps=500, every=10, hidden=16), "config")
+    ending = run_job(run_toy, StopAfter("toy", 25, "generative.toy"), cfg)
+    assert ending.status == KILLED
+    res = assert_plain(ending.result)
+    assert res.stopped and len(res.rows) == 25 and [f.step for f in res.frames] == [0, 10, 20]
+    assert _run(res.run_id)["status"] == "KILLED"
+
+
+def test_a_toy_gan_that_explodes_ends_failed_with_the_sentence():
+    cfg = ToyConfig(steps=200, every=10, hidden=16, lr_g=1e3, lr_d=1e3)
+    ctx = Recorder("generative.toy")
+    ending = run_job(run_toy, ctx, cfg)
+    assert ending.status == FINISHED
+    res = assert_plain(ending.result)
+    assert res.diverged and EXPLODED_SENTENCE.fullmatch(res.error), res.error
+    assert ctx.snapshot().diverged == (("toy GAN", res.error),)
+    assert _run(res.run_id)["status"] == "FAILED" and res.frames[0].step == 0
 
 
 # ------------------------------------------------------------------------------------------ config, figures

@@ -91,7 +91,7 @@ def test_cnn_fast_path_on_gpu_trains_lenet_in_channels_last_bf16():
 
 def test_style_transfer_on_gpu_runs_bf16_and_agrees_with_the_cpu_costs():
     from core.style import vgg
-    from core.style.transfer import StyleConfig, Transfer, optimize
+    from core.style.transfer import StyleConfig, Transfer, style_loop
 
     torch.manual_seed(0)
     net = vgg.build_features()
@@ -104,7 +104,8 @@ def test_style_transfer_on_gpu_runs_bf16_and_agrees_with_the_cpu_costs():
     assert float(c_gpu.total) == pytest.approx(float(c_cpu.total), rel=1e-3)
     fast = Transfer(StyleConfig(steps=15, size=128, style_strength=None, beta=1e4), content, style, net, CUDA)
     assert fast.bf16  # precision "auto" on a GPU with bf16
-    rows = []
-    image = optimize(fast, on_step=lambda s, c, im: rows.append(float(c.total)))
-    assert image.device.type == "cuda" and torch.isfinite(image).all()
+    loop = style_loop(fast)
+    rows = loop.run(1).step_loss  # J_total per step, read back through the one loop
+    image = loop.step.image
+    assert len(rows) == 15 and image.device.type == "cuda" and torch.isfinite(image).all()
     assert rows[-1] < rows[0]

@@ -1,4 +1,4 @@
-"""The style transfer engine: image preparation, settings, costs, the optimiser loop, the tracked jobs.
+"""The style transfer engine: image preparation, settings, costs, the closure step in the one loop, the tracked jobs.
 
 Everything runs on tiny images (32 px) with a seeded random-init VGG-19 passed in explicitly (no weights
 file is needed). References: the course's costs recomputed here in numpy from the extractor's activations
@@ -9,6 +9,7 @@ through ``core.tracking``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -17,11 +18,14 @@ import torch
 from PIL import Image, ImageDraw
 
 from core import tracking
-from core.device import fast_bf16
+from core.device import fast_bf16, seed_everything
+from core.jobs import FINISHED, KILLED, Outcome, Recorder, run_job
 from core.style import transfer as T
 from core.style import vgg
 from core.style.reconstruct import ReconstructConfig, ReconstructRequest, run_reconstructions
-from core.training import CancelToken, TrainingCancelled, TrainingDiverged
+from core.training import Callback, CancelToken, Loop, Step, TrainingCancelled, TrainingDiverged
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 NOTE = "VGG-19 runs with random weights in this test."
@@ -106,34 +110,6 @@ def _course_costs(acts_c, acts_s, acts_g, cfg: T.StyleConfig, beta: float) -> di
         js += lam * j
     out.update(J_content=jc, J_style=js, J_total=cfg.alpha * jc + beta * js)
     return out
-
-
-class _Ctx:
-    """A JobContext look-alike: records what the job reports; its cancel token fires after ``stop_after`` steps."""
-
-    def __init__(self, stop_after: int | None = None):
-        self.cancel = CancelToken()
-        self.stop_after = stop_after
-        self.rows: list[dict] = []
-        self.images: dict[str, np.ndarray] = {}
-        self.warnings: list[str] = []
-        self.progress: list[float] = []
-
-    def report(self, progress=None, message=None):
-        if progress is not None:
-            self.progress.append(progress)
-
-    def push(self, series, **row):
-        assert series == "costs"
-        self.rows.append(row)
-        if self.stop_after is not None and row["step"] >= self.stop_after:
-            self.cancel.cancel()
-
-    def image(self, name, image):
-        self.images[name] = image
-
-    def warn(self, message):
-        self.warnings.append(message)
 
 
 def _request(cfg: T.StyleConfig) -> T.StyleRequest:
@@ -322,10 +298,44 @@ def test_bf16_costs_are_within_a_few_percent_of_fp32(net):
 # ======================================================================================== optimise
 
 
+class _Seen(Callback):
+    """Records every step the loop reports: (step, values, the image after the step)."""
+
+    def __init__(self, stop_at: int | None = None, token: CancelToken | None = None):
+        self.rows: list[tuple[int, dict, torch.Tensor]] = []
+        self.loop: Loop | None = None
+        self.stop_at, self.token = stop_at, token
+
+    def on_step(self, step, epoch, values):
+        self.rows.append((step, dict(values), self.loop.step.image.clone()))
+        if step == self.stop_at:
+            self.token.cancel()
+
+
 def _record(transfer, **kw):
-    seen: list[tuple[int, dict, torch.Tensor]] = []
-    image = T.optimize(transfer, on_step=lambda k, costs, img: seen.append((k, costs.row(), img.clone())), **kw)
-    return image, seen
+    seen = _Seen()
+    loop = T.style_loop(transfer, callbacks=[seen], **kw)
+    seen.loop = loop
+    loop.run(1)
+    return loop.step.image, seen.rows
+
+
+def test_the_style_step_is_a_closure_step_of_the_one_loop(net):
+    c, s = _pair()
+    tr = T.Transfer(_config(beta=5.0), c, s, net, CPU)
+    loop = T.style_loop(tr, steps=7)
+    step = loop.step
+    assert isinstance(step, T.StyleStep) and isinstance(step, Step) and loop.sync_every == 1
+    assert step.monitor == "J_total" and step.bound is None  # NaN/inf only: no explosion bound
+    assert step.advice == "try a smaller learning rate or β, or Adam instead of L-BFGS"
+    assert isinstance(step.opt, torch.optim.LBFGS) and step.opt.defaults["max_iter"] == 1
+    assert isinstance(T.StyleStep(T.Transfer(_config(optimizer="Adam", learning_rate=0.1), c, s, net, CPU)).opt,
+                      torch.optim.Adam)
+    hist = loop.run(1)
+    assert hist.steps_done == 7 and len(hist.epochs) == 1  # one epoch of `steps` steps
+    assert set(hist.step_values) == {"J_content", "J_style", "J_style/conv1_1", "J_style/conv2_1"}
+    with pytest.raises(ValueError, match="at least 1"):
+        T.StyleStep(tr, steps=0)
 
 
 @pytest.mark.parametrize("optimizer, lr", [("L-BFGS", 1.0), ("Adam", 0.05)])
@@ -389,18 +399,16 @@ def test_content_start_with_content_only_cost_starts_at_zero(net):
 def test_a_cancel_after_three_steps_stops_with_the_image_so_far(net):
     c, _ = _pair()
     tr = T.Transfer(_config(optimizer="Adam", learning_rate=0.05, steps=10), c, None, net, CPU)
-    token, steps = CancelToken(), []
-
-    def on_step(k, costs, img):
-        steps.append(k)
-        if k == 3:
-            token.cancel()
-
+    token = CancelToken()
+    seen = _Seen(stop_at=3, token=token)
+    loop = T.style_loop(tr, callbacks=[seen], cancel=token, generator=torch.Generator().manual_seed(0))
+    seen.loop = loop
     with pytest.raises(TrainingCancelled) as info:
-        T.optimize(tr, on_step=on_step, cancel=token, generator=torch.Generator().manual_seed(0))
-    assert steps == [1, 2, 3]
-    image = info.value.image
-    assert image.shape == c.shape and bool(torch.isfinite(image).all())
+        loop.run(1)
+    assert [k for k, _, _ in seen.rows] == [1, 2, 3] and info.value.history.steps_done == 3
+    assert not hasattr(info.value, "image")  # the image stays with the step, never on the exception
+    image = loop.step.image
+    assert torch.equal(image, seen.rows[-1][2]) and bool(torch.isfinite(image).all())
     assert 0 <= float(image.min()) and float(image.max()) <= 1
     assert not torch.equal(image, tr.start_image(torch.Generator().manual_seed(0)))  # three steps were taken
 
@@ -421,32 +429,88 @@ def _nan_from_second_step(monkeypatch):
     monkeypatch.setattr(T.Transfer, "costs", costs)
 
 
-def test_a_nan_cost_raises_style_diverged_naming_the_step(net, monkeypatch):
+NAN_AT_2 = "the cost became NaN at step 2 — try a smaller learning rate or β, or Adam instead of L-BFGS"
+
+
+def test_a_nan_cost_stops_the_loop_with_the_sentence_and_keeps_the_last_good_image(net, monkeypatch):
     _nan_from_second_step(monkeypatch)
     c, _ = _pair()
     tr = T.Transfer(_config(optimizer="Adam", learning_rate=0.05, steps=6), c, None, net, CPU)
-    seen = []
-    with pytest.raises(T.StyleDiverged) as info:
-        T.optimize(tr, on_step=lambda k, *_: seen.append(k), generator=torch.Generator().manual_seed(0))
+    seen = _Seen()
+    loop = T.style_loop(tr, callbacks=[seen], generator=torch.Generator().manual_seed(0))
+    seen.loop = loop
+    with pytest.raises(TrainingDiverged) as info:
+        loop.run(1)
     exc = info.value
-    assert isinstance(exc, TrainingDiverged) and exc.step == 2 and seen == [1]
-    message = str(exc)
-    assert "NaN at step 2" in message and "smaller learning rate" in message and "β" in message
-    assert exc.image.shape == c.shape and bool(torch.isfinite(exc.image).all())
+    assert exc.step == 2 and [k for k, _, _ in seen.rows] == [1]
+    assert str(exc) == NAN_AT_2
+    assert not hasattr(exc, "image")
+    assert torch.equal(loop.step.before, seen.rows[0][2])  # the image after step 1, the last good one
+    assert bool(torch.isfinite(loop.step.before).all())
+
+
+def test_pixels_that_turn_nan_are_a_divergence_even_when_the_cost_is_finite(net):
+    """A NaN gradient (the cost itself finite) makes Adam's pixels NaN: the one rule catches it at that step."""
+    c, _ = _pair()
+    tr = T.Transfer(_config(optimizer="Adam", learning_rate=0.05, steps=6), c, None, net, CPU)
+    seen = _Seen()
+    loop = T.style_loop(tr, callbacks=[seen], generator=torch.Generator().manual_seed(0))
+    seen.loop = loop
+    step = loop.step
+    calls = {"n": 0}
+
+    def poison(grad):
+        calls["n"] += 1
+        return grad * float("nan") if calls["n"] == 3 else grad
+
+    step.x.register_hook(poison)
+    with pytest.raises(TrainingDiverged) as info:
+        loop.run(1)
+    assert str(info.value) == NAN_AT_2.replace("step 2", "step 3")
+    assert [k for k, _, _ in seen.rows] == [1, 2]
+    assert math.isfinite(loop.history.step_values["J_content"][-1])  # the cost of step 3 itself was finite
+    assert not bool(torch.isfinite(step.image).all())
+    assert torch.equal(step.before, seen.rows[-1][2])  # kept: the image after step 2
 
 
 # ============================================================================================= jobs
 
 
+def _reference_image(net, cfg: T.StyleConfig, steps: int) -> np.ndarray:
+    """The image the job should hold after ``steps`` steps: the same set-up, optimised directly."""
+    c, s = T.prepare_pair(_content(), _style() if cfg.style_on else None, cfg.size)
+    tr = T.Transfer(cfg, _tensor(c), _tensor(s) if s is not None else None, net, CPU)
+    tr.balance()
+    loop = T.style_loop(tr, steps=steps, generator=seed_everything(cfg.seed))
+    loop.run(1)
+    return T.to_uint8(loop.step.image)
+
+
+def _job(net):
+    """run_style as a job function with this module's VGG-19 (what the worker would load)."""
+    return functools.partial(T.run_style, features_module=(net, False, NOTE), device=CPU)
+
+
 def test_run_style_tracks_one_finished_run_with_everything(net, store):
     cfg = _config(init="content", steps=4, every=2, beta=0.0, style_strength=0.3)
-    ctx = _Ctx()
+    ctx = Recorder("style")
     before = len(tracking.search_runs())
-    res = T.run_style(ctx, _request(cfg), features_module=(net, False, NOTE), device=CPU)
-    assert not res.stopped and res.steps_done == 4 and not res.pretrained and res.note == NOTE and not res.bf16
-    assert ctx.warnings == [NOTE] and [r["step"] for r in ctx.rows] == [1, 2, 3, 4]
+    request = _request(cfg)
+    assert_plain(request, "config")
+    assert request.content.dtype == np.uint8 and request.content.shape == (32, 48, 3)  # plain pixels cross over
+    res = T.run_style(ctx, request, features_module=(net, False, NOTE), device=CPU)
+    assert isinstance(res, Outcome) and not res.stopped and res.error is None and not res.diverged
+    assert res.steps_done == 4 and not res.pretrained and res.note == NOTE and not res.bf16
+    snap = ctx.snapshot()
+    assert snap.warnings == (NOTE,) and [r["step"] for r in snap.metrics["costs"]] == [1, 2, 3, 4]
+    assert snap.diverged == ()
+    assert [r["J_total"] for r in snap.metrics["costs"]] == [r["J_total"] for r in res.history]
+    assert np.array_equal(snap.images["current"], res.image)  # the live view's last image is the result
     assert res.image.shape == res.content.shape == res.style.shape == (21, 32, 3) and res.image.dtype == np.uint8
     assert [k for k, _ in res.snapshots] == [0, 2, 4]
+    assert np.array_equal(res.image, _reference_image(net, cfg, 4))
+    copy = assert_plain(res)
+    assert np.array_equal(copy.image, res.image) and copy.history == res.history
 
     assert len(tracking.search_runs()) == before + 1  # one tracked run per call
     run = _run(res.run_id)
@@ -455,7 +519,7 @@ def test_run_style_tracks_one_finished_run_with_everything(net, store):
     assert float(run["params.beta_used"]) == pytest.approx(res.beta) and res.beta > 0
     assert run["tags.weights"] == "random" and run["tags.precision"] == "fp32"
     assert run["tags.content_image"] == "shapes" and run["tags.style_image"] == "stripes"
-    for key in ("J_content", "J_style", "J_total"):
+    for key in ("J_content", "J_style", "J_total", "J_style/conv1_1"):
         hist = tracking.metric_history(res.run_id, key)
         assert hist["step"].tolist() == [1, 2, 3, 4]
         assert hist["value"].tolist() == pytest.approx([r[key] for r in res.history], rel=1e-6)
@@ -477,11 +541,15 @@ def test_run_style_tracks_one_finished_run_with_everything(net, store):
 
 def test_run_style_stopped_mid_way_ends_killed_with_the_steps_so_far(net, store):
     cfg = _config(optimizer="Adam", learning_rate=0.05, steps=10, every=5, beta=1.0, style_strength=0.3)
-    ctx = _Ctx(stop_after=3)
-    with pytest.raises(TrainingCancelled) as info:
-        T.run_style(ctx, _request(cfg), features_module=(net, False, NOTE), device=CPU)
-    res = info.value.result
-    assert res.stopped and res.steps_done == 3 and res.image.shape == (21, 32, 3)
+    ctx = StopAfter("costs", 3, "style")
+    ending = run_job(_job(net), ctx, _request(cfg))
+    assert ending.status == KILLED and ending.error is None  # the job hands back its typed partial outcome
+    res = ending.result
+    assert isinstance(res, T.StyleResult) and res.stopped and res.error is None
+    assert res.steps_done == 3 and res.image.shape == (21, 32, 3)
+    assert np.array_equal(res.image, _reference_image(net, cfg, 3))  # the image after the third step
+    assert ctx.snapshot().diverged == ()
+    assert_plain(res)
     assert _run(res.run_id)["status"] == "KILLED"
     hist = tracking.metric_history(res.run_id, "J_total")
     assert hist["step"].tolist() == [1, 2, 3]
@@ -490,34 +558,45 @@ def test_run_style_stopped_mid_way_ends_killed_with_the_steps_so_far(net, store)
     assert {"images/result.png", "images/content.png", "images/style.png"} <= names
 
 
-def test_run_style_with_a_nan_cost_ends_failed_with_the_message(net, store, monkeypatch):
-    _nan_from_second_step(monkeypatch)
+def test_run_style_with_a_nan_cost_ends_failed_with_the_sentence_and_the_last_good_image(net, store, monkeypatch):
     cfg = _config(optimizer="Adam", learning_rate=0.05, steps=6)
-    with pytest.raises(T.StyleDiverged) as info:
-        T.run_style(None, _request(cfg), features_module=(net, False, NOTE), device=CPU)
-    res = info.value.result
-    assert res.steps_done == 1 and not res.stopped
+    after_one = _reference_image(net, cfg, 1)
+    _nan_from_second_step(monkeypatch)
+    ctx = Recorder("style")
+    ending = run_job(_job(net), ctx, _request(cfg))
+    assert ending.status == FINISHED  # a diverged training is not a failed job: its run is FAILED
+    res = ending.result
+    assert res.error == NAN_AT_2 and res.diverged and not res.stopped
+    assert res.steps_done == 1 and np.array_equal(res.image, after_one)
+    assert ctx.snapshot().diverged == (("Style transfer", NAN_AT_2),)  # said once, for the job panel
+    assert_plain(res)
     run = _run(res.run_id)
-    assert run["status"] == "FAILED"
-    error = run["tags.dll.error"]
-    assert "NaN at step 2" in error and "smaller learning rate or β" in error
+    assert run["status"] == "FAILED" and run["tags.dll.error"] == NAN_AT_2
+    assert "images/result.png" in {path for path, _ in tracking.image_artifacts(res.run_id)}
 
 
-def _reconstruct(net, **kw):
+def _reconstruct(net, ctx=None, **kw):
     cfg = ReconstructConfig(**{**dict(content_layers=("conv1_2",), style_depths=(1, 2), steps=15, size=32,
                                       precision="fp32", seed=0), **kw})
     req = ReconstructRequest(cfg, _content(), _style(), content_name="shapes", style_name="stripes")
-    return cfg, run_reconstructions(None, req, features_module=(net, False, NOTE), device=CPU)
+    assert_plain(req, "config")
+    return cfg, run_reconstructions(ctx, req, features_module=(net, False, NOTE), device=CPU)
 
 
 def test_run_reconstructions_tracks_one_run_with_every_image(net, store):
     before = len(tracking.search_runs())
-    _, res = _reconstruct(net, steps=3)
+    ctx = Recorder("style.reconstruct")
+    _, res = _reconstruct(net, ctx, steps=3)
     assert [(r.kind, r.label) for r in res.items] == [
         ("content", "conv1_2"), ("style", "conv1_1"), ("style", "conv1_1 … conv2_1")]
-    assert not res.pretrained and res.note == NOTE and not res.stopped
+    assert isinstance(res, Outcome) and not res.pretrained and res.note == NOTE and not res.stopped
+    assert res.error is None
     assert all(r.image.shape == (21, 32, 3) and r.image.dtype == np.uint8 for r in res.items)
     assert all(math.isfinite(r.first_cost) and r.final_cost <= r.first_cost for r in res.items)
+    assert_plain(res)
+    snap = ctx.snapshot()
+    assert set(snap.images) == {"content conv1_2", "style conv1_1", "style conv1_1 … conv2_1"}
+    assert [r["step"] for r in snap.metrics["style conv1_1"]] == [1, 2, 3]
     assert len(tracking.search_runs()) == before + 1
     run = _run(res.run_id)
     assert run["status"] == "FINISHED" and run["experiment"] == "style"
@@ -525,7 +604,38 @@ def test_run_reconstructions_tracks_one_run_with_every_image(net, store):
     names = {path for path, _ in tracking.image_artifacts(res.run_id)}
     assert names == {"images/content.png", "images/style.png", "images/content_conv1_2.png",
                      "images/style_conv1_1.png", "images/style_conv1_1-conv2_1.png"}
-    assert len(tracking.metric_history(res.run_id, "J/content/conv1_2")) == 3
+    hist = tracking.metric_history(res.run_id, "J/content/conv1_2")
+    assert hist["step"].tolist() == [1, 2, 3]
+    assert hist["value"].iloc[0] == pytest.approx(res.items[0].first_cost, rel=1e-6)
+    assert hist["value"].iloc[-1] == pytest.approx(res.items[0].final_cost, rel=1e-6)
+    assert len(tracking.metric_history(res.run_id, "J/style/conv1_1-conv2_1")) == 3
+
+
+def test_run_reconstructions_stopped_keeps_what_was_finished(net, store):
+    ctx = StopAfter("style conv1_1", 2, "style.reconstruct")
+    cfg = ReconstructConfig(content_layers=("conv1_2",), style_depths=(1, 2), steps=4, size=32, precision="fp32")
+    req = ReconstructRequest(cfg, _content(), _style())
+    ending = run_job(functools.partial(run_reconstructions, features_module=(net, False, NOTE), device=CPU), ctx, req)
+    assert ending.status == KILLED
+    res = ending.result
+    assert res.stopped and res.error is None
+    assert [(r.kind, r.label) for r in res.items] == [("content", "conv1_2")]  # the second one was stopped
+    assert len(ctx.snapshot().metrics["style conv1_1"]) == 2 and "style conv1_1 … conv2_1" not in ctx.snapshot().metrics
+    assert_plain(res)
+    assert _run(res.run_id)["status"] == "KILLED"
+    names = {path for path, _ in tracking.image_artifacts(res.run_id)}
+    assert names == {"images/content.png", "images/style.png", "images/content_conv1_2.png"}
+
+
+def test_run_reconstructions_with_a_nan_cost_ends_failed_with_the_sentence(net, store, monkeypatch):
+    _nan_from_second_step(monkeypatch)
+    ctx = Recorder("style.reconstruct")
+    _, res = _reconstruct(net, ctx, steps=4)
+    assert res.error == NAN_AT_2 and not res.stopped and res.items == []  # the rest is not run
+    assert ctx.snapshot().diverged == (("Reconstruction (content conv1_2)", NAN_AT_2),)
+    assert_plain(res)
+    run = _run(res.run_id)
+    assert run["status"] == "FAILED" and run["tags.dll.error"] == NAN_AT_2
 
 
 def test_content_reconstruction_from_conv1_2_comes_close_to_the_content(net, store):

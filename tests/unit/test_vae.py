@@ -2,20 +2,23 @@
 moments and gradients against the closed form, the Bernoulli reconstruction term against
 PyTorch's BCE, the packed output against the objective, the views' helpers, and tiny
 tracked trainings on digits (the loss goes down, β = 0 lets the KL term run away, a huge
-learning rate ends FAILED with a message, a Stop keeps the partial model)."""
+learning rate ends the run FAILED with the sentence while the job finishes, a Stop keeps the
+partial model), each handing back plain data and a model the page loads from the run."""
 
-import time
+import io
+import re
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as torch_kl
 
 from core import tracking
 from core.cnn.data import ImageData
-from core.generative import VAE, VAEConfig, VAEDiverged, VAEObjective, kl_divergence, reconstruction_loss, reparameterize
+from core.generative import VAE, VAEConfig, VAEObjective, kl_divergence, reconstruction_loss, reparameterize
 from core.generative.vae import (
     decode,
     encode_mean,
@@ -23,13 +26,18 @@ from core.generative.vae import (
     latent_2d,
     latent_grid,
     load_images,
+    load_vae,
+    pack_images,
     reconstruct,
     run_vae,
     sample_prior,
+    unpack_images,
 )
-from core.jobs import JobManager
+from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.plots.static import image_grid
 from core.plots.vae import image_mosaic, latent_scatter, loss_terms
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 
@@ -165,9 +173,12 @@ def test_views_helpers():
 
 
 def test_a_tiny_vae_is_tracked_and_learns(fresh_store, digits):
-    cfg = VAEConfig(dataset="digits", latent_dim=4, epochs=4, batch_size=32, lr=3e-3, hidden=64)
+    cfg = assert_plain(VAEConfig(dataset="digits", latent_dim=4, epochs=4, batch_size=32, lr=3e-3, hidden=64), "config")
     res = run_vae(None, cfg, device=CPU, data=digits)
-    assert res.lane.status == "FINISHED" and not res.model.training
+    assert res.lane.status == "FINISHED" and not res.stopped and res.has_model
+    plain = assert_plain(res)
+    torch.testing.assert_close(plain.images(), digits.dev[0])  # the dev images the views use, as trained on
+    np.testing.assert_array_equal(plain.dev_labels, digits.dev[1].numpy())
     dev = [r["dev_loss"] for r in res.terms]
     assert [r["epoch"] for r in res.terms] == [1, 2, 3, 4]
     assert dev[-1] < dev[0] - 3, dev
@@ -183,8 +194,14 @@ def test_a_tiny_vae_is_tracked_and_learns(fresh_store, digits):
         hist = tracking.metric_history(run["run_id"], key)
         assert hist["step"].tolist() == [1, 2, 3, 4]
         np.testing.assert_allclose(hist["value"], [r[key] for r in res.terms], rtol=1e-6)
-    images = {p for p, _ in tracking.image_artifacts(run["run_id"])}
-    assert {"images/reconstructions.png", "images/prior_samples.png", "images/latent_grid.png"} <= images
+    images = dict(tracking.image_artifacts(run["run_id"]))
+    assert {"images/reconstructions.png", "images/prior_samples.png", "images/latent_grid.png"} <= set(images)
+    # the model the page loads from the run's weights is the trained one: it draws the logged prior samples
+    model = load_vae(res.lane.run_id)
+    assert not model.training and model.latent_dim == 4
+    drawn = image_grid(sample_prior(model, 64, cfg.seed), cols=8)
+    logged = np.asarray(Image.open(io.BytesIO(images["images/prior_samples.png"])))
+    np.testing.assert_array_equal(logged, (np.clip(drawn, 0, 1) * 255).round().astype(np.uint8))
 
 
 def test_without_the_kl_term_the_codes_drift_away_from_the_prior(fresh_store, digits):
@@ -197,29 +214,42 @@ def test_without_the_kl_term_the_codes_drift_away_from_the_prior(fresh_store, di
     assert kl[0.0][-1] > 3 * kl[1.0][-1], kl
 
 
-def test_a_huge_learning_rate_fails_with_a_message(fresh_store, digits):
-    cfg = VAEConfig(dataset="digits", latent_dim=4, epochs=3, batch_size=32, lr=1e4, hidden=64)
-    with pytest.raises(VAEDiverged, match="NaN|infinite"):
-        run_vae(None, cfg, device=CPU, data=digits)
+def test_a_huge_learning_rate_fails_the_run_with_one_sentence_and_the_job_finishes(fresh_store, digits):
+    cfg = assert_plain(VAEConfig(dataset="digits", latent_dim=4, epochs=3, batch_size=32, lr=1e4, hidden=64), "config")
+    ctx = Recorder("generative.vae")
+    ending = run_job(lambda c, cf: run_vae(c, cf, device=CPU, data=digits), ctx, cfg)
+    assert ending.status == FINISHED and ending.error is None  # a diverged training is not a failed job
+    res = assert_plain(ending.result)
+    assert res.lane.status == "FAILED" and not res.stopped and not res.has_model
+    assert re.fullmatch(r"the loss became (NaN|infinite) at step \d+ — try a smaller learning rate", res.lane.error)
+    assert ctx.snapshot().diverged == (("VAE", res.lane.error),)  # said once, for the job panel
     run = tracking.search_runs().iloc[0]
-    assert run["status"] == "FAILED" and "smaller learning rate" in run[f"tags.{tracking.TAG_ERROR}"]
-    # as a job: failed, with the sentence (no class name) for the page
-    mgr = JobManager(limit=1)
-    job = mgr.submit("generative.vae", lambda ctx, c: run_vae(ctx, c, device=CPU, data=digits), cfg)
-    snap = mgr.wait(job.id, 60)
-    assert snap.status == "failed" and snap.error.startswith("loss became") and snap.error_type == "VAEDiverged"
+    assert run["status"] == "FAILED" and run[f"tags.{tracking.TAG_ERROR}"] == res.lane.error
+    with pytest.raises(ValueError, match="saved no weights"):
+        load_vae(run["run_id"])
 
 
 def test_a_stop_keeps_the_partial_model(fresh_store, digits):
-    mgr = JobManager(limit=1)
-    cfg = VAEConfig(dataset="digits", epochs=200, batch_size=16, hidden=32)
-    job = mgr.submit("generative.vae", lambda ctx, c: run_vae(ctx, c, device=CPU, data=digits), cfg)
-    end = time.time() + 60
-    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("vae/terms", [])) < 1:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 60)
-    assert snap.status == "killed" and snap.result.lane.status == "KILLED" and snap.result.model is not None
-    row = snap.metrics["vae/terms"][0]
+    cfg = assert_plain(VAEConfig(dataset="digits", epochs=200, batch_size=16, hidden=32), "config")
+    ctx = StopAfter("vae/terms", 1, "generative.vae")
+    ending = run_job(lambda c, cf: run_vae(c, cf, device=CPU, data=digits), ctx, cfg)
+    assert ending.status == KILLED  # the job hands back its typed partial outcome
+    res = assert_plain(ending.result)
+    assert res.stopped and res.lane.status == "KILLED" and res.has_model and len(res.terms) == 1
+    row = ctx.snapshot().metrics["vae/terms"][0]
     assert row["epoch"] == 1 and {"dev_recon", "dev_kl", "train_recon", "train_kl"} <= set(row)
-    assert tracking.search_runs()["status"].tolist() == ["KILLED"]
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["run_id"] == res.lane.run_id
+    model = load_vae(res.lane.run_id)  # what was trained until Stop, from the run's weights
+    assert model.latent_dim == cfg.latent_dim and np.isfinite(sample_prior(model, 4)).all()
+
+
+def test_images_travel_packed_without_loss():
+    eight_bit = torch.randint(0, 256, (5, 1, 4, 4)).float() / 255
+    packed = pack_images(eight_bit)
+    assert packed.dtype == np.uint8  # 4× smaller than float32
+    torch.testing.assert_close(unpack_images(packed), eight_bit, rtol=0, atol=1e-7)
+    sixteen_levels = torch.randint(0, 17, (5, 1, 4, 4)).float() / 16  # scikit-learn's digits
+    packed = pack_images(sixteen_levels)
+    assert packed.dtype == np.float32
+    torch.testing.assert_close(unpack_images(packed), sixteen_levels, rtol=0, atol=0)
