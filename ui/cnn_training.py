@@ -11,13 +11,13 @@ import torch
 
 from core.cnn.data import DATASETS
 from core.cnn.degradation import DEPTHS, DegradationConfig, DegradationResult, run_degradation
-from core.cnn.training import MODELS, TrainConfig, TrainResult, run_training
+from core.cnn.training import MODELS, TrainConfig, TrainResult, load_tracked, run_training
 from core.device import pick_device
-from core.experiment import FINISHED, series_with_suffix
+from core.experiment import FINISHED, SKIPPED, series_with_suffix
 from core.optimizers import OPTIMIZERS
 from core.plots.cnn import degradation_bars, degradation_curves, enlarge
 from core.plots.training import lane_curves
-from ui import jobs, shell
+from ui import jobs, shell, tracked
 from ui.tables import confusion_with_csv, csv_button, table_with_csv
 
 PAGE = "cnn"
@@ -112,10 +112,14 @@ def _train_results(result: TrainResult) -> None:
                                    "predicted": spec.classes[r["predicted"]], "confidence": r["confidence"],
                                    "p(true class)": r["p_true"]} for r in result.mistakes])
             csv_button(st, "Download the mistakes (CSV)", table, "misclassified.csv", f"{PAGE}.mistakes_csv")
-    buf = io.BytesIO()
-    torch.save(result.model.state_dict(), buf)
-    st.download_button("Download the trained weights (.pt)", buf.getvalue(), f"{lane.name.lower()}_{spec.dataset}.pt",
-                       key=f"{PAGE}.weights", help="A PyTorch state dict; load it with torch.load(..., weights_only=True).")
+    loaded = tracked.network_or_none(load_tracked, lane.run_id, "The trained network")
+    if loaded is not None:
+        model, _ = loaded
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        st.download_button("Download the trained weights (.pt)", buf.getvalue(),
+                           f"{lane.name.lower()}_{spec.dataset}.pt", key=f"{PAGE}.weights",
+                           help="A PyTorch state dict; load it with torch.load(..., weights_only=True).")
     st.caption(f"Tracked as run `{lane.run_id}` in the *cnn* experiment. The Inside tab looks into this network.")
 
 
@@ -163,14 +167,15 @@ def _degradation_view(snap) -> None:
     plain = result.plain if result else {k: k.startswith("plain") for k in epochs}
     if epochs:
         st.plotly_chart(degradation_curves(epochs, depth, plain), key=f"{PAGE}.deg_curves")
-    if result is None or not result.lanes:
+    lanes = [] if result is None else [lane for lane in result.lanes if lane.status != SKIPPED]
+    if not lanes:
         return
-    errors = {lane.name: result.train_error(lane.name) for lane in result.lanes}
+    errors = {lane.name: result.train_error(lane.name) for lane in lanes}
     st.plotly_chart(degradation_bars(errors, depth, plain), key=f"{PAGE}.deg_bars")
     rows = [{"network": lane.name, "layers": depth[lane.name], "skip connections": "no" if plain[lane.name] else "yes",
              "status": lane.status, "train error": errors[lane.name],
              "dev error": None if lane.dev_accuracy is None else 1 - lane.dev_accuracy,
-             "seconds per epoch": lane.seconds_per_epoch, "run": lane.run_id} for lane in result.lanes]
+             "seconds per epoch": lane.seconds_per_epoch, "run": lane.run_id} for lane in lanes]
     percent = st.column_config.NumberColumn(format="percent")
     table_with_csv(pd.DataFrame(rows), "Download the results (CSV)", "plain_vs_residual.csv", f"{PAGE}.deg_csv",
                    column_config={"train error": percent, "dev error": percent,

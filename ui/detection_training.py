@@ -14,9 +14,7 @@ from core.detection.training import (
     DetectorConfig,
     DetectorResult,
     draw_scene,
-    evaluate_outputs,
     examples_png,
-    postprocess,
     run_detector,
 )
 from core.experiment import FINISHED, series_with_suffix
@@ -101,7 +99,7 @@ def _results(result: DetectorResult) -> None:
     score = c1.slider("Shapes: score threshold", 0.0, 0.95, float(result.score_threshold), 0.05, key=f"{PAGE}.train_score",
                       help="Slots scoring p_c · (best class probability) at or below this are dropped.")
     iou_t = c2.slider("Shapes: NMS IoU threshold", 0.0, 1.0, float(result.nms_iou), 0.05, key=f"{PAGE}.train_iou")
-    ev = evaluate_outputs(result.test_outputs, result.test_boxes, result.test_labels, grid, score, iou_t)
+    ev = result.rescore(score, iou_t)
     left, right = st.columns([2, 3])
     with left:
         rows = [{"class": classes[c], "AP@0.5": ap, "objects": ev.curves[c].n_gt} for c, ap in ev.per_class.items()]
@@ -116,7 +114,7 @@ def _results(result: DetectorResult) -> None:
                 "The white lines are the grid: each box comes from the cell that holds its centre. Lower the score "
                 "threshold to see the weaker duplicates from neighbouring cells and anchors that NMS removes.")
     for ex in result.examples[:SHOWN_SCENES]:
-        raw, _, kept = postprocess(ex.output, grid, score, iou_t)
+        raw, _, kept = ex.detections(score, iou_t)
         truth = draw_scene(ex.image, classes, grid, truth=(ex.truth_boxes, ex.truth_labels))
         images = [truth, draw_scene(ex.image, classes, grid, raw), draw_scene(ex.image, classes, grid, kept)]
         captions = [f"scene {ex.index}: {len(ex.truth_labels)} true", f"before NMS: {len(raw.scores)} boxes",

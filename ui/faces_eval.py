@@ -7,13 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from core.faces.training import FaceResult, embed, verify
 from core.faces.verification import OneShotEval, accuracy_at, one_shot_evaluation
 from core.plots.cnn import enlarge
 from core.plots.faces import distance_histograms, embedding_scatter, roc_figure
-from ui.faces_views import PAGE, current_config, current_result, no_network
+from ui.faces_views import PAGE, current_config, current_result, network, no_network, unseen_inputs
 from ui.tables import csv_button
 from ui.upload import image_input
 
@@ -39,8 +38,8 @@ def evaluation_of(result: FaceResult, job: str) -> OneShotEval:
         return cached[1]
     cfg = current_config()
     base = result.untrained
-    ev = one_shot_evaluation(embed(result.model, result.spec.normalize(result.unseen_images)), base.labels,
-                             len(base.pairs), cfg.seed if cfg else 0)
+    ev = one_shot_evaluation(embed(network(result), unseen_inputs(result)), base.labels, len(base.pairs),
+                             cfg.seed if cfg else 0)
     st.session_state[f"{PAGE}.stopped_eval"] = (job, ev)
     return ev
 
@@ -58,13 +57,13 @@ def _use_best(key: str, best: float) -> None:
     st.session_state[key] = _clip_tau(best)
 
 
-def _tile(x: torch.Tensor) -> np.ndarray:
+def _tile(x: np.ndarray) -> np.ndarray:
     """An image [C, S, S] in [0, 1] → an enlarged uint8 RGB tile."""
-    a = x.detach().cpu().numpy()
+    a = np.asarray(x)
     return enlarge(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0), TILE)
 
 
-def _pair_tile(images: torch.Tensor, i: int, j: int) -> np.ndarray:
+def _pair_tile(images: np.ndarray, i: int, j: int) -> np.ndarray:
     """The two images side by side in a grey frame, with white space around the frame so
     that neighbouring pairs stay apart."""
     left, right = _tile(images[i]), _tile(images[j])
@@ -237,7 +236,7 @@ def _own(result: FaceResult, tau: float) -> None:
     if a is None or b is None:
         st.info("Choose both images to compare them.", icon=":material/compare:")
         return
-    v = verify(result.model, a.image, b.image, result.spec, tau)
+    v = verify(network(result), a.image, b.image, result.spec, tau)
     size = result.spec.size
     for col, picked, seen in ((c1, a, v.seen[0]), (c2, b, v.seen[1])):
         col.image([picked.image, enlarge(seen, 144)], width=144,

@@ -17,7 +17,7 @@ from core.jobs import FAILED, FINISHED, KILLED
 from core.plots.faces import epoch_losses, triplet_fractions
 from core.plots.training import lane_curves
 from ui import jobs, shell
-from ui.faces_views import JOB, PAGE, current_config, start_training
+from ui.faces_views import JOB, PAGE, current_config, network, start_training
 
 
 def _set_label(name: str) -> str:
@@ -138,8 +138,13 @@ def _finished(result: FaceResult, cfg: FaceConfig | None) -> None:
     if cfg is not None and cfg.margin > 0 and last is not None and abs(last - cfg.margin) < 0.05 * cfg.margin:
         st.warning(f"The training loss sits at α = {cfg.margin:g}: the embeddings have probably collapsed to nearly one "
                    "point. Try semi-hard mining, a smaller batch or a smaller learning rate.", icon=":material/warning:")
-    buf = io.BytesIO()
-    torch.save(result.model.state_dict(), buf)
-    st.download_button("Download the embedding network (.pt)", buf.getvalue(), f"siamese_{result.dataset}.pt",
-                       key=f"{PAGE}.weights", help="A PyTorch state dict of core.faces.embedding.EmbeddingNet.")
+    try:
+        net = network(result)
+    except ValueError as exc:
+        st.warning(f"The trained network cannot be loaded from its run: {exc}.", icon=":material/warning:")
+    else:
+        buf = io.BytesIO()
+        torch.save(net.state_dict(), buf)
+        st.download_button("Download the embedding network (.pt)", buf.getvalue(), f"siamese_{result.dataset}.pt",
+                           key=f"{PAGE}.weights", help="A PyTorch state dict of core.faces.embedding.EmbeddingNet.")
     st.caption(f"Tracked as run `{lane.run_id}` in the *faces* experiment. Next: the *One-shot evaluation* tab.")

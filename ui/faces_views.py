@@ -14,11 +14,11 @@ import torch
 from core.data import DatasetUnavailable
 from core.faces.data import load_identities
 from core.faces.embedding import EmbeddingNet
-from core.faces.training import FaceConfig, FaceResult, embed, input_spec, run_faces
+from core.faces.training import FaceConfig, FaceResult, embed, input_spec, load_network, run_faces
 from core.faces.triplets import STRATEGIES, batch_triplet_loss, mine_triplets, pairwise_sq_distances, triplet_kind
 from core.faces.triplets import triplet_loss as course_triplet_loss
 from core.plots.faces import batch_triplets, loss_vs_negative, triplet_plane
-from ui import jobs, shell
+from ui import jobs, shell, tracked
 from ui.tables import table_with_csv
 
 PAGE = "faces"
@@ -40,9 +40,23 @@ def _pos_key(name: str, axis: str) -> str:
 def current_result() -> tuple[FaceResult, str] | None:
     """(this session's trained network's result, its job id), or None when there is none."""
     result = st.session_state.get(f"{JOB}.result")
-    if result is None or getattr(result, "model", None) is None:
+    if not isinstance(result, FaceResult) or not result.has_network:
+        return None
+    try:
+        network(result)
+    except ValueError:  # its run or its weights are gone from the tracking store: as if there were none
         return None
     return result, str(st.session_state.get(f"{JOB}.job"))
+
+
+def network(result: FaceResult) -> EmbeddingNet:
+    """The result's trained embedding network, loaded from its tracked run (once per process)."""
+    return tracked.network(load_network, result.lane.run_id)
+
+
+def unseen_inputs(result: FaceResult) -> torch.Tensor:
+    """The unseen identities' images as the network takes them (standardised)."""
+    return result.spec.normalize(torch.from_numpy(result.unseen_images))
 
 
 def current_config() -> FaceConfig | None:
@@ -226,8 +240,8 @@ def _real_batch(margin: float) -> None:
     seed = shell.global_seed() + st.session_state.get(f"{PAGE}.batch_draw", 0)
     if net == THIS_SESSION and got:
         result = got[0]
-        model, where = result.model, "identities it never saw"
-        x = result.spec.normalize(result.unseen_images)
+        model, where = network(result), "identities it never saw"
+        x = unseen_inputs(result)
         y = torch.as_tensor(result.untrained.labels)
         names = result.names
         which = st.radio("Identities in the batch", ["Seen in training", "Never seen (the evaluation's)"],

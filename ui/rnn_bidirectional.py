@@ -67,9 +67,6 @@ def _view(snap) -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(accuracy_bars(result.accuracy, result.ceiling), key=f"{PAGE}.tag_bars")
     c2.plotly_chart(position_accuracy(result.per_position, result.ceiling), key=f"{PAGE}.tag_positions")
-    for lane in result.lanes:
-        if lane.status == "FAILED":
-            st.error(f"The {lane.name} tagger diverged: {lane.error}", icon=":material/error:")
     if snap.status != FINISHED:
         return
     if result.examples:

@@ -17,7 +17,7 @@ from core.rnn.viewer import (
     viewer_from_charlm,
 )
 from ui import shell
-from ui.rnn_charlm import PAGE, trained_lm
+from ui.rnn_charlm import PAGE, trained_lm, trained_network
 from ui.tables import csv_button
 
 RANDOM = "A random cell (untrained)"
@@ -65,7 +65,8 @@ def _viewer(source: str, kind: str, hidden: int) -> Viewer | None:
         if lm is None:
             return None
         result, trained_on = lm
-        return viewer_from_charlm(result.model, result.vocab, trained_on)
+        model = trained_network(result)
+        return None if model is None else viewer_from_charlm(model, result.vocab, trained_on)
     return _random_viewer(kind, hidden, shell.global_seed())
 
 

@@ -1,6 +1,6 @@
 """The RNNs page's character-language-model tab: choose a corpus (built in or an uploaded
 .txt), train an RNN/LSTM/GRU as a tracked job, watch loss, perplexity and samples live,
-then sample with a temperature."""
+then sample with a temperature from the trained network (loaded from its tracked run)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ from core.plots.training import lane_curves
 from core.rnn.charlm import (
     CORPORA,
     MAX_UPLOAD_BYTES,
+    CharLM,
     CharLMConfig,
     CharLMResult,
     CorpusError,
     decode_text,
+    load_charlm,
     run_charlm,
     sample_text_file,
 )
 from core.rnn.charlm import sample as lm_sample
-from ui import jobs, shell
+from ui import jobs, shell, tracked
 from ui.tables import csv_button
 
 PAGE = "rnn"
@@ -34,13 +36,19 @@ UPLOAD = "upload"
 
 
 def trained_lm() -> tuple[CharLMResult, str] | None:
-    """(this session's trained language model, what it was trained on), or None."""
+    """(this session's trained language model — finished or stopped, with its weights in its run —,
+    what it was trained on), or None."""
     result = st.session_state.get(f"{JOB}.result")
-    if not isinstance(result, CharLMResult) or result.model is None:
+    if not isinstance(result, CharLMResult) or not result.has_model:
         return None
     cfg: CharLMConfig | None = st.session_state.get(f"{PAGE}.lm_cfg")
     what = (cfg.text_name or CORPORA[cfg.corpus].noun) if cfg else "a text"
     return result, what
+
+
+def trained_network(result: CharLMResult) -> CharLM | None:
+    """The trained network of ``result``, loaded from its tracked run (None after a warning when it cannot be)."""
+    return tracked.network_or_none(load_charlm, result.run_id, "The trained model")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -126,8 +134,9 @@ def render_charlm() -> None:
 
 
 def _live(snap) -> None:
-    steps = snap.metrics.get("charlm", [])
-    epochs = snap.metrics.get("charlm/epochs", [])
+    lane = next((k for k in snap.metrics if "/" not in k and k not in ("samples", "perplexity")), "")  # the cell
+    steps = snap.metrics.get(lane, [])
+    epochs = snap.metrics.get(f"{lane}/epochs", [])
     samples = snap.metrics.get("samples", [])
     result: CharLMResult | None = snap.result if isinstance(snap.result, CharLMResult) else None
     unigram = result.unigram if result else None
@@ -148,11 +157,7 @@ def _live(snap) -> None:
     if snap.status == KILLED:
         st.caption("Stopped: the model as it was is kept, and you can sample from it below.")
     lane = result.lane
-    if lane.status == "FAILED":
-        st.error(f"The training diverged: {lane.error}. Nothing useful was learned; lower the learning rate.",
-                 icon=":material/error:")
-        return
-    if snap.status != FINISHED:
+    if snap.status != FINISHED or lane.status == "FAILED":  # a diverged training: the job panel says so
         return
     m = st.columns(4)
     ppl = result.final_perplexity
@@ -186,8 +191,11 @@ def _sampler(result: CharLMResult, trained_on: str) -> None:
         st.warning(f"Not in the model's vocabulary: {', '.join(repr(c) for c in missing)}. Remove them to sample.",
                    icon=":material/keyboard:")
         return
+    model = trained_network(result)
+    if model is None:
+        return
     prime = ("\n" + start) if result.lines or not start else start
-    texts = lm_sample(result.model, result.vocab, n=n, temperature=temp, seed=shell.global_seed(), start=prime,
+    texts = lm_sample(model, result.vocab, n=n, temperature=temp, seed=shell.global_seed(), start=prime,
                       max_len=30 if result.lines else 200, stop_at_newline=result.lines)
     shown = [start + t for t in texts]
     st.code("\n".join(shown) if result.lines else "\n\n".join(shown), language=None)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.plots.seq2seq import beam_tree
 from core.seq2seq import EOS, MAX_INPUT_CHARS, beam_translate
-from ui.seq2seq_common import JOBS, TASK_NAMES, current_result, offer_training, pick_variant
+from ui.seq2seq_common import JOBS, TASK_NAMES, current_result, network, offer_training, pick_variant
 from ui.tables import csv_button
 
 KEY = "seq2seq.beam"
@@ -42,8 +42,11 @@ def render_beam() -> None:
     text = c1.text_input("Input", EXAMPLES[task], max_chars=MAX_INPUT_CHARS * 2, key=f"{KEY}.text.{task}")
     width = c2.slider("Beam width B", 1, 10, 3, key=f"{KEY}.width")
     alpha = c3.slider("Length normalization α", 0.0, 1.0, 0.7, 0.05, key=f"{KEY}.alpha")
+    model = network(variant)
+    if model is None:
+        return
     try:
-        beam, greedy, clean = beam_translate(variant.model, result.codec, text, width, alpha, record_tree=True)
+        beam, greedy, clean = beam_translate(model, result.codec, text, width, alpha, record_tree=True)
     except ValueError as exc:
         st.warning(str(exc), icon=":material/edit:")
         return

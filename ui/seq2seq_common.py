@@ -1,6 +1,6 @@
-"""What the Sequence models page's tabs share: the trained models kept in the session, a
-quick training with defaults, the training form's hyper-parameters, the live view of a
-training job, the results table and the "type something and translate it" box."""
+"""What the Sequence models page's tabs share: the trained models of the session (loaded from
+their tracked runs), a quick training with defaults, the training form's hyper-parameters, the
+live view of a training job, the results table and the "type something and translate it" box."""
 
 from __future__ import annotations
 
@@ -11,10 +11,19 @@ import streamlit as st
 
 from core.jobs import FINISHED
 from core.plots.seq2seq import attention_heatmap, loss_curves
-from core.seq2seq import MAX_INPUT_CHARS, Seq2SeqConfig, Seq2SeqResult, VariantResult, run_seq2seq, translate
+from core.seq2seq import (
+    MAX_INPUT_CHARS,
+    Seq2Seq,
+    Seq2SeqConfig,
+    Seq2SeqResult,
+    VariantResult,
+    load_seq2seq,
+    run_seq2seq,
+    translate,
+)
 from core.seq2seq.model import CELLS
 from core.seq2seq.training import VARIANTS
-from ui import jobs, shell
+from ui import jobs, shell, tracked
 from ui.tables import csv_button
 
 PAGE = "seq2seq"
@@ -115,11 +124,9 @@ def results_table(result: Seq2SeqResult, task: str) -> None:
                      "run": v.lane.run_id or ""})
     cols = st.columns(max(len(result.variants), 1) * 2)
     for i, v in enumerate(result.variants.values()):
-        if v.exact_match is not None:
+        if v.exact_match is not None:  # a diverged variant has none: the job panel says why
             cols[2 * i].metric(f"Exact match ({v.variant})", f"{v.exact_match:.1%}")
             cols[2 * i + 1].metric(f"BLEU ({v.variant})", f"{v.bleu:.1f}", help=f"{v.bleu / 100:.3f} on the course's 0–1 scale")
-        elif v.lane.error:
-            cols[2 * i].error(f"{v.variant}: {v.lane.error}")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"exact match": st.column_config.NumberColumn(format="%.1f %%")})
     unit = "characters" if result.codec.bleu_tokenize == "char" else "words (sacrebleu's 13a tokenizer)"
@@ -134,6 +141,11 @@ def results_table(result: Seq2SeqResult, task: str) -> None:
         if wrong:
             with st.expander(f"Some mistakes ({sum(not p['correct'] for p in preds)} in all)"):
                 st.dataframe(pd.DataFrame(wrong), hide_index=True, width="stretch")
+
+
+def network(variant: VariantResult) -> Seq2Seq | None:
+    """The trained network of ``variant``, loaded from its tracked run (None after a warning when it cannot be)."""
+    return tracked.network_or_none(load_seq2seq, variant.run_id, f"The trained {variant.variant} model")
 
 
 def pick_variant(result: Seq2SeqResult, key: str) -> VariantResult:
@@ -152,8 +164,11 @@ def translate_box(task: str, example: str, label: str) -> None:
         return
     variant = pick_variant(result, key=f"{JOBS[task]}.variant")
     text = st.text_input(label, example, max_chars=MAX_INPUT_CHARS * 2, key=f"{JOBS[task]}.text")
+    model = network(variant)
+    if model is None:
+        return
     try:
-        t = translate(variant.model, result.codec, text)
+        t = translate(model, result.codec, text)
     except ValueError as exc:
         st.warning(str(exc), icon=":material/edit:")
         return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -14,7 +12,15 @@ from core.plots.training import epoch_bars, lane_curves
 from core.transfer import backbones as B
 from core.transfer.augment import AugmentSpec
 from core.transfer.data import check_classes
-from core.transfer.training import IMAGE_SIZES, METHODS, SCRATCH, TransferConfig, TransferResult, run_training
+from core.transfer.training import (
+    IMAGE_SIZES,
+    METHODS,
+    SCRATCH,
+    TransferConfig,
+    TransferJob,
+    TransferResult,
+    run_training,
+)
 from ui import jobs, shell, transfer_classes
 from ui.tables import confusion_with_csv, table_with_csv
 
@@ -29,22 +35,25 @@ def _colors(lanes) -> dict[str, str]:
     return {n: SCRATCH_COLOR if n == SCRATCH else PRETRAINED_COLOR for n in lanes}
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _state(name: str, path: str) -> dict:
-    """The backbone's ImageNet state dict, loaded once per process (``path`` keys the cache on TORCH_HOME)."""
-    return B.load_state(name)
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _weights_ready(name: str, path: str) -> bool:
+    """Download the backbone's ImageNet weights into the torch hub cache if needed and check that they
+    hold the backbone, once per process (``path`` keys the cache on TORCH_HOME); the training job reads
+    them from there itself."""
+    B.load_state(name)
+    return True
 
 
-def weights(name: str) -> dict | None:
-    """The ImageNet weights (downloaded first if needed), or ``None`` with the reason remembered."""
+def weights(name: str) -> bool:
+    """True when the ImageNet weights are here (downloaded first if needed); else False, with the reason remembered."""
     try:
         with st.spinner(f"Loading the ImageNet weights of {name}…"):
-            state = _state(name, str(B.pretrained.hub_path(B.spec(name).url)))
+            _weights_ready(name, str(B.pretrained.hub_path(B.spec(name).url)))
     except B.WeightsUnavailable as exc:
         st.session_state.setdefault(FAILED, {})[name] = str(exc)
-        return None
+        return False
     st.session_state.get(FAILED, {}).pop(name, None)
-    return state
+    return True
 
 
 def result() -> TransferResult | None:
@@ -112,8 +121,7 @@ def _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment)
     if problems:
         st.error("The classes are not ready: " + " ".join(problems) + " Fix them in the first tab.")
         return
-    state = None if st.session_state.get(FAILED, {}).get(name) else weights(name)
-    pretrained = state is not None
+    pretrained = not st.session_state.get(FAILED, {}).get(name) and weights(name)
     if not pretrained:
         st.warning(st.session_state[FAILED][name] + " This training runs from scratch only.", icon=":material/cloud_off:")
     try:
@@ -123,9 +131,9 @@ def _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment)
     except ValueError as exc:
         st.error(str(exc))
         return
-    snapshot = {k: list(v) for k, v in classes.items()}  # the job keeps its own copy of the pictures
+    job = TransferJob.of(cfg, classes)  # the job gets its own copy of the pictures, as plain arrays
     what = f"{name}, {method if pretrained else 'from scratch'}"
-    jobs.start(JOB, partial(run_training, classes=snapshot, state=state), cfg, name=what)
+    jobs.start(JOB, run_training, job, name=what)
 
 
 def _view(snap) -> None:
@@ -151,7 +159,7 @@ def _results(res: TransferResult) -> None:
         rows.append({"network": name, "status": lane.status, "dev accuracy": lane.dev_accuracy,
                      "train accuracy": lane.measures.get("final_train_accuracy"),
                      "seconds per epoch": lane.seconds_per_epoch, "parameters trained": lr_.trainable,
-                     "run": lane.run_id, "error": lane.error or ""})
+                     "run": lane.run_id})
     done = {n: r for n, r in res.lanes.items() if r.lane.status == FINISHED}
     if done:
         st.plotly_chart(epoch_bars({n: r.lane.dev_accuracy for n, r in done.items()},

@@ -10,11 +10,12 @@ from PIL import Image
 from core.experiment import FINISHED
 from core.plots.cnn import probability_bars
 from core.plots.static import png_bytes
+from core.transfer import backbones as B
 from core.transfer.cam import overlay, predict
 from core.transfer.data import EXAMPLE_SETS, example_set
 from core.transfer.export import export_bundle
-from core.transfer.training import TransferResult
-from ui import transfer_training, upload
+from core.transfer.training import LaneResult, TransferResult, load_network
+from ui import tracked, transfer_training, upload
 
 PAGE = "transfer"
 EXPORTS = f"{PAGE}.exports"  # {(comparison, lane): ExportBundle}
@@ -40,7 +41,8 @@ def render() -> None:
         "check that the bright region sits on the object, not on the background."
     )
     res = transfer_training.result()
-    done = {n: r for n, r in (res.lanes.items() if res else []) if r.lane.status == FINISHED and r.model is not None}
+    done = {n: r for n, r in (res.lanes.items() if res else [])
+            if r.lane.status == FINISHED and r.lane.run_id is not None}
     if not done:
         st.info("Train a network in the *Train* tab first; it appears here when it has finished.",
                 icon=":material/school:")
@@ -50,22 +52,32 @@ def render() -> None:
     lane_name = st.radio("Network", names, index=names.index(best.lane.name), horizontal=True, key=f"{PAGE}.use_lane",
                          format_func=lambda n: f"{n} ({done[n].lane.dev_accuracy:.0%} on dev)")
     chosen = done.get(lane_name) or best
+    try:
+        model = network(chosen)
+    except ValueError as exc:
+        st.error(f"The trained network cannot be loaded from its run: {exc}.", icon=":material/error:")
+        return
     picture = upload.image_input(f"{PAGE}.picture", label="Picture", camera=True, max_side=1024,
                                  extra_samples=_fresh_examples())
     if picture is not None:
-        _prediction(res, chosen, picture)
+        _prediction(res, model, picture)
     st.divider()
-    _export(res, lane_name, chosen)
+    _export(res, lane_name, model)
 
 
-def _prediction(res: TransferResult, chosen, picture) -> None:
+def network(chosen: LaneResult) -> B.TransferNet:
+    """The lane's trained network, rebuilt from its tracked run (once per process)."""
+    return tracked.network(load_network, chosen.lane.run_id)
+
+
+def _prediction(res: TransferResult, model: B.TransferNet, picture) -> None:
     size = res.cfg.image_size
-    first = predict(chosen.model, picture.image, size)
+    first = predict(model, picture.image, size)
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     target = c1.selectbox("Explain the class", list(res.names), index=first.predicted, key=f"{PAGE}.cam_class",
                           help="The map shows what speaks for this class; by default the predicted one.")
     strength = c2.slider("Map strength", 0.0, 1.0, 0.5, 0.05, key=f"{PAGE}.cam_strength")
-    pred = first if res.names.index(target) == first.predicted else predict(chosen.model, picture.image, size,
+    pred = first if res.names.index(target) == first.predicted else predict(model, picture.image, size,
                                                                              target=res.names.index(target))
     shown = overlay(pred.view, pred.heatmap, strength).resize((320, 320), Image.Resampling.BILINEAR)
     left, mid, right = st.columns([1, 1, 2])
@@ -83,7 +95,7 @@ def _prediction(res: TransferResult, chosen, picture) -> None:
                         icon=":material/download:")
 
 
-def _export(res: TransferResult, lane_name: str, chosen) -> None:
+def _export(res: TransferResult, lane_name: str, model: B.TransferNet) -> None:
     st.subheader("Take it with you")
     key = (res.comparison, lane_name)
     bundles = st.session_state.setdefault(EXPORTS, {})
@@ -93,7 +105,7 @@ def _export(res: TransferResult, lane_name: str, chosen) -> None:
         if st.button("Prepare the downloads", icon=":material/package_2:", key=f"{PAGE}.export"):
             try:
                 with st.spinner("Tracing to TorchScript and converting to ONNX…"):
-                    bundle = export_bundle(chosen.model, res.names, res.cfg.image_size)
+                    bundle = export_bundle(model, res.names, res.cfg.image_size)
             except Exception as exc:  # noqa: BLE001 - an export failure is reported, the page goes on
                 st.error(f"The export failed ({type(exc).__name__}: {str(exc)[:200]}).")
                 return

@@ -4,24 +4,22 @@ training error than the shallower one — not overfitting, an optimisation diffi
 while the residual networks, identical except for their skip connections, do not degrade.
 
 :func:`run_degradation` trains the four networks on the same data, from the same seed, as
-tracked runs under one comparison tag, so the Runs page can set them side by side.
+one comparison (:func:`core.experiment.run_comparison`): tracked runs under one comparison
+tag, so the Runs page can set them side by side.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, field
 
 import torch
 
-from core import tracking
 from core.cnn import models
 from core.cnn.data import DATASETS, prepare_images
 from core.device import pick_device, seed_everything
-from core.experiment import KILLED, Lane, train_tracked
+from core.experiment import Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.training import TrainingCancelled
 
 DEPTHS = (8, 14, 20, 32, 44, 56)  # 6n + 2
 
@@ -68,49 +66,45 @@ class DegradationConfig:
 
 
 @dataclass
-class DegradationResult:
-    comparison: str
-    lanes: list[Lane] = field(default_factory=list)
+class DegradationResult(Comparison):
+    """The four lanes (shallow first; SKIPPED after a Stop), each network's depth and whether it is
+    plain, and the split sizes (plain data)."""
+
     depth: dict[str, int] = field(default_factory=dict)
     plain: dict[str, bool] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
 
     def train_error(self, name: str) -> float | None:
-        lane = next((lane for lane in self.lanes if lane.name == name), None)
+        lane = self.lane(name)
         acc = lane.measures.get("final_train_accuracy") if lane is not None else None
         return None if acc is None else 1.0 - acc
 
 
 def run_degradation(ctx: JobContext | None, cfg: DegradationConfig, device: torch.device | None = None) -> DegradationResult:
-    """Train plain and residual networks at ``cfg.shallow`` and ``cfg.deep`` layers (a job
-    function). A Stop keeps the lanes done so far on the exception's ``.result``."""
+    """Train plain and residual networks at ``cfg.shallow`` and ``cfg.deep`` layers as one
+    comparison (a job function). A diverged lane is FAILED and the next one trains; a Stop ends
+    the current lane KILLED and skips the rest (the result then says ``stopped``)."""
     device = device or pick_device()
     if ctx is not None:
         ctx.report(0.0, f"preparing {cfg.dataset}")
     data = prepare_images(cfg.dataset, size=cfg.image_size, max_train=cfg.n_train, max_dev=1000, seed=cfg.seed)
     train = (data.train[0].to(device), data.train[1].to(device))
     dev = (data.dev[0].to(device), data.dev[1].to(device))
-    result = DegradationResult(f"degradation-{uuid.uuid4().hex[:8]}", sizes=data.sizes)
-    plans = cfg.lanes()
-    for i, (name, depth, plain) in enumerate(plans):
-        result.depth[name], result.plain[name] = depth, plain
-        if ctx is not None:
-            ctx.report(i / len(plans), f"training {name} ({i + 1} of {len(plans)})")
-        seed_everything(cfg.seed)  # the same initial weights for the plain and the residual twin
-        model = models.cifar_resnet(depth, n_classes=len(data.spec.classes), in_channels=data.spec.channels,
-                                    plain=plain, width=cfg.width).to(device)
-        opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
-        params = {**asdict(cfg), "network": name, "depth": depth, "plain": plain}
-        try:
-            lane = train_tracked(ctx, "cnn", params, model, train, opt, name=name, dev=dev, epochs=cfg.epochs,
-                                 batch_size=cfg.batch_size, run_name=f"degradation: {name}",
-                                 tags={tracking.TAG_COMPARISON: result.comparison},
-                                 progress_span=(i / len(plans), (i + 1) / len(plans)), device=device, seed=cfg.seed,
-                                 figure_title=f"{name} ({depth} layers)")
-        except TrainingCancelled as exc:
-            exc.lane.status = KILLED
-            result.lanes.append(exc.lane)
-            exc.result = result
-            raise
-        result.lanes.append(lane)
-    return result
+
+    def plan(name: str, depth: int, plain: bool) -> LanePlan:
+        def train_lane(slot: LaneSlot) -> Lane:
+            seed_everything(cfg.seed)  # the same initial weights for the plain and the residual twin
+            model = models.cifar_resnet(depth, n_classes=len(data.spec.classes), in_channels=data.spec.channels,
+                                        plain=plain, width=cfg.width).to(device)
+            opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+            params = {**asdict(cfg), "network": name, "depth": depth, "plain": plain}
+            return train_tracked(slot, "cnn", params, model, train, opt, name=name, dev=dev, epochs=cfg.epochs,
+                                 batch_size=cfg.batch_size, run_name=f"degradation: {name}", device=device,
+                                 seed=cfg.seed, figure_title=f"{name} ({depth} layers)")
+
+        return LanePlan(name, train_lane)
+
+    lanes = cfg.lanes()
+    done = run_comparison(ctx, [plan(*lane) for lane in lanes], comparison=new_comparison("degradation"))
+    return DegradationResult(done.comparison, done.lanes, depth={name: d for name, d, _ in lanes},
+                             plain={name: p for name, _, p in lanes}, sizes=data.sizes)

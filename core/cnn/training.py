@@ -5,6 +5,10 @@ builds LeNet-5, a small VGG or a ResNet-20 (:mod:`core.cnn.models`), trains it w
 shared :func:`core.experiment.train_tracked` and, inside the run, logs the dev confusion
 matrix and the most confident mistakes as images. On a GPU it takes the fast path: the
 whole set on the device, channels-last memory layout (on a CPU too) and bf16 autocast.
+
+Its result is plain data (the lane, the input description, the confusion matrix and the
+mistakes); the trained network itself is the run's logged weights, rebuilt by
+:func:`load_tracked` from the run id (the "Inside the network" tab and the weights download).
 """
 
 from __future__ import annotations
@@ -23,10 +27,9 @@ from core.cnn import models
 from core.cnn.data import DATASETS, ImageData, InputSpec, prepare_images
 from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
-from core.jobs import JobContext
+from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.static import confusion_png, image_grid
-from core.training import TrainingCancelled
 
 PAGE = "cnn"
 MODELS = {
@@ -68,17 +71,24 @@ class TrainConfig:
 
 
 @dataclass
-class TrainResult:
-    """What a finished (or stopped) training leaves for the page."""
+class TrainResult(Outcome):
+    """What a finished, diverged or stopped training leaves for the page (plain data).
+
+    ``lane`` says how it ended (its ``run_id`` names the tracked run whose weights
+    :func:`load_tracked` rebuilds); the confusion matrix and the mistakes are there when it finished.
+    """
 
     lane: Lane
     spec: InputSpec
-    model: nn.Module | None = None  # on the CPU, in eval mode
     confusion: np.ndarray | None = None  # [K, K]: rows = true class, columns = predicted
     mistakes: list[dict[str, Any]] | None = None  # most confident wrong dev predictions
     mistake_images: np.ndarray | None = None  # [n, S, S] or [n, S, S, 3] in [0, 1]
     sizes: dict[str, int] | None = None
     device: str = "cpu"
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.lane.stopped
 
 
 def build_model(name: str, spec: InputSpec) -> nn.Module:
@@ -139,8 +149,9 @@ def run_training(ctx: JobContext | None, cfg: TrainConfig, device: torch.device 
                  data: ImageData | None = None) -> TrainResult:
     """Train ``cfg.model`` on ``cfg.dataset`` as one tracked run (a job function).
 
-    A diverged run comes back FAILED with the message; a Stop raises
-    :class:`core.training.TrainingCancelled` with ``.result`` holding what was done.
+    Returns the :class:`TrainResult` however the training ended: FINISHED (with the confusion
+    matrix and the mistakes), FAILED when it diverged (the lane holds the sentence) or KILLED
+    after a Stop (``stopped``; the weights trained so far are logged with the run).
     """
     device = device or pick_device()
     if ctx is not None:
@@ -173,16 +184,10 @@ def run_training(ctx: JobContext | None, cfg: TrainConfig, device: torch.device 
 
     params = {**asdict(cfg), "n_train": len(data.train[1]), "n_dev": len(data.dev[1]), "device": str(device),
               "input": asdict(spec)}  # what load_tracked needs to rebuild the network and its input
-    try:
-        result.lane = train_tracked(ctx, PAGE, params, model, (xt, data.train[1].to(device)), opt, name=cfg.model,
-                                    dev=(xd, data.dev[1].to(device)), epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                    run_name=f"{cfg.model} on {cfg.dataset}", device=device, seed=cfg.seed,
-                                    finish=finish, figure_title=f"{cfg.model} on {cfg.dataset}")
-    except TrainingCancelled as exc:
-        result.lane = exc.lane
-        exc.result = result
-        raise
-    result.model = model.to("cpu", memory_format=torch.contiguous_format).eval()
+    result.lane = train_tracked(ctx, PAGE, params, model, (xt, data.train[1].to(device)), opt, name=cfg.model,
+                                dev=(xd, data.dev[1].to(device)), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                                run_name=f"{cfg.model} on {cfg.dataset}", device=device, seed=cfg.seed,
+                                finish=finish, figure_title=f"{cfg.model} on {cfg.dataset}")
     return result
 
 
@@ -196,13 +201,13 @@ def spec_from_params(params: Mapping[str, str]) -> InputSpec:
         raise ValueError("this run did not record its input (train it again to look inside)") from exc
 
 
-def load_tracked(run_id: str, params: Mapping[str, str]) -> tuple[nn.Module, InputSpec]:
-    """Rebuild a tracked CNN training's network with its saved weights (``params``: the
-    run's params, without the ``params.`` prefix). ValueError when it cannot be rebuilt."""
+def load_tracked(run_id: str) -> tuple[nn.Module, InputSpec]:
+    """Rebuild a tracked CNN training's network (on the CPU, in eval mode) with its saved weights,
+    and the input it takes, from the run's params and logged weights. ValueError with a plain
+    message when it cannot be rebuilt (for :func:`ui.tracked.network`)."""
+    params = tracking.run_params(run_id)
     spec = spec_from_params(params)
-    state = tracking.state_dict_artifact(run_id)
-    if state is None:
-        raise ValueError("this run saved no weights")
+    state = tracking.saved_weights(run_id)
     model = build_model(params.get("model", ""), spec)
     model.load_state_dict(state)
     return model.eval(), spec

@@ -12,10 +12,15 @@ truth, before NMS and after NMS, with the grid drawn over them).
 
 The held-out set also serves as the dev set the run's ``dev_loss`` is measured on: nothing is chosen
 on it (no early stopping), so its mAP stays an unbiased estimate.
+
+The job's result is plain data: the held-out outputs and ground truth as arrays (the page re-scores
+them at other thresholds without the network), and the run id; :func:`load_tracked` rebuilds the
+trained detector from the run's logged weights when the network itself is needed.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -34,10 +39,9 @@ from core.detection.scenes import DEFAULT_CLASSES, SHAPES, make_dataset
 from core.detection.yolo import DEFAULT_ANCHORS, Detections, GridSpec, activate, decode, encode
 from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
-from core.jobs import JobContext
+from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.curves import PALETTE
-from core.training import TrainingCancelled
 
 __all__ = [
     "LANE",
@@ -50,6 +54,7 @@ __all__ = [
     "evaluate_detector",
     "evaluate_outputs",
     "examples_png",
+    "load_tracked",
     "postprocess",
     "predict_outputs",
     "run_detector",
@@ -146,34 +151,56 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class SceneExample:
-    """One held-out scene as the detector saw it, for drawing "before and after NMS".
+    """One held-out scene as the detector saw it, for drawing "before and after NMS" (plain arrays).
 
     ``image`` [H, W, 3] float in [0, 1]; ``output`` the activated network output [S, S, A, 5 + C];
-    ``raw`` every slot scoring above the threshold (before NMS; sorted by decreasing score; the cell
-    that predicted a box is the one containing its centre); ``keep`` the indices into ``raw`` that
-    survive per-class NMS and ``kept`` = those boxes; ``truth_boxes`` [G, 4] xyxy and ``truth_labels`` [G].
+    ``truth_boxes`` [G, 4] xyxy and ``truth_labels`` [G]; ``grid`` and the run's thresholds.
+    :meth:`detections` gives ``(raw, keep, kept)`` at any thresholds (the run's by default): ``raw``
+    every slot scoring above the threshold (before NMS; sorted by decreasing score; the cell that
+    predicted a box is the one containing its centre), ``keep`` the indices into ``raw`` that survive
+    per-class NMS and ``kept`` = those boxes; :attr:`raw`, :attr:`keep`, :attr:`kept` are the run's.
     """
 
     index: int
     image: np.ndarray
-    output: Tensor
-    raw: Detections
-    keep: Tensor
-    kept: Detections
-    truth_boxes: Tensor
-    truth_labels: Tensor
+    output: np.ndarray
+    truth_boxes: np.ndarray
+    truth_labels: np.ndarray
+    grid: GridSpec
+    score_threshold: float = 0.3
+    nms_iou: float = 0.5
+
+    def detections(self, score_threshold: float | None = None, nms_iou: float | None = None
+                   ) -> tuple[Detections, Tensor, Detections]:
+        """:func:`postprocess` of this scene's output at the given thresholds (default: the run's)."""
+        return postprocess(self.output, self.grid, self.score_threshold if score_threshold is None else score_threshold,
+                           self.nms_iou if nms_iou is None else nms_iou)
+
+    @property
+    def raw(self) -> Detections:
+        return self.detections()[0]
+
+    @property
+    def keep(self) -> Tensor:
+        return self.detections()[1]
+
+    @property
+    def kept(self) -> Detections:
+        return self.detections()[2]
 
 
 @dataclass
-class DetectorResult:
-    """What a finished (or stopped) detector training leaves for the page.
+class DetectorResult(Outcome):
+    """What a finished, diverged or stopped detector training leaves for the page (plain data).
 
-    ``map50`` and ``per_class_ap`` (class name → AP@0.5, classes present in the held-out set) and
-    ``curves`` (class name → precision-recall curve); ``examples``: a few held-out scenes before and
-    after NMS; ``test_outputs`` [N, S, S, A, 5 + C] (activated) with ``test_boxes``/``test_labels`` to
-    re-evaluate at other thresholds (:func:`evaluate_outputs`) without running the network again.
-    ``sizes``: scene and object counts, and ``dropped`` = training objects that lost their grid slot to
-    an earlier object in the same cell and anchor (YOLO holds one object per slot).
+    ``lane`` says how it ended (``stopped`` after a Stop; its ``run_id`` names the tracked run, whose
+    weights :func:`load_tracked` rebuilds). When it finished: ``map50`` and ``per_class_ap`` (class name →
+    AP@0.5, classes present in the held-out set) and ``curves`` (class name → precision-recall curve);
+    ``examples``: a few held-out scenes before and after NMS; ``test_outputs`` [N, S, S, A, 5 + C]
+    (activated, float32) with ``test_boxes``/``test_labels`` (arrays per scene) to re-evaluate at other
+    thresholds (:meth:`rescore`) without running the network again. ``sizes``: scene and object counts,
+    and ``dropped`` = training objects that lost their grid slot to an earlier object in the same cell
+    and anchor (YOLO holds one object per slot).
     """
 
     lane: Lane
@@ -181,16 +208,26 @@ class DetectorResult:
     classes: tuple[str, ...]
     score_threshold: float
     nms_iou: float
-    model: nn.Module | None = None  # on the CPU, in eval mode
     map50: float | None = None
     per_class_ap: dict[str, float] = field(default_factory=dict)
     curves: dict[str, PRCurve] = field(default_factory=dict)
     examples: list[SceneExample] = field(default_factory=list)
-    test_outputs: Tensor | None = None
-    test_boxes: list[Tensor] = field(default_factory=list)
-    test_labels: list[Tensor] = field(default_factory=list)
+    test_outputs: np.ndarray | None = None
+    test_boxes: list[np.ndarray] = field(default_factory=list)
+    test_labels: list[np.ndarray] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     device: str = "cpu"
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.lane.stopped
+
+    def rescore(self, score_threshold: float, nms_iou: float, iou_threshold: float = 0.5) -> MAPResult:
+        """mAP of the saved held-out outputs at other thresholds (:func:`evaluate_outputs`)."""
+        if self.test_outputs is None:
+            raise ValueError("this training has no held-out outputs (it did not finish)")
+        return evaluate_outputs(self.test_outputs, self.test_boxes, self.test_labels, self.grid, score_threshold,
+                                nms_iou, iou_threshold)
 
 
 def encode_targets(boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec) -> Tensor:
@@ -216,9 +253,9 @@ def predict_outputs(model: nn.Module, images: Tensor, batch_size: int = 256) -> 
     return torch.cat(out) if out else torch.empty(0)
 
 
-def postprocess(output: Tensor, grid: GridSpec, score_threshold: float = 0.3, nms_iou: float = 0.5
+def postprocess(output: Tensor | np.ndarray, grid: GridSpec, score_threshold: float = 0.3, nms_iou: float = 0.5
                 ) -> tuple[Detections, Tensor, Detections]:
-    """One scene's activated output [S, S, A, 5 + C] → ``(raw, keep, kept)``.
+    """One scene's activated output [S, S, A, 5 + C] (tensor or array) → ``(raw, keep, kept)``.
 
     ``raw``: every slot whose score (p_c · largest class probability) is above ``score_threshold``,
     decoded to pixels (:func:`~core.detection.yolo.decode`); ``keep``: indices into ``raw`` that survive
@@ -230,10 +267,11 @@ def postprocess(output: Tensor, grid: GridSpec, score_threshold: float = 0.3, nm
     return raw, keep, Detections(raw.boxes[keep], raw.scores[keep], raw.labels[keep])
 
 
-def evaluate_outputs(outputs: Tensor, boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec,
-                     score_threshold: float = 0.3, nms_iou: float = 0.5, iou_threshold: float = 0.5) -> MAPResult:
+def evaluate_outputs(outputs: Tensor | np.ndarray, boxes: Sequence[Tensor | np.ndarray],
+                     labels: Sequence[Tensor | np.ndarray], grid: GridSpec, score_threshold: float = 0.3,
+                     nms_iou: float = 0.5, iou_threshold: float = 0.5) -> MAPResult:
     """mAP of activated outputs [N, S, S, A, 5 + C] against the scenes' ground truth (``boxes[i]`` [G_i, 4]
-    xyxy, ``labels[i]`` [G_i]): :func:`postprocess` each scene, then
+    xyxy, ``labels[i]`` [G_i]; tensors or arrays): :func:`postprocess` each scene, then
     :func:`~core.detection.metrics.mean_average_precision` at ``iou_threshold`` (0.5 → mAP@0.5)."""
     if len(outputs) != len(boxes) or len(boxes) != len(labels):
         raise ValueError(f"there must be one output, one box list and one label list per scene: "
@@ -242,7 +280,7 @@ def evaluate_outputs(outputs: Tensor, boxes: Sequence[Tensor], labels: Sequence[
     for out in outputs:
         _, _, kept = postprocess(out, grid, score_threshold, nms_iou)
         predictions.append({"boxes": kept.boxes, "scores": kept.scores, "labels": kept.labels})
-    truths = [{"boxes": b, "labels": lab} for b, lab in zip(boxes, labels)]
+    truths = [{"boxes": torch.as_tensor(b), "labels": torch.as_tensor(lab)} for b, lab in zip(boxes, labels)]
     return mean_average_precision(predictions, truths, grid.n_classes, iou_threshold)
 
 
@@ -257,7 +295,7 @@ def _colour(label: int) -> tuple[int, int, int]:
 
 
 def draw_scene(image: np.ndarray | Tensor, classes: Sequence[str], grid: GridSpec | None = None,
-               detections: Detections | None = None, truth: tuple[Tensor, Tensor] | None = None,
+               detections: Detections | None = None, truth: tuple[Tensor | np.ndarray, Tensor | np.ndarray] | None = None,
                scale: int = 4) -> Image.Image:
     """A scene enlarged ``scale`` times (nearest neighbour) with the grid's cell lines (when ``grid``),
     ``detections`` drawn by :func:`core.detection.pretrained.annotate` ("class score" tags, class colours)
@@ -315,20 +353,17 @@ def examples_png(examples: Sequence[SceneExample], classes: Sequence[str], grid:
 
 def _scene_examples(images: Tensor, outputs: Tensor, boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec,
                     score_threshold: float, nms_iou: float, n: int) -> list[SceneExample]:
-    examples = []
-    for i in range(min(n, len(images))):
-        raw, keep, kept = postprocess(outputs[i], grid, score_threshold, nms_iou)
-        examples.append(SceneExample(i, images[i].permute(1, 2, 0).numpy().copy(), outputs[i].clone(), raw, keep, kept,
-                                     boxes[i].clone(), labels[i].clone()))
-    return examples
+    return [SceneExample(i, images[i].permute(1, 2, 0).numpy().copy(), outputs[i].numpy().copy(), boxes[i].numpy().copy(),
+                         labels[i].numpy().copy(), grid, score_threshold, nms_iou) for i in range(min(n, len(images)))]
 
 
 def run_detector(ctx: JobContext | None, cfg: DetectorConfig, device: torch.device | None = None,
                  n_examples: int = 6) -> DetectorResult:
     """Train the shapes detector of ``cfg`` as one tracked run (a job function) and evaluate it on held-out scenes.
 
-    A diverged run comes back FAILED with the message (no mAP); a Stop raises
-    :class:`core.training.TrainingCancelled` with ``.result`` holding what was done (the lane, no model).
+    Returns the :class:`DetectorResult` however the training ended: FINISHED with the held-out evaluation,
+    FAILED when it diverged (the lane holds the sentence; no mAP) or KILLED after a Stop (``stopped``; no
+    mAP, the weights trained so far are logged with the run).
     """
     device = device or pick_device()
     grid = cfg.grid
@@ -343,7 +378,8 @@ def run_detector(ctx: JobContext | None, cfg: DetectorConfig, device: torch.devi
              "objects_test": sum(len(lab) for lab in labels_test),
              "dropped": n_objects - int(t_train[..., 0].sum())}
     result = DetectorResult(Lane(LANE), grid, cfg.classes, cfg.score_threshold, cfg.nms_iou, sizes=sizes,
-                            test_boxes=boxes_test, test_labels=labels_test, device=str(device))
+                            test_boxes=[b.numpy().copy() for b in boxes_test],
+                            test_labels=[lab.numpy().copy() for lab in labels_test], device=str(device))
 
     seed_everything(cfg.seed)
     model = TinyYolo(grid, cfg.width).to(device, memory_format=torch.channels_last)  # NHWC: faster convs on CPU and GPU
@@ -356,7 +392,7 @@ def run_detector(ctx: JobContext | None, cfg: DetectorConfig, device: torch.devi
             ctx.report(1.0, "evaluating on the held-out scenes")
         outputs = predict_outputs(model, x_test)
         ev = evaluate_outputs(outputs, boxes_test, labels_test, grid, cfg.score_threshold, cfg.nms_iou)
-        result.test_outputs = outputs
+        result.test_outputs = outputs.numpy()
         result.map50 = ev.map
         result.per_class_ap = {cfg.classes[c]: ap for c, ap in ev.per_class.items()}
         result.curves = {cfg.classes[c]: curve for c, curve in ev.curves.items()}
@@ -368,15 +404,26 @@ def run_detector(ctx: JobContext | None, cfg: DetectorConfig, device: torch.devi
             run.log_image(examples_png(result.examples[:4], cfg.classes, grid), "test_scenes")
 
     params = {**asdict(cfg), "anchors": grid.anchors, "device": str(device), **sizes}
-    try:
-        result.lane = train_tracked(ctx, PAGE, params, model, (x_train, t_train.to(device)), opt, name=LANE,
-                                    dev=(x_test, t_test.to(device)), epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                    loss_fn=yolo_loss, measure_accuracy=False, run_name=f"{LANE} on {len(cfg.classes)} shapes",
-                                    device=device, seed=cfg.seed, finish=finish, figure_title=f"{LANE}: YOLO loss")
-    except TrainingCancelled as exc:
-        result.lane = exc.lane
-        exc.result = result
-        raise
-    if result.lane.status == "FINISHED":
-        result.model = model.to("cpu", memory_format=torch.contiguous_format).eval()
+    result.lane = train_tracked(ctx, PAGE, params, model, (x_train, t_train.to(device)), opt, name=LANE,
+                                dev=(x_test, t_test.to(device)), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                                loss_fn=yolo_loss, measure_accuracy=False, run_name=f"{LANE} on {len(cfg.classes)} shapes",
+                                device=device, seed=cfg.seed, finish=finish, figure_title=f"{LANE}: YOLO loss")
     return result
+
+
+def load_tracked(run_id: str) -> TinyYolo:
+    """Rebuild a tracked detector training's :class:`~core.detection.detector.TinyYolo` (on the CPU, in eval
+    mode) from the run's params and logged weights; ValueError with a plain message when it cannot be
+    rebuilt (for :func:`ui.tracked.network`)."""
+    params = tracking.run_params(run_id)
+    try:
+        classes = json.loads(params["classes"])
+        grid = GridSpec(S=int(params["S"]), anchors=tuple(tuple(a) for a in json.loads(params["anchors"])),
+                        n_classes=len(classes), image_size=int(params["image_size"]))
+        width = int(params["width"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError("this run did not record its grid and network width") from exc
+    state = tracking.saved_weights(run_id)
+    model = TinyYolo(grid, width)
+    model.load_state_dict(state)
+    return model.eval()

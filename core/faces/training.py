@@ -5,7 +5,9 @@ keeps some identities out of training, trains :class:`~core.faces.embedding.Embe
 with online triplet mining through the shared :func:`core.experiment.train_tracked`, and
 inside the run evaluates one-shot verification on the never-seen identities (ROC AUC, the
 best threshold τ and its accuracy, a ROC PNG). The same evaluation of the untrained network
-is kept as the baseline, and ``trained_on`` says honestly what the model has seen.
+is kept as the baseline, and ``trained_on`` says honestly what the model has seen. The result is
+plain data (the evaluations' arrays, the unseen images, the run id); a page that needs the trained
+network loads it from the run with :func:`load_network`.
 
 Mini-batches are drawn at random by :func:`core.training.fit` (no P×K sampler): in a
 batch of 64–128 images from a few dozen identities most anchors have a positive (digits
@@ -21,7 +23,7 @@ or with smaller batches; semi-hard and batch-all train at once. Hence the defaul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,15 +35,15 @@ from torch import nn
 from core import tracking
 from core.cnn.data import InputSpec, image_to_input
 from core.device import pick_device, seed_everything
-from core.experiment import Lane, train_tracked
+from core.experiment import FINISHED, KILLED, Lane, train_tracked
 from core.faces.data import FACE_SETS, IdentitySet, IdentitySplit, load_identities, split_identities
 from core.faces.embedding import EmbeddingNet
 from core.faces.triplets import STRATEGIES, counts_to_stats, triplet_terms
 from core.faces.verification import OneShotEval, one_shot_evaluation
-from core.jobs import JobContext
+from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.static import curves_png
-from core.training import Callback, TrainingCancelled
+from core.training import Callback
 
 __all__ = [
     "DEFAULT_UNSEEN",
@@ -53,6 +55,7 @@ __all__ = [
     "embed",
     "embed_images",
     "input_spec",
+    "load_network",
     "positives_in_random_batches",
     "run_faces",
     "trained_on",
@@ -124,8 +127,9 @@ class Verification:
 
 
 @dataclass
-class FaceResult:
-    """What a finished (or stopped) siamese training leaves for the page."""
+class FaceResult(Outcome):
+    """What a finished (or stopped) siamese training leaves for the page (plain data: the network
+    itself stays in its tracked run, ``lane.run_id``; see :func:`load_network`)."""
 
     lane: Lane
     spec: InputSpec
@@ -136,12 +140,20 @@ class FaceResult:
     train_ids: tuple[int, ...]
     unseen_ids: tuple[int, ...]
     sizes: dict[str, int]
-    model: nn.Module | None = None  # on the CPU, in eval mode
-    unseen_images: torch.Tensor | None = None  # [N, C, S, S] in [0, 1], row i = evaluation.labels[i]
-    evaluation: OneShotEval | None = None  # on the unseen identities, after training
+    unseen_images: np.ndarray | None = None  # [N, C, S, S] float32 in [0, 1], row i = evaluation.labels[i]
+    evaluation: OneShotEval | None = None  # on the unseen identities, after training (a finished one)
     untrained: OneShotEval | None = None  # the same evaluation before training (the baseline)
     triplet_history: list[dict[str, float]] = field(default_factory=list)  # per epoch: easy/semi-hard/hard/active
     device: str = "cpu"
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.lane.status == KILLED
+
+    @property
+    def has_network(self) -> bool:
+        """The run saved a network the page can load: a finished training, or one stopped on the way."""
+        return self.lane.run_id is not None and self.lane.status in (FINISHED, KILLED)
 
     @property
     def best_tau(self) -> float | None:
@@ -184,7 +196,7 @@ class _TripletStats(Callback):
         self.objective, self.ctx, self.rows = objective, ctx, rows
         self.step = 0
 
-    def on_step(self, step: int, epoch: int, loss: float) -> None:
+    def on_step(self, step: int, epoch: int, values: Mapping[str, float]) -> None:
         self.step = step
 
     def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module) -> None:
@@ -305,11 +317,10 @@ def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | No
     verification on the unseen identities (``data`` replaces the loaded set, e.g. in tests).
 
     The run's ``dev_loss`` is the same triplet loss on the unseen identities, all at once.
-    (``train_tracked`` also logs an "accuracy" as for a classifier, the arg-max of the
-    embedding against the identity: meaningless here; use ``roc_auc`` and
-    ``verify_accuracy``.) Raises :class:`core.data.DatasetUnavailable` when a face set
-    cannot be downloaded; a Stop raises :class:`core.training.TrainingCancelled` with
-    ``.result`` holding what was done.
+    Raises :class:`core.data.DatasetUnavailable` when a face set cannot be downloaded. Returns a
+    :class:`FaceResult` in every other case: finished (with the evaluation), stopped (``stopped``:
+    the run ends KILLED and keeps the weights trained so far) or diverged (the lane FAILED with the
+    sentence). The trained network is in the run (:func:`load_network`).
     """
     device = device or pick_device()
     if ctx is not None:
@@ -327,7 +338,8 @@ def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | No
     sizes = {"train_images": len(yt), "unseen_images": len(yu), "train_identities": len(split.train_ids),
              "unseen_identities": len(split.unseen_ids)}
     result = FaceResult(Lane("siamese"), spec, cfg.dataset, ds.kind, trained_on(split), tuple(ds.names),
-                        split.train_ids, split.unseen_ids, sizes, unseen_images=split.unseen.X, untrained=untrained,
+                        tuple(int(i) for i in split.train_ids), tuple(int(i) for i in split.unseen_ids), sizes,
+                        unseen_images=split.unseen.X.numpy().astype(np.float32), untrained=untrained,
                         device=str(device))
     objective = TripletObjective(cfg.margin, cfg.strategy)
     stats = _TripletStats(objective, ctx, result.triplet_history)
@@ -347,17 +359,24 @@ def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | No
         run.log_text(result.trained_on, "trained_on.txt")
 
     params = {**asdict(cfg), **sizes, "device": str(device), "kind": ds.kind,
-              "unseen_ids": list(split.unseen_ids), "input": asdict(spec)}
-    try:
-        result.lane = train_tracked(ctx, PAGE, params, model, (xt, yt.to(device)), opt, name="siamese",
-                                    dev=(xu, yu), epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=objective,
-                                    callbacks=[stats], run_name=f"siamese on {cfg.dataset} ({cfg.strategy})",
-                                    tags={"kind": ds.kind}, device=device, seed=cfg.seed, finish=finish,
-                                    figure_title=title, measure_accuracy=False)  # embeddings are not class scores
-    except TrainingCancelled as exc:
-        result.lane = exc.lane
-        result.model = model.to("cpu").eval()
-        exc.result = result
-        raise
-    result.model = model.to("cpu").eval()
+              "unseen_ids": list(split.unseen_ids), "input": asdict(spec)}  # what load_network rebuilds it from
+    result.lane = train_tracked(ctx, PAGE, params, model, (xt, yt.to(device)), opt, name="siamese",
+                                dev=(xu, yu), epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=objective,
+                                callbacks=[stats], run_name=f"siamese on {cfg.dataset} ({cfg.strategy})",
+                                tags={"kind": ds.kind}, device=device, seed=cfg.seed, finish=finish,
+                                figure_title=title, measure_accuracy=False)  # embeddings are not class scores
     return result
+
+
+def load_network(run_id: str) -> EmbeddingNet:
+    """The embedding network a tracked siamese training saved (:func:`run_faces`), on the CPU in eval
+    mode, rebuilt from the run's params. ``ValueError`` with a plain message when it cannot be."""
+    params = tracking.run_params(run_id)
+    try:
+        net = EmbeddingNet(int(params["input.channels"]), int(params["embedding_dim"]), int(params["input.size"]),
+                           width=int(params["width"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError("this run did not record how its network was built (train it again)") from exc
+    state = tracking.saved_weights(run_id)
+    net.load_state_dict(state)
+    return net.eval()

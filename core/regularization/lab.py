@@ -5,16 +5,16 @@ The set-up (:class:`Setup`) is a small training subset of an offline image set a
 fully connected network, so train and dev error part within seconds on a CPU. A lane
 (:class:`LaneSpec`, also the run's params) changes one thing: λ, keep_prob, batch norm,
 augmented data, early stopping or the learning rate. :func:`run_lanes` trains a list of them
-in the "regularization" experiment under one comparison tag; every lane also measures its
-train error after each epoch (in eval mode), so train and dev error can be drawn together.
-A Stop keeps what was done (the current lane KILLED, the rest SKIPPED) on the raised
-exception's ``.result``.
+in the "regularization" experiment as one comparison (:func:`core.experiment.run_comparison`);
+every lane also measures its train error after each epoch (in eval mode), so train and dev
+error can be drawn together. A Stop hands back what was done as a :class:`RegResult` that says
+``stopped`` (the current lane KILLED, the rest SKIPPED); a diverged lane is FAILED and the
+next one trains.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,13 +25,13 @@ from torch import nn
 from core import tracking
 from core.data import load_dataset, split_dataset
 from core.device import pick_device
-from core.experiment import FINISHED, KILLED, Lane, train_tracked
+from core.experiment import FINISHED, Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.nets import mlp, weight_matrices
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.regularization.formulas import l2_penalty
 from core.regularization.measures import weight_norms
-from core.training import Callback, EarlyStopping, TrainingCancelled, evaluate
+from core.training import Callback, EarlyStopping, History, evaluate
 
 PAGE = "regularization"
 DATASETS = ("mnist_sample", "digits")  # offline image sets (augmentation needs images)
@@ -176,11 +176,12 @@ class RegLane(Lane):
 
 
 @dataclass
-class RegResult:
-    kind: str
-    comparison: str
-    lanes: list[RegLane]
-    sizes: dict[str, int]
+class RegResult(Comparison):
+    """The lanes of one regularization experiment (a :class:`RegLane` each, SKIPPED after a Stop),
+    the data sizes and what the experiment measured besides (``extras``: plain numbers and arrays)."""
+
+    kind: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -204,64 +205,62 @@ def run_lanes(
     device: torch.device | None = None,
     after: Callable[[RegLane, nn.Module], None] | None = None,
 ) -> RegResult:
-    """Train each ``(spec, train data or None for the set-up's)`` as a tracked run;
-    ``after(lane, model)`` sees every finished lane with its trained model."""
+    """Train each ``(spec, train data or None for the set-up's)`` as a tracked lane of one
+    comparison; ``after(lane, model)`` sees every finished lane with its trained model (inside
+    the job: what it keeps must be plain data). A Stop ends the current lane KILLED and skips
+    the rest; the result then says ``stopped``."""
     device = device or pick_device()
-    comparison = f"{kind}-{uuid.uuid4().hex[:8]}"
-    result = RegResult(kind, comparison, [], data.sizes)
     dev = (data.dev[0].to(device), data.dev[1].to(device))
     measure_on = (data.train[0].to(device), data.train[1].to(device))  # train error: on the original examples
-    n = len(plans)
-    for i, (spec, train) in enumerate(plans):
-        train = measure_on if train is None else (train[0].to(device), train[1].to(device))
-        m = len(train[1])
-        if ctx is not None:
-            ctx.report(i / n, f"training {spec.lane} ({i + 1} of {n})")
-        model = build_model(spec, data).to(device)
-        opt = make_optimizer(spec.optimizer, model.parameters(), spec.lr)
-        weights = weight_matrices(model)
-        penalty = (lambda w=weights, lam=spec.lam, m=m: l2_penalty(w, lam, m)) if spec.lam > 0 else None
-        stopper = None
-        if spec.patience > 0:
-            monitor, mode = MONITORS[spec.monitor]
-            stopper = EarlyStopping(patience=spec.patience, monitor=monitor, mode=mode, restore_best=True)
 
-        measured: dict[str, float] = {}
+    def plan(spec: LaneSpec, train: Data | None) -> LanePlan:
+        def train_lane(slot: LaneSlot) -> RegLane:
+            lane_train = measure_on if train is None else (train[0].to(device), train[1].to(device))
+            m = len(lane_train[1])
+            model = build_model(spec, data).to(device)
+            opt = make_optimizer(spec.optimizer, model.parameters(), spec.lr)
+            weights = weight_matrices(model)
+            penalty = (lambda: l2_penalty(weights, spec.lam, m)) if spec.lam > 0 else None
+            stopper = None
+            if spec.patience > 0:
+                monitor, mode = MONITORS[spec.monitor]
+                stopper = EarlyStopping(patience=spec.patience, monitor=monitor, mode=mode, restore_best=True)
+            measured: dict[str, float] = {}
 
-        def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any, measured: dict = measured) -> None:
-            """Per-epoch train/dev error, and the returned model's errors (with early stopping
-            that is the best epoch's model, not the last one) and weight norms."""
-            for r in hist.epochs:
-                if "train_accuracy" in r:
-                    row = {"train_error": 1 - r["train_accuracy"], "train_eval_loss": r["train_eval_loss"]}
-                    if "dev_accuracy" in r:
-                        row["dev_error"] = 1 - r["dev_accuracy"]
-                    run.log_metrics(row, int(r["epoch"]))
-            measured.update(measure(model, measure_on, dev))
-            norms = weight_norms(model)
-            run.log_metrics({**{f"returned_model_{k}": v for k, v in measured.items()},
-                             "weight_sq_norm": sum(v * v for v in norms),
-                             **{f"weight_norm_layer{j + 1}": v for j, v in enumerate(norms)}}, hist.steps_done)
+            def finish(run: tracking.TrackedRun, model: nn.Module, hist: History) -> None:
+                """Per-epoch train/dev error, and the returned model's errors (with early stopping
+                that is the best epoch's model, not the last one) and weight norms."""
+                for r in hist.epochs:
+                    if "train_accuracy" in r:
+                        row = {"train_error": 1 - r["train_accuracy"], "train_eval_loss": r["train_eval_loss"]}
+                        if "dev_accuracy" in r:
+                            row["dev_error"] = 1 - r["dev_accuracy"]
+                        run.log_metrics(row, int(r["epoch"]))
+                measured.update(measure(model, measure_on, dev))
+                norms = weight_norms(model)
+                run.log_metrics({**{f"returned_model_{k}": v for k, v in measured.items()},
+                                 "weight_sq_norm": sum(v * v for v in norms),
+                                 **{f"weight_norm_layer{j + 1}": v for j, v in enumerate(norms)}}, hist.steps_done)
 
-        try:
-            lane = train_tracked(ctx, PAGE, spec, model, train, opt, name=spec.lane, dev=dev, epochs=spec.epochs,
+            lane = train_tracked(slot, PAGE, spec, model, lane_train, opt, name=spec.lane, dev=dev, epochs=spec.epochs,
                                  batch_size=spec.batch_size, penalty=penalty, early_stopping=stopper,
-                                 callbacks=[TrainEval(ctx, spec.lane, measure_on)], run_name=f"{kind}: {spec.lane}",
-                                 tags={tracking.TAG_COMPARISON: comparison}, progress_span=(i / n, (i + 1) / n),
+                                 callbacks=[TrainEval(slot.ctx, spec.lane, measure_on)], run_name=f"{kind}: {spec.lane}",
                                  device=device, seed=spec.seed, finish=finish, figure_title=f"{kind}: {spec.lane}")
-        except TrainingCancelled as exc:
-            result.lanes.append(RegLane(spec.lane, KILLED, exc.lane.run_id, exc.history, spec=spec))
-            result.lanes += [RegLane(s.lane, spec=s) for s, _ in plans[i + 1 :]]
-            exc.result = result
-            raise
-        reg = RegLane(**{f: getattr(lane, f) for f in ("name", "status", "run_id", "history", "error", "measures")}, spec=spec)
-        if lane.status == FINISHED:
-            reg.final = dict(measured)
-            reg.weight_norms = tuple(weight_norms(model))
-            if after is not None:
-                after(reg, model)
-        result.lanes.append(reg)
-    if ctx is not None:
+            reg = RegLane(**vars(lane), spec=spec)
+            if lane.status == FINISHED:
+                reg.final = dict(measured)
+                reg.weight_norms = tuple(weight_norms(model))
+                if after is not None:
+                    after(reg, model)
+            return reg
+
+        return LanePlan(spec.lane, train_lane)
+
+    done = run_comparison(ctx, [plan(spec, train) for spec, train in plans], comparison=new_comparison(kind))
+    lanes = [ln if isinstance(ln, RegLane) else RegLane(**vars(ln), spec=spec)
+             for ln, (spec, _) in zip(done.lanes, plans, strict=True)]
+    result = RegResult(done.comparison, lanes, kind=kind, sizes=data.sizes)
+    if ctx is not None and not result.stopped:
         ctx.report(1.0, "done")
     return result
 

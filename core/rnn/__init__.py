@@ -14,7 +14,17 @@ from core.rnn.cells import (
     make_cell,
     run_cell,
 )
-from core.rnn.charlm import CORPORA, CharLM, CharLMConfig, CharLMResult, CorpusError, Vocab, run_charlm, sample
+from core.rnn.charlm import (
+    CORPORA,
+    CharLM,
+    CharLMConfig,
+    CharLMResult,
+    CorpusError,
+    Vocab,
+    load_charlm,
+    run_charlm,
+    sample,
+)
 from core.rnn.gradients import ClipDemo, clipping_demo, gradient_table, input_gradient_norms, input_gradients
 from core.rnn.tagging import TaggingConfig, TaggingResult, run_tagging, unidirectional_ceiling
 from core.rnn.viewer import GateTrace, Viewer, random_viewer, trace_gates, viewer_from_charlm
@@ -43,6 +53,7 @@ __all__ = [
     "gradient_table",
     "input_gradient_norms",
     "input_gradients",
+    "load_charlm",
     "make_cell",
     "random_viewer",
     "run_cell",

@@ -5,6 +5,9 @@ each position; the model (embedding → ``torch.nn.RNN``/``LSTM``/``GRU``, 1–3
 linear layer) returns [N, T, V] logits and the loss is the cross-entropy of every position.
 It trains through :func:`core.experiment.train_tracked` (the one training loop), and samples
 a few lines after every epoch (``ctx.push("samples", ...)`` and a text artifact per epoch).
+The job hands back plain data (:class:`CharLMResult`: the run id, the vocabulary, the curves,
+the samples); the page rebuilds the trained network from the run's weights with
+:func:`load_charlm`.
 
 The trained model uses PyTorch's recurrent layers for speed: ``nn.LSTM`` computes exactly
 the course's LSTM (tests/unit/test_rnn.py checks :class:`core.rnn.cells.LSTMCell` against
@@ -31,11 +34,11 @@ from torch import Tensor, nn
 
 from core import tracking
 from core.device import pick_device, seed_everything
-from core.experiment import Lane, train_tracked
-from core.jobs import JobContext
+from core.experiment import FAILED, Lane, train_tracked
+from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.rnn.corpora import CORPORA, MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, NEWLINE, CorpusError, decode_text, load_corpus
-from core.training import Callback, TrainingCancelled
+from core.training import Callback
 
 __all__ = [
     "CORPORA",
@@ -47,6 +50,7 @@ __all__ = [
     "CorpusError",
     "Vocab",
     "decode_text",
+    "load_charlm",
     "load_corpus",
     "make_windows",
     "run_charlm",
@@ -262,17 +266,31 @@ class CharLMConfig:
 
 
 @dataclass
-class CharLMResult:
-    """What a finished (or stopped) character-model training leaves for the page."""
+class CharLMResult(Outcome):
+    """What a finished (or stopped) character-model training leaves for the page (plain data):
+    the tracked lane (its run id, status, history), the vocabulary, every epoch's samples and
+    the sizes. The trained network is in the run's weights: :func:`load_charlm` rebuilds it."""
 
     lane: Lane
     vocab: Vocab
-    model: CharLM | None = None  # on the CPU, in eval mode
     samples: list[dict[str, Any]] = field(default_factory=list)  # per epoch: {"epoch", "samples": [...]}
     unigram: float = float("nan")  # the unigram entropy of the training text (nats)
     sizes: dict[str, int] = field(default_factory=dict)
     lines: bool = True
     cell: str = "LSTM"
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.lane.stopped
+
+    @property
+    def run_id(self) -> str | None:
+        return self.lane.run_id
+
+    @property
+    def has_model(self) -> bool:
+        """Whether the run saved weights to sample from (a finished or stopped training; not a diverged one)."""
+        return self.run_id is not None and self.lane.status != FAILED
 
     @property
     def final_perplexity(self) -> float | None:
@@ -321,12 +339,13 @@ def prepare_text(cfg: CharLMConfig) -> tuple[str, bool]:
 
 
 def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device | None = None) -> CharLMResult:
-    """Train a :class:`CharLM` on the config's corpus as one tracked run (a job function).
+    """Train a :class:`CharLM` on the config's corpus as one tracked run (a job function); the live
+    view gets the lane's series (named by the cell), ``"samples"`` and ``"perplexity"`` per epoch.
 
     Logs the config, the sizes, per-epoch train/dev loss and perplexity, the samples of
     every epoch as text artifacts (``samples/epoch_NNN.txt``) and the unigram-entropy
-    reference. A NaN loss ends the run FAILED (the lane carries the message); Stop raises
-    :class:`TrainingCancelled` with ``.result``."""
+    reference. A NaN loss ends the run FAILED (the lane carries the sentence, the job reports
+    it); Stop ends it KILLED with its weights logged, and the result then says ``stopped``."""
     device = device or pick_device()
     if ctx is not None:
         ctx.report(0.0, "preparing the text")
@@ -359,18 +378,30 @@ def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device |
 
     params = {**cfg.params(), **sizes, "device": str(device)}
     name = f"{cfg.cell} char-LM on {cfg.text_name or cfg.corpus}"
-    try:
-        result.lane = train_tracked(ctx, PAGE, params, model, (X, y), opt, name="charlm", dev=dev, epochs=cfg.epochs,
-                                    batch_size=cfg.batch_size, loss_fn=sequence_cross_entropy, callbacks=[samples],
-                                    run_name=name, tags={"task": "char-lm"}, device=device, seed=cfg.seed,
-                                    finish=finish, figure_title=name, measure_accuracy=False)  # [N, T, V] logits
-    except TrainingCancelled as exc:
-        result.lane = exc.lane
-        result.model = model.to("cpu").eval()
-        exc.result = result
-        raise
-    result.model = model.to("cpu").eval()
+    # the lane is named by its cell: its live series are "LSTM" and "LSTM/epochs", and a divergence reads
+    # "LSTM diverged: the loss became NaN at step 12 — …" in the job panel
+    result.lane = train_tracked(ctx, PAGE, params, model, (X, y), opt, name=cfg.cell, dev=dev, epochs=cfg.epochs,
+                                batch_size=cfg.batch_size, loss_fn=sequence_cross_entropy, callbacks=[samples],
+                                run_name=name, tags={"task": "char-lm"}, device=device, seed=cfg.seed,
+                                finish=finish, figure_title=name, measure_accuracy=False)  # [N, T, V] logits
     return result
+
+
+def load_charlm(run_id: str) -> CharLM:
+    """The :class:`CharLM` a tracked :func:`run_charlm` trained (finished or stopped), rebuilt from
+    the run's params with its saved weights, on the CPU in eval mode. ValueError with a plain
+    message when it cannot be (no such run, or it saved no weights)."""
+    params = tracking.run_params(run_id)
+    state = tracking.saved_weights(run_id)
+    try:
+        model = CharLM(int(params["vocab_size"]), params["cell"], int(params["embedding_size"]),
+                       int(params["hidden_size"]), int(params["num_layers"]))
+        model.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise ValueError("this run is not a character language model of this lab (its weights do not fit)") from exc
+    return model.eval()
+
+
 
 
 def sample_text_file(result: CharLMResult) -> str:

@@ -11,12 +11,11 @@ mean_d max(p_d, 1 − p_d) — 75 % for K = 10 (:func:`unidirectional_ceiling`).
 bidirectional RNN's backward half has read x⟨t+1⟩ before it reaches t, so it can reach
 100 %. Both models are trained on the same data with the same seed, hidden size and cell
 (:class:`core.rnn.cells.BidirectionalTagger`, the course's cells), as two tracked runs
-under one comparison tag.
+under one comparison tag (:func:`core.experiment.run_comparison`).
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,11 +26,10 @@ from torch import Tensor
 
 from core import tracking
 from core.device import pick_device, seed_everything
-from core.experiment import KILLED, Lane, train_tracked
+from core.experiment import Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.rnn.cells import CELLS, BidirectionalTagger
-from core.training import TrainingCancelled
 
 __all__ = [
     "IGNORE",
@@ -135,10 +133,11 @@ class TaggingConfig:
 
 
 @dataclass
-class TaggingResult:
-    comparison: str
-    ceiling: float
-    lanes: list[Lane] = field(default_factory=list)
+class TaggingResult(Comparison):
+    """The two lanes (the second SKIPPED after a Stop in the first), the left-to-right ceiling,
+    and each finished tagger's dev accuracy overall and per position, with a few dev strings."""
+
+    ceiling: float = float("nan")
     accuracy: dict[str, float] = field(default_factory=dict)  # dev accuracy per lane
     per_position: dict[str, list[float]] = field(default_factory=dict)  # dev accuracy at t = 1 … T−1
     examples: list[dict[str, Any]] = field(default_factory=list)  # a few dev strings with both predictions
@@ -146,43 +145,43 @@ class TaggingResult:
 
 def run_tagging(ctx: JobContext | None, cfg: TaggingConfig, device: torch.device | None = None) -> TaggingResult:
     """Train the unidirectional, then the bidirectional tagger (same data, seed, size) as two
-    tracked runs under one ``dll.comparison`` tag; a job function."""
+    tracked runs of one comparison; a job function. A diverged tagger's lane is FAILED and the
+    other still trains; a Stop ends the current lane KILLED and skips the rest (``stopped``)."""
     device = device or pick_device()
     train = make_tagging_data(cfg.n_train, cfg.length, cfg.n_symbols, cfg.seed)
     dev = make_tagging_data(cfg.n_dev, cfg.length, cfg.n_symbols, cfg.seed + 10_007)
-    result = TaggingResult(f"bidirectional-{uuid.uuid4().hex[:8]}", unidirectional_ceiling(cfg.n_symbols))
+    ceiling = unidirectional_ceiling(cfg.n_symbols)
+    accuracy: dict[str, float] = {}
+    per_position: dict[str, list[float]] = {}
     preds: dict[str, Tensor] = {}
-    for i, name in enumerate(LANES):
-        if ctx is not None:
-            ctx.report(i / len(LANES), f"training the {name} {cfg.cell} ({i + 1} of {len(LANES)})")
-        seed_everything(cfg.seed)
-        model = BidirectionalTagger(cfg.n_symbols, 2, cfg.hidden_size, cfg.cell, bidirectional=name == "bidirectional")
-        opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
 
-        def finish(run: tracking.TrackedRun, model: torch.nn.Module, hist: Any, name: str = name) -> None:
+    def plan(name: str) -> LanePlan:
+        def finish(run: tracking.TrackedRun, model: torch.nn.Module, hist: Any) -> None:
             pred = _predict(model, dev[0])
             preds[name] = pred
-            result.accuracy[name] = masked_accuracy(pred, dev[1])
-            result.per_position[name] = per_position_accuracy(pred, dev[1])
-            run.log_metrics({"dev_accuracy": result.accuracy[name], "unidirectional_ceiling": result.ceiling,
+            accuracy[name] = masked_accuracy(pred, dev[1])
+            per_position[name] = per_position_accuracy(pred, dev[1])
+            run.log_metrics({"dev_accuracy": accuracy[name], "unidirectional_ceiling": ceiling,
                              "train_accuracy": masked_accuracy(_predict(model, train[0]), train[1])}, hist.steps_done)
-            for t, acc in enumerate(result.per_position[name], start=1):
+            for t, acc in enumerate(per_position[name], start=1):
                 run.log_metrics({"dev_accuracy_at_position": acc}, t)
 
-        params = {**asdict(cfg), "direction": name, "task": "next digit larger"}
-        try:
-            lane = train_tracked(ctx, PAGE, params, model, train, opt, name=name, dev=dev, epochs=cfg.epochs,
+        def train_lane(slot: LaneSlot) -> Lane:
+            seed_everything(cfg.seed)
+            model = BidirectionalTagger(cfg.n_symbols, 2, cfg.hidden_size, cfg.cell,
+                                        bidirectional=name == "bidirectional")
+            opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+            params = {**asdict(cfg), "direction": name, "task": "next digit larger"}
+            return train_tracked(slot, PAGE, params, model, train, opt, name=name, dev=dev, epochs=cfg.epochs,
                                  batch_size=cfg.batch_size, loss_fn=tagging_loss, run_name=f"tagger: {name} {cfg.cell}",
-                                 tags={tracking.TAG_COMPARISON: result.comparison, "task": "bidirectional"},
-                                 progress_span=(i / len(LANES), (i + 1) / len(LANES)), device=device, seed=cfg.seed,
-                                 finish=finish, figure_title=f"{name} {cfg.cell} tagger",
+                                 tags={"task": "bidirectional"}, device=device, seed=cfg.seed, finish=finish,
+                                 figure_title=f"{name} {cfg.cell} tagger",
                                  measure_accuracy=False)  # logits are [B, 2, T]: accuracy is measured in finish
-        except TrainingCancelled as exc:
-            exc.lane.status = KILLED
-            result.lanes.append(exc.lane)
-            exc.result = result
-            raise
-        result.lanes.append(lane)
+
+        return LanePlan(name, train_lane, label=f"the {name} {cfg.cell}")
+
+    both = run_comparison(ctx, [plan(name) for name in LANES], comparison=new_comparison("bidirectional"))
+    result = TaggingResult(both.comparison, both.lanes, ceiling=ceiling, accuracy=accuracy, per_position=per_position)
     if len(preds) == len(LANES):
         for k in range(min(5, cfg.n_dev)):
             result.examples.append({

@@ -2,13 +2,17 @@
 attention weights, beam search, exact match and BLEU on the dev set.
 
 :func:`run_seq2seq` is a job function: it generates the task's data, then trains each
-requested variant ("attention", "no attention") as one run of the MLflow experiment
-"seq2seq" through the shared :func:`core.experiment.train_tracked` (so the one
-:func:`core.training.fit` loop). The model sees ``X = cat([src, tgt_in], 1)`` and
-:func:`sequence_loss` is the token cross-entropy without the <pad> positions. After
-training, inside the run, the dev set is translated greedily and scored: exact match
-(the whole output right) and corpus BLEU (:func:`core.seq2seq.bleu.bleu`: characters for
-dates, 13a words for number words), logged with a text file of example translations.
+requested variant ("attention", "no attention") as one lane of a comparison
+(:func:`core.experiment.run_comparison`): one run of the MLflow experiment "seq2seq" each,
+through the shared :func:`core.experiment.train_tracked` (so the one training loop). The
+model sees ``X = cat([src, tgt_in], 1)`` and :func:`sequence_loss` is the token
+cross-entropy without the <pad> positions. After training, inside the run, the dev set is
+translated greedily and scored: exact match (the whole output right) and corpus BLEU
+(:func:`core.seq2seq.bleu.bleu`: characters for dates, 13a words for number words), logged
+with a text file of example translations.
+
+The job hands back plain data (:class:`Seq2SeqResult`: the codec, each variant's run id and
+scores); the page rebuilds a trained network from its run's weights with :func:`load_seq2seq`.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from torch import nn
 from core import tracking
 from core.device import cpu_threads, pick_device, seed_everything
 from core.experiment import FINISHED as LANE_FINISHED
-from core.experiment import Lane, train_tracked
-from core.jobs import JobContext
+from core.experiment import KILLED as LANE_KILLED
+from core.experiment import Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
+from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.seq2seq.beam import BeamResult, Hypothesis, beam_search, greedy_search
 from core.seq2seq.bleu import bleu
@@ -35,7 +40,6 @@ from core.seq2seq.data import DIRECTIONS, TASKS, Codec, Seq2SeqData, check_sourc
 from core.seq2seq.dates import LANGUAGES
 from core.seq2seq.model import CELLS, Seq2Seq
 from core.seq2seq.vocab import EOS, PAD, SOS
-from core.training import TrainingCancelled
 
 __all__ = [
     "PAGE",
@@ -47,6 +51,7 @@ __all__ = [
     "beam_translate",
     "build_model",
     "evaluate_dev",
+    "load_seq2seq",
     "run_seq2seq",
     "sequence_loss",
     "translate",
@@ -116,30 +121,40 @@ class Seq2SeqConfig:
 
 @dataclass
 class VariantResult:
-    """One trained variant: its tracked lane, the model (CPU, eval mode) and its dev scores."""
+    """One trained variant: its tracked lane (the run id of its weights) and its dev scores."""
 
     variant: str
     lane: Lane
-    model: Seq2Seq | None = None
     exact_match: float | None = None  # 0–1
     bleu: float | None = None  # 0–100 (sacrebleu's scale)
     predictions: list[dict[str, Any]] = field(default_factory=list)  # dev: source, reference, output, correct
     train_seconds: float | None = None
 
     @property
+    def run_id(self) -> str | None:
+        return self.lane.run_id
+
+    @property
     def finished(self) -> bool:
-        return self.lane.status == LANE_FINISHED and self.model is not None
+        """Trained to the end: the page can translate with it (:func:`load_seq2seq` of ``run_id``)."""
+        return self.lane.status == LANE_FINISHED and self.run_id is not None
 
 
 @dataclass
-class Seq2SeqResult:
-    """What a job leaves for the page: the task's codec and each variant's result."""
+class Seq2SeqResult(Outcome):
+    """What a job leaves for the page (plain data): the task's codec and each started variant's
+    result (a variant after a Stop is not started); ``comparison`` tags the variants' runs."""
 
     cfg: Seq2SeqConfig
     codec: Codec
     variants: dict[str, VariantResult] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     device: str = "cpu"
+    comparison: str = ""
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return any(v.lane.status == LANE_KILLED for v in self.variants.values())
 
     def best(self) -> VariantResult | None:
         """The finished variant with the best exact match (attention first on a tie)."""
@@ -258,56 +273,74 @@ def _examples(rows: Sequence[dict], k: int = 25) -> str:
 
 def run_seq2seq(ctx: JobContext | None, cfg: Seq2SeqConfig, device: torch.device | None = None,
                 data: Seq2SeqData | None = None) -> Seq2SeqResult:
-    """Generate the task's data and train each of ``cfg.variants`` as one tracked run (a job
-    function). A diverged variant ends FAILED with its message and the next one still
-    trains; Stop raises :class:`core.training.TrainingCancelled` with ``.result``."""
+    """Generate the task's data and train each of ``cfg.variants`` as one tracked run of a
+    comparison (a job function). A diverged variant ends FAILED with its sentence and the next
+    one still trains; a Stop ends the current variant KILLED (its weights logged) and the later
+    ones never start: the result then says ``stopped``."""
     device = device or pick_device()
     if ctx is not None:
         ctx.report(0.0, f"generating the {cfg.task} data")
     data = data or make_data(cfg.task, cfg.n_train, cfg.n_dev, cfg.seed, cfg.languages, cfg.direction, cfg.high)
+    if ctx is not None:
+        ctx.check_cancel()  # Stop while the data were generated: nothing was trained
     codec = data.codec
     sizes = {"train_pairs": len(data.train_pairs), "dev_pairs": len(data.dev_pairs), "src_vocab": len(codec.src_vocab),
              "tgt_vocab": len(codec.tgt_vocab), "src_len": codec.src_len, "max_out": codec.max_out}
     result = Seq2SeqResult(cfg, codec, sizes=sizes, device=str(device))
+    plans = [_plan(ctx, cfg, data, result, device, variant) for variant in cfg.variants]
     # a small recurrent network is a long chain of tiny ops: one CPU thread is faster than
-    # two spinning ones (on a busy 2-core machine, 25 ms a step instead of over a second)
+    # two spinning ones (on a busy 2-core machine, 25 ms a step instead of over a second);
+    # the setting stays in the job's worker process
     with cpu_threads(1) if device.type == "cpu" else contextlib.nullcontext():
-        _train_variants(ctx, cfg, data, result, device)
+        result.comparison = run_comparison(ctx, plans, comparison=new_comparison("seq2seq")).comparison
     return result
 
 
-def _train_variants(ctx: JobContext | None, cfg: Seq2SeqConfig, data: Seq2SeqData, result: Seq2SeqResult,
-                    device: torch.device) -> None:
+def _plan(ctx: JobContext | None, cfg: Seq2SeqConfig, data: Seq2SeqData, result: Seq2SeqResult,
+          device: torch.device, variant: str) -> LanePlan:
+    """One variant's lane: trained, then scored on the dev set inside its run."""
     codec, sizes = data.codec, result.sizes
-    n = len(cfg.variants)
-    for i, variant in enumerate(cfg.variants):
+
+    def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
+        vr = result.variants[variant]
+        if ctx is not None:
+            ctx.report(None, f"{variant}: translating the dev set")
+        vr.exact_match, vr.bleu, vr.predictions = evaluate_dev(model, codec, data.dev_pairs)
+        run.log_metrics({"dev_exact_match": vr.exact_match, "dev_bleu": vr.bleu}, hist.steps_done)
+        run.log_text(_examples(vr.predictions), "dev_translations.txt")
+
+    def train(slot: LaneSlot) -> Lane:
         seed_everything(cfg.seed)
         model = build_model(cfg, codec, variant).to(device)
         opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
-        vr = VariantResult(variant, Lane(variant))
-        result.variants[variant] = vr
-
-        def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any, vr: VariantResult = vr) -> None:
-            if ctx is not None:
-                ctx.report(None, f"{vr.variant}: translating the dev set")
-            vr.exact_match, vr.bleu, vr.predictions = evaluate_dev(model, codec, data.dev_pairs)
-            run.log_metrics({"dev_exact_match": vr.exact_match, "dev_bleu": vr.bleu}, hist.steps_done)
-            run.log_text(_examples(vr.predictions), "dev_translations.txt")
-
+        vr = result.variants[variant] = VariantResult(variant, Lane(variant))
         params = {**asdict(cfg), "variant": variant, **sizes, "device": str(device)}
         t0 = time.perf_counter()
-        try:
-            vr.lane = train_tracked(ctx, PAGE, params, model, data.train, opt, name=variant, dev=data.dev,
-                                    epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=sequence_loss,
-                                    run_name=f"{cfg.task}: {variant}", tags={"task": cfg.task, "variant": variant},
-                                    progress_span=(i / n, (i + 1) / n), device=device, seed=cfg.seed, finish=finish,
-                                    figure_title=f"{cfg.task}, {variant}: token cross-entropy",
-                                    measure_accuracy=False)  # logits are [N, T, V], not [N, K]
-        except TrainingCancelled as exc:
-            vr.lane = exc.lane
-            vr.model = model.to("cpu").eval()
-            exc.result = result
-            raise
-        vr.train_seconds = time.perf_counter() - t0
-        if vr.lane.status == LANE_FINISHED:
-            vr.model = model.to("cpu").eval()
+        vr.lane = train_tracked(slot, PAGE, params, model, data.train, opt, name=variant, dev=data.dev,
+                                epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=sequence_loss,
+                                run_name=f"{cfg.task}: {variant}", tags={"task": cfg.task, "variant": variant},
+                                device=device, seed=cfg.seed, finish=finish,
+                                figure_title=f"{cfg.task}, {variant}: token cross-entropy",
+                                measure_accuracy=False)  # logits are [N, T, V], not [N, K]
+        if not vr.lane.stopped:
+            vr.train_seconds = time.perf_counter() - t0
+        return vr.lane
+
+    return LanePlan(variant, train, label=f"the {variant} model")
+
+
+def load_seq2seq(run_id: str) -> Seq2Seq:
+    """The :class:`Seq2Seq` a tracked :func:`run_seq2seq` variant trained (finished or stopped),
+    rebuilt from the run's params with its saved weights, on the CPU in eval mode. ValueError with
+    a plain message when it cannot be (no such run, or it saved no weights)."""
+    params = tracking.run_params(run_id)
+    state = tracking.saved_weights(run_id)
+    try:
+        model = Seq2Seq(int(params["src_vocab"]), int(params["tgt_vocab"]), int(params["src_len"]),
+                        attention=params["variant"] == "attention", cell=params["cell"],
+                        embed_dim=int(params["embed_dim"]), hidden=int(params["hidden"]),
+                        teacher_forcing=float(params["teacher_forcing"]))
+        model.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise ValueError("this run is not an encoder–decoder of this lab (its weights do not fit)") from exc
+    return model.eval()

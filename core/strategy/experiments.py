@@ -5,8 +5,11 @@
 - :func:`run_candidates`: networks of several sizes (accuracy vs inference time).
 - :func:`run_error_model`: a digit classifier and its misclassified dev examples.
 
-(The data-mismatch demo lives in :mod:`core.strategy.mismatch`.) Every job function has the signature ``fn(ctx, cfg)`` (``ctx`` may be ``None`` in scripts)
-and trains only through :func:`core.experiment.train_tracked`.
+(The data-mismatch demo lives in :mod:`core.strategy.mismatch`.) Every job function has the signature
+``fn(ctx, cfg)`` (``ctx`` may be ``None`` in scripts), trains only through
+:func:`core.experiment.train_tracked` (several lanes as one :func:`core.experiment.run_comparison`) and
+returns plain data that says whether it was ``stopped``: a Stop hands back what was done, a diverged
+lane is FAILED (the job reports it) and the job goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import copy
 import math
 import re
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,13 +27,24 @@ import torch
 from core import tracking
 from core.data import DATASETS, Dataset, load_dataset, offline_names, split_dataset
 from core.device import pick_device, seed_everything
-from core.experiment import FAILED, KILLED, steps_per_epoch, train_tracked
-from core.jobs import JobContext
+from core.experiment import (
+    FINISHED,
+    KILLED,
+    Comparison,
+    Lane,
+    LanePlan,
+    LaneSlot,
+    new_comparison,
+    run_comparison,
+    steps_per_epoch,
+    train_tracked,
+)
+from core.jobs import JobContext, Outcome
 from core.nets import mlp
 from core.optimizers import Adam
 from core.runs import store_error_message
 from core.strategy.metrics import CANDIDATE_PREFIX
-from core.training import TrainingCancelled, evaluate
+from core.training import evaluate
 
 PAGE = "strategy"
 IMAGE_SETS = ("digits", "mnist_sample")
@@ -104,10 +117,11 @@ class LearningCurveConfig:
 
 
 @dataclass
-class LearningCurveResult:
-    comparison: str
-    points: list[dict[str, Any]]  # size, train_error, dev_error, run_id, status
-    dev_size: int
+class LearningCurveResult(Comparison):
+    """One lane per training-set size (SKIPPED after a Stop) and the points of the finished ones."""
+
+    points: list[dict[str, Any]] = field(default_factory=list)  # size, train_error, dev_error, run_id, status
+    dev_size: int = 0
 
 
 def _load(name: str, seed: int, n_toy: int = 2000) -> Dataset:
@@ -127,31 +141,31 @@ def run_learning_curves(ctx: JobContext | None, cfg: LearningCurveConfig) -> Lea
         ctx.warn(f"Only {pool:,} training examples are available; larger sizes were cut to {pool:,}.")
     seed_everything(cfg.seed)
     base = mlp(ds.n_features, cfg.hidden, ds.n_classes)
-    result = LearningCurveResult(f"curve-{uuid.uuid4().hex[:8]}", [], len(split.dev[1]))
-    tags = {tracking.TAG_COMPARISON: result.comparison}
-    for i, m in enumerate(sizes):
-        if ctx is not None:
-            ctx.report(i / len(sizes), f"training on {m:,} examples ({i + 1} of {len(sizes)})")
-        train = (split.train[0][:m], split.train[1][:m])  # nested subsets of one shuffled pool
-        model = copy.deepcopy(base).to(device)  # the same initial weights for every size
-        epochs = max(1, math.ceil(cfg.steps / steps_per_epoch(m, cfg.batch_size)))
-        params = {**asdict(cfg), "train_size": m, "epochs": epochs}
-        try:
-            lane = train_tracked(ctx, PAGE, params, model, train, Adam(model.parameters(), cfg.lr), name=f"m = {m}",
-                                 dev=split.dev, epochs=epochs, batch_size=cfg.batch_size, run_name=f"learning curve m={m}",
-                                 tags=tags, progress_span=(i / len(sizes), (i + 1) / len(sizes)), device=device,
-                                 seed=cfg.seed, figure_title=f"Learning curve lane, m = {m}")
-        except TrainingCancelled as exc:
-            exc.result = result
-            raise
-        if lane.status == FAILED:
-            continue
-        point = {"size": m, "train_error": 1.0 - evaluate(model, *train)["accuracy"],
-                 "dev_error": 1.0 - float(lane.dev_accuracy), "run_id": lane.run_id, "status": lane.status}
-        result.points.append(point)
-        if ctx is not None:
-            ctx.push("learning_curve", size=m, train_error=point["train_error"], dev_error=point["dev_error"])
-    return result
+    points: list[dict[str, Any]] = []
+
+    def plan(m: int) -> LanePlan:
+        def train_lane(slot: LaneSlot) -> Lane:
+            train = (split.train[0][:m], split.train[1][:m])  # nested subsets of one shuffled pool
+            model = copy.deepcopy(base).to(device)  # the same initial weights for every size
+            epochs = max(1, math.ceil(cfg.steps / steps_per_epoch(m, cfg.batch_size)))
+            params = {**asdict(cfg), "train_size": m, "epochs": epochs}
+            lane = train_tracked(slot, PAGE, params, model, train, Adam(model.parameters(), cfg.lr), name=f"m = {m}",
+                                 dev=split.dev, epochs=epochs, batch_size=cfg.batch_size,
+                                 run_name=f"learning curve m={m}", device=device, seed=cfg.seed,
+                                 figure_title=f"Learning curve lane, m = {m}")
+            if lane.status == FINISHED:
+                point = {"size": m, "train_error": 1.0 - evaluate(model, *train)["accuracy"],
+                         "dev_error": 1.0 - float(lane.dev_accuracy), "run_id": lane.run_id, "status": lane.status}
+                points.append(point)
+                if slot.ctx is not None:
+                    slot.ctx.push("learning_curve", size=m, train_error=point["train_error"],
+                                  dev_error=point["dev_error"])
+            return lane
+
+        return LanePlan(f"m = {m}", train_lane, label=f"on {m:,} examples")
+
+    done = run_comparison(ctx, [plan(m) for m in sizes], comparison=new_comparison("curve"))
+    return LearningCurveResult(done.comparison, done.lanes, points=points, dev_size=len(split.dev[1]))
 
 
 # ------------------------------------------------------------- binary classifier
@@ -180,12 +194,18 @@ class BinaryConfig:
 
 
 @dataclass
-class BinaryResult:
+class BinaryResult(Outcome):
+    """The classifier's run and its dev labels and scores (empty unless it finished)."""
+
     run_id: str | None
     status: str
     positive: int
     y_true: np.ndarray = field(repr=False)  # [N_dev] 1 = positive
     scores: np.ndarray = field(repr=False)  # [N_dev] P(positive)
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.status == KILLED
 
 
 def run_binary(ctx: JobContext | None, cfg: BinaryConfig) -> BinaryResult:
@@ -241,35 +261,33 @@ class CandidatesConfig:
 
 
 @dataclass
-class CandidatesResult:
-    comparison: str
-    lanes: list[dict[str, Any]]  # name, run_id, status, dev_accuracy
+class CandidatesResult(Comparison):
+    """One lane per candidate network (SKIPPED after a Stop); each run logs its dev accuracy and
+    inference time, which the satisficing choice reads from the tracked runs."""
 
 
 def run_candidates(ctx: JobContext | None, cfg: CandidatesConfig) -> CandidatesResult:
-    """Train each architecture as a tracked run (each logs its inference time per example)."""
+    """Train each architecture as a tracked lane of one comparison (each logs its inference time per example)."""
     device = pick_device()
     ds = load_dataset(cfg.dataset)
     split = split_dataset(ds, (0.7, 0.3, 0.0), seed=cfg.seed).to(device)
-    result = CandidatesResult(f"{CANDIDATE_PREFIX}{uuid.uuid4().hex[:8]}", [])
-    n = len(cfg.architectures)
-    for i, hidden in enumerate(cfg.architectures):
+
+    def plan(hidden: tuple[int, ...]) -> LanePlan:
         name = _hidden_label(hidden)
-        if ctx is not None:
-            ctx.report(i / n, f"training {name} ({i + 1} of {n})")
-        seed_everything(cfg.seed)
-        model = mlp(ds.n_features, hidden, ds.n_classes).to(device)
-        params = {k: v for k, v in asdict(cfg).items() if k != "architectures"} | {"hidden": list(hidden)}
-        try:
-            lane = train_tracked(ctx, PAGE, params, model, split.train, Adam(model.parameters(), cfg.lr), name=name,
+
+        def train_lane(slot: LaneSlot) -> Lane:
+            seed_everything(cfg.seed)
+            model = mlp(ds.n_features, hidden, ds.n_classes).to(device)
+            params = {k: v for k, v in asdict(cfg).items() if k != "architectures"} | {"hidden": list(hidden)}
+            return train_tracked(slot, PAGE, params, model, split.train, Adam(model.parameters(), cfg.lr), name=name,
                                  dev=split.dev, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                 run_name=f"candidate {name}", tags={tracking.TAG_COMPARISON: result.comparison},
-                                 progress_span=(i / n, (i + 1) / n), device=device, seed=cfg.seed)
-        except TrainingCancelled as exc:
-            exc.result = result
-            raise
-        result.lanes.append({"name": name, "run_id": lane.run_id, "status": lane.status, "dev_accuracy": lane.dev_accuracy})
-    return result
+                                 run_name=f"candidate {name}", device=device, seed=cfg.seed)
+
+        return LanePlan(name, train_lane)
+
+    done = run_comparison(ctx, [plan(h) for h in cfg.architectures],
+                          comparison=new_comparison(CANDIDATE_PREFIX.removesuffix("-")))
+    return CandidatesResult(done.comparison, done.lanes)
 
 
 # --------------------------------------------------------------- error analysis
@@ -298,7 +316,9 @@ class ErrorModelConfig:
 
 
 @dataclass
-class ErrorModelResult:
+class ErrorModelResult(Outcome):
+    """The classifier's run and its misclassified dev examples (none unless it finished)."""
+
     run_id: str | None
     status: str
     dev_size: int
@@ -306,6 +326,10 @@ class ErrorModelResult:
     n_errors: int
     examples: list[dict[str, Any]]  # example (1-based), true, predicted, confidence, index (in the dev set)
     images: np.ndarray = field(repr=False)  # [K, H, W] in [0, 1], the examples' images
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.status == KILLED
 
 
 def montage(images: np.ndarray, cols: int = 10, pad: int = 1) -> np.ndarray:

@@ -18,12 +18,12 @@ import torch
 from core.data import make_toy
 from core.data.toy import TOY_KINDS
 from core.device import pick_device, seed_everything
-from core.experiment import FAILED, KILLED, train_tracked
-from core.jobs import JobContext
+from core.experiment import FINISHED, KILLED, train_tracked
+from core.jobs import JobContext, Outcome
 from core.nets import mlp
 from core.optimizers import Adam
 from core.strategy.experiments import PAGE, check_training
-from core.training import TrainingCancelled, evaluate
+from core.training import evaluate
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,18 @@ def mismatch_data(cfg: MismatchConfig) -> dict[str, tuple[np.ndarray, np.ndarray
 
 
 @dataclass
-class MismatchResult:
+class MismatchResult(Outcome):
+    """The demo's run, its errors on the three sets and the decision surface (when it finished)."""
+
     run_id: str | None
     status: str
     errors: dict[str, float]  # train, train_dev, dev (fractions)
     data: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)
     grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # xs, ys, P(class 1)
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.status == KILLED
 
 
 def _grid(model: torch.nn.Module, data: dict[str, tuple[np.ndarray, np.ndarray]], device, n: int = 90):
@@ -97,7 +103,9 @@ def _grid(model: torch.nn.Module, data: dict[str, tuple[np.ndarray, np.ndarray]]
 
 def run_mismatch(ctx: JobContext | None, cfg: MismatchConfig) -> MismatchResult:
     """Train one network on ``train``; the run logs ``train_error``, ``train_dev_error``,
-    ``dev_error`` and ``data_mismatch`` (= dev − train-dev) besides the usual final metrics."""
+    ``dev_error`` and ``data_mismatch`` (= dev − train-dev) besides the usual final metrics.
+    Stopped or diverged, the result has no errors and no decision surface (the page then
+    shows the data only)."""
     device = pick_device()
     data = mismatch_data(cfg)
     t = {k: (torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)) for k, (X, y) in data.items()}
@@ -111,15 +119,10 @@ def run_mismatch(ctx: JobContext | None, cfg: MismatchConfig) -> MismatchResult:
         run.log_metrics({"train_error": errs["train"], "train_dev_error": errs["train_dev"], "dev_error": errs["dev"],
                          "data_mismatch": errs["dev"] - errs["train_dev"]}, hist.steps_done)
 
-    try:
-        lane = train_tracked(ctx, PAGE, cfg, model, t["train"], Adam(model.parameters(), cfg.lr), name="mismatch",
-                             dev=t["dev"], epochs=cfg.epochs, batch_size=cfg.batch_size, run_name="data mismatch",
-                             device=device, seed=cfg.seed, finish=finish, figure_title="Data-mismatch demo")
-    except TrainingCancelled as exc:
-        result.run_id = exc.lane.run_id
-        exc.result = result
-        raise
+    lane = train_tracked(ctx, PAGE, cfg, model, t["train"], Adam(model.parameters(), cfg.lr), name="mismatch",
+                         dev=t["dev"], epochs=cfg.epochs, batch_size=cfg.batch_size, run_name="data mismatch",
+                         device=device, seed=cfg.seed, finish=finish, figure_title="Data-mismatch demo")
     result.run_id, result.status = lane.run_id, lane.status
-    if lane.status != FAILED:
+    if lane.status == FINISHED:
         result.grid = _grid(model, data, device)
     return result

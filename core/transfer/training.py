@@ -1,8 +1,10 @@
 """Transfer learning as a tracked job: the pretrained network against the same network from scratch.
 
-:func:`run_training` is a job function. It prepares the learner's classes (:mod:`core.transfer.data`),
-then trains up to two lanes with the shared :func:`core.experiment.train_tracked`, each a tracked run
-in the *transfer* experiment with the same comparison tag:
+:func:`run_training` is a job function. Its config (:class:`TransferJob`) holds the settings and the
+learner's pictures as plain arrays; the job prepares the classes (:mod:`core.transfer.data`), loads the
+backbone's ImageNet weights itself from the torch hub cache (:func:`core.transfer.backbones.load_state`),
+then trains up to two lanes as one comparison (:func:`core.experiment.run_comparison`), each a tracked
+run in the *transfer* experiment with the comparison's tag:
 
 - **pretrained** — the backbone with its ImageNet weights: *feature extraction* (the body frozen, only
   the new head learns) or *fine-tuning* (the head and the last N blocks learn; the blocks at
@@ -14,13 +16,14 @@ Feature extraction without augmentation takes the fast path: the frozen body run
 image, and the head is trained on those pooled features (the same model, since a frozen body gives the
 same features every epoch). Each finished lane logs its dev confusion matrix (as an image and as
 JSON) and the labels with its run. A NaN loss fails its lane with the message and the other lane goes
-on; Stop ends the job with what was trained so far (KILLED runs).
+on; Stop ends the job with what was trained so far (KILLED runs). The result is plain data (the lanes'
+outcomes, confusion matrices, dev probabilities and run ids); :func:`load_network` rebuilds a lane's
+trained network from its run for predictions, class activation maps and the export.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,11 +35,20 @@ from torch import nn
 
 from core import tracking
 from core.device import pick_device, seed_everything
-from core.experiment import FINISHED, Lane, train_tracked
-from core.jobs import JobContext
+from core.experiment import (
+    FINISHED,
+    KILLED,
+    SKIPPED,
+    Lane,
+    LanePlan,
+    LaneSlot,
+    new_comparison,
+    run_comparison,
+    train_tracked,
+)
+from core.jobs import JobContext, Outcome
 from core.optimizers import Adam
 from core.plots.static import confusion_png
-from core.training import TrainingCancelled
 from core.transfer import backbones as B
 from core.transfer.augment import Augment, AugmentSpec
 from core.transfer.data import TransferData, prepare
@@ -50,6 +62,8 @@ METHODS = {
 SCRATCH = "from scratch"
 IMAGE_SIZES = (64, 96, 128, 160, 224)
 FEATURE_BATCH = 64
+DEV_PICTURE_SIDE = 192  # the dev pictures the result keeps for the page are at most this large
+CACHED = "head on cached features"  # the "trained" tag of a feature-extraction lane on the fast path
 
 
 @dataclass(frozen=True)
@@ -109,20 +123,47 @@ class TransferConfig:
         return tuple(n for n, on in ((self.pretrained_lane, self.pretrained), (SCRATCH, self.from_scratch)) if on)
 
 
+@dataclass(frozen=True)
+class TransferJob:
+    """What the training job gets (plain data): the settings and the learner's pictures, class by class,
+    as uint8 RGB arrays [H, W, 3] in the order of ``names``."""
+
+    cfg: TransferConfig
+    names: tuple[str, ...]
+    pictures: tuple[tuple[np.ndarray, ...], ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.pictures):
+            raise ValueError(f"{len(self.names)} class names for {len(self.pictures)} classes of pictures")
+        for images in self.pictures:
+            for a in images:
+                if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+                    raise ValueError(f"pictures must be uint8 RGB arrays [H, W, 3], got {a.dtype} {a.shape}")
+
+    @classmethod
+    def of(cls, cfg: TransferConfig, classes: Mapping[str, Sequence[Image.Image]]) -> TransferJob:
+        """The job for a class set ``name -> PIL pictures`` (each picture copied as RGB pixels)."""
+        return cls(cfg, tuple(classes), tuple(tuple(np.asarray(im.convert("RGB"), dtype=np.uint8).copy() for im in v)
+                                              for v in classes.values()))
+
+    def classes(self) -> dict[str, list[Image.Image]]:
+        """The class set as PIL pictures again (the same pixels)."""
+        return {name: [Image.fromarray(a) for a in images] for name, images in zip(self.names, self.pictures, strict=True)}
+
+
 @dataclass
 class LaneResult:
-    """One trained network and what it did on the dev set."""
+    """One trained network (in its run: :func:`load_network`) and what it did on the dev set."""
 
     lane: Lane
-    model: B.TransferNet | None = None  # on the CPU, in eval mode (FINISHED lanes only)
-    confusion: np.ndarray | None = None  # [K, K]: rows = true class, columns = predicted
+    confusion: np.ndarray | None = None  # [K, K]: rows = true class, columns = predicted (FINISHED lanes)
     dev_probabilities: np.ndarray | None = None  # [n_dev, K]
     trainable: int = 0  # parameters that learned
 
 
 @dataclass
-class TransferResult:
-    """What a finished (or stopped) job leaves for the page."""
+class TransferResult(Outcome):
+    """What a finished (or stopped) job leaves for the page (plain data)."""
 
     cfg: TransferConfig
     names: tuple[str, ...]
@@ -131,14 +172,24 @@ class TransferResult:
     comparison: str
     dev_labels: np.ndarray  # [n_dev]
     dev_index: list[tuple[int, int]]  # (class, image number) of each dev example
-    dev_pictures: list[Image.Image] = field(default_factory=list, repr=False)  # the dev examples as given
-    lanes: dict[str, LaneResult] = field(default_factory=dict)
+    dev_pictures: list[np.ndarray] = field(default_factory=list, repr=False)  # uint8 RGB, at most DEV_PICTURE_SIDE
+    lanes: dict[str, LaneResult] = field(default_factory=dict)  # the lanes that ran, in order
+    stopped: bool = False  # Stop was pressed: the lanes hold what was trained until then
 
     @property
     def best(self) -> LaneResult | None:
         """The lane to predict with: the finished one with the best dev accuracy (pretrained on ties)."""
-        done = [r for r in self.lanes.values() if r.lane.status == FINISHED and r.model is not None]
+        done = [r for r in self.lanes.values() if r.lane.status == FINISHED and r.lane.run_id is not None]
         return max(done, key=lambda r: r.lane.dev_accuracy or 0.0, default=None)
+
+
+def _dev_picture(image: np.ndarray) -> np.ndarray:
+    """A dev picture for the page: as given, or shrunk to at most DEV_PICTURE_SIDE on its longer side."""
+    if max(image.shape[:2]) <= DEV_PICTURE_SIDE:
+        return image
+    small = Image.fromarray(image)
+    small.thumbnail((DEV_PICTURE_SIDE, DEV_PICTURE_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(small)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
@@ -149,15 +200,17 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, k: int) -> np.nd
 
 
 @torch.no_grad()
-def pooled_features(model: B.TransferNet, X: torch.Tensor, device: torch.device, ctx: JobContext | None = None,
-                    span: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
-    """The frozen body's pooled features [N, F] of images [N, 3, S, S] (eval mode, in batches)."""
+def pooled_features(model: B.TransferNet, X: torch.Tensor, device: torch.device, slot: LaneSlot | None = None,
+                    span: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor | None:
+    """The frozen body's pooled features [N, F] of images [N, 3, S, S] (eval mode, in batches); ``None``
+    when Stop was pressed meanwhile (the progress moves over ``span`` of the ``slot``'s share)."""
     model.eval()
     out = []
     for i in range(0, len(X), FEATURE_BATCH):
-        if ctx is not None:
-            ctx.check_cancel()
-            ctx.report(span[0] + (span[1] - span[0]) * i / max(len(X), 1), f"features of image {i + 1} of {len(X)}")
+        if slot is not None and slot.ctx is not None:
+            if slot.ctx.cancel.cancelled:
+                return None
+            slot.report(span[0] + (span[1] - span[0]) * i / max(len(X), 1), f"features of image {i + 1} of {len(X)}")
         out.append(model.pooled(X[i : i + FEATURE_BATCH].to(device)).float())
     return torch.cat(out) if out else torch.zeros(0, model.head.in_features, device=device)
 
@@ -178,9 +231,9 @@ def _optimizer(model: B.TransferNet, cfg: TransferConfig, pretrained: bool) -> t
     return Adam(groups, lr=cfg.lr)
 
 
-def _train_lane(ctx: JobContext | None, cfg: TransferConfig, data: TransferData, name: str,
-                state: Mapping[str, torch.Tensor] | None, comparison: str, span: tuple[float, float],
-                device: torch.device) -> LaneResult:
+def _train_lane(slot: LaneSlot, cfg: TransferConfig, data: TransferData, name: str,
+                state: Mapping[str, torch.Tensor] | None, device: torch.device, out: dict[str, LaneResult]) -> Lane:
+    """One lane of the comparison, as a tracked run; its outputs go to ``out[name]``."""
     pretrained = state is not None
     seed_everything(cfg.seed)
     augment = Augment(cfg.augment, seed=cfg.seed) if cfg.augment.any else None
@@ -188,18 +241,21 @@ def _train_lane(ctx: JobContext | None, cfg: TransferConfig, data: TransferData,
                         trainable_blocks=cfg.trainable_blocks if pretrained else None, augment=augment).to(device)
     result = LaneResult(Lane(name), trainable=B.trainable_parameters(model))
     cached = pretrained and cfg.trainable_blocks == 0 and augment is None
-    tags = {tracking.TAG_COMPARISON: comparison, "lane": name, "weights": "ImageNet" if pretrained else "random",
-            "trained": "head on cached features" if cached else ("head" if pretrained and cfg.trainable_blocks == 0
-                                                                   else "head and body")}
+    tags = {"lane": name, "weights": "ImageNet" if pretrained else "random",
+            "trained": CACHED if cached else ("head" if pretrained and cfg.trainable_blocks == 0 else "head and body")}
     train, dev = data.train, data.dev
-    lo, hi = span
     if cached:  # the frozen body gives the same features every epoch: compute them once
-        mid = lo + 0.3 * (hi - lo)
-        train = (pooled_features(model, data.train[0], device, ctx, (lo, mid)), data.train[1])
-        dev = (pooled_features(model, data.dev[0], device, ctx, (mid, mid)), data.dev[1])
-        lo = mid
+        features = pooled_features(model, data.train[0], device, slot, (0.0, 0.3))
+        dev_features = None if features is None else pooled_features(model, data.dev[0], device, slot, (0.3, 0.3))
+        if features is None or dev_features is None:  # stopped before its run began
+            result.lane = Lane(name, KILLED)
+            return result.lane
+        train, dev = (features, data.train[1]), (dev_features, data.dev[1])
+        lo, hi = slot.span
+        slot = replace(slot, span=(lo + 0.3 * (hi - lo), hi))
 
     trained = model.head if cached else model
+    out[name] = result
 
     def finish(run: tracking.TrackedRun, _: nn.Module, history) -> None:
         probs = probabilities(trained, dev[0], device)  # cached: the head on the dev features computed above
@@ -212,50 +268,73 @@ def _train_lane(ctx: JobContext | None, cfg: TransferConfig, data: TransferData,
         run.log_text("\n".join(data.names) + "\n", "labels.txt")
         run.log_metrics({"trainable_parameters": float(result.trainable)}, history.steps_done)
 
-    try:
-        result.lane = train_tracked(ctx, PAGE, cfg, trained, train, _optimizer(model, cfg, pretrained), name=name,
-                                    dev=dev, epochs=cfg.epochs, batch_size=cfg.batch_size, run_name=name, tags=tags,
-                                    progress_span=(lo, hi), device=device, seed=cfg.seed, finish=finish,
-                                    figure_title=f"{cfg.backbone} {name}")
-    except TrainingCancelled as exc:
-        result.lane = getattr(exc, "lane", result.lane)
-        raise
-    if result.lane.status == FINISHED:
-        model.augment = None  # predictions and exports never augment
-        result.model = model.to("cpu").eval()
-    return result
+    result.lane = train_tracked(slot, PAGE, cfg, trained, train, _optimizer(model, cfg, pretrained), name=name,
+                                dev=dev, epochs=cfg.epochs, batch_size=cfg.batch_size, run_name=name, tags=tags,
+                                device=device, seed=cfg.seed, finish=finish, figure_title=f"{cfg.backbone} {name}")
+    return result.lane
 
 
-def run_training(ctx: JobContext | None, cfg: TransferConfig, *, classes: Mapping[str, Sequence[Image.Image]],
-                 state: Mapping[str, torch.Tensor] | None = None, device: torch.device | None = None) -> TransferResult:
-    """Train the lanes of ``cfg`` on ``classes`` (name -> images); a job function (bind the keywords first).
+def run_training(ctx: JobContext | None, job: TransferJob, *, state: Mapping[str, torch.Tensor] | None = None,
+                 device: torch.device | None = None) -> TransferResult:
+    """Train the lanes of ``job.cfg`` on ``job``'s pictures as one comparison (a job function).
 
-    ``state``: the backbone's ImageNet state dict (:func:`core.transfer.backbones.load_state`), needed
-    when ``cfg.pretrained``. A Stop raises :class:`core.training.TrainingCancelled` with ``.result``
-    holding the lanes done so far.
+    With ``cfg.pretrained`` the backbone's ImageNet weights come from the torch hub cache (downloaded
+    there first when missing; :class:`core.pretrained.WeightsUnavailable` in one sentence when they
+    cannot be had) unless ``state`` gives them. Returns the :class:`TransferResult` in every case:
+    a diverged lane is FAILED with its sentence and the next one trains; after a Stop the result is
+    ``stopped`` and holds the lanes trained so far.
     """
-    if cfg.pretrained and state is None:
-        raise ValueError("the pretrained run needs the backbone's ImageNet weights")
+    cfg = job.cfg
     device = device or pick_device()
     if ctx is not None:
         ctx.report(0.0, "preparing the images")
+    classes = job.classes()
     data = prepare(classes, cfg.image_size, cfg.dev_fraction, cfg.seed)
+    if cfg.pretrained and state is None:
+        if ctx is not None:
+            ctx.report(0.0, f"loading the ImageNet weights of {cfg.backbone}")
+        state = B.load_state(cfg.backbone)
     names = data.names
-    cfg = replace(cfg, classes=names, images_per_class=tuple(len(v) for v in classes.values()))  # logged as params
-    comparison = f"transfer-{time.strftime('%Y%m%d-%H%M%S')}-{cfg.seed}"
-    pictures = list(classes.values())
+    cfg = replace(cfg, classes=names, images_per_class=tuple(len(v) for v in job.pictures))  # logged as params
+    comparison = new_comparison("transfer")
     result = TransferResult(cfg, names, data.sizes, device.type, comparison, data.dev[1].numpy(), data.dev_index,
-                            [pictures[c][i] for c, i in data.dev_index])
-    lanes = cfg.lanes
-    for i, name in enumerate(lanes):
-        span = (i / len(lanes), (i + 1) / len(lanes))
-        try:
-            result.lanes[name] = _train_lane(ctx, cfg, data, name, state if name != SCRATCH else None, comparison,
-                                             span, device)
-        except TrainingCancelled as exc:
-            if getattr(exc, "lane", None) is not None:
-                result.lanes[name] = LaneResult(exc.lane)
-            exc.result = result
-            raise
+                            [_dev_picture(job.pictures[c][i]) for c, i in data.dev_index])
+    trained: dict[str, LaneResult] = {}
+
+    def plan(name: str) -> LanePlan:
+        lane_state = state if name != SCRATCH else None
+        return LanePlan(name, lambda slot: _train_lane(slot, cfg, data, name, lane_state, device, trained))
+
+    lanes = run_comparison(ctx, [plan(n) for n in cfg.lanes], comparison=comparison)
+    for lane in lanes.lanes:
+        if lane.status != SKIPPED and lane.run_id is not None:  # the lanes that ran (each has its run)
+            result.lanes[lane.name] = trained.get(lane.name) or LaneResult(lane)
+    result.stopped = lanes.stopped
     return result
 
+
+def load_network(run_id: str) -> B.TransferNet:
+    """The network a lane of :func:`run_training` trained, rebuilt from its run: the backbone and the
+    classes from the params, the weights from the run (a feature-extraction lane saved its head only:
+    its frozen body is the backbone's ImageNet weights, read again from the torch hub cache). On the
+    CPU, in eval mode, without augmentation (predictions and exports never augment). ``ValueError``
+    with a plain message when it cannot be rebuilt."""
+    params, tags = tracking.run_params(run_id), tracking.run_tags(run_id)
+    try:
+        backbone, k = params["backbone"], len(json.loads(params["classes"]))
+        B.spec(backbone)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError("this run did not record its backbone and classes (train it again)") from exc
+    weights = tracking.saved_weights(run_id)
+    if tags.get("trained") == CACHED:
+        try:
+            body = B.load_state(backbone, allow_download=False)
+        except B.WeightsUnavailable as exc:
+            raise ValueError(f"its frozen body needs the ImageNet weights of {backbone}, which are no longer on "
+                             "this machine (train it again)") from exc
+        net = B.build_net(backbone, k, state=body, trainable_blocks=0)
+        net.head.load_state_dict(weights)
+    else:
+        net = B.build_net(backbone, k)
+        net.load_state_dict(weights)
+    return net.eval()

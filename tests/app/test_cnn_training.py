@@ -1,8 +1,6 @@
 """The CNNs page's training tabs under AppTest: train a network, look inside it, the
 plain-vs-residual experiment, and a dataset that cannot be downloaded."""
 
-import dataclasses
-
 from core import tracking
 from tests.app.helpers import by_label, page, run_until, texts
 
@@ -63,7 +61,7 @@ def test_plain_vs_residual(fresh_store):
     assert runs.iloc[0]["tags.dll.comparison"] in texts(at)
 
 
-def test_bad_depths_and_an_unavailable_dataset_get_messages(fresh_store, monkeypatch):
+def test_bad_depths_and_an_unavailable_dataset_get_messages(fresh_store, preloaded_runner):
     at = page("cnn").run()
     by_label(at.selectbox, "Shallow depth").set_value(56)
     by_label(at.button, "Train the four networks").click()
@@ -71,13 +69,10 @@ def test_bad_depths_and_an_unavailable_dataset_get_messages(fresh_store, monkeyp
     assert "the deep network must have more layers" in texts(at)
     assert tracking.search_runs().empty
 
-    import core.data as data
-
-    def offline(**_):
-        raise data.DatasetUnavailable("cifar10 could not be downloaded (is this machine offline?). Offline alternatives: digits.")
-
-    monkeypatch.setitem(data.DATASETS, "cifar10", dataclasses.replace(data.DATASETS["cifar10"], loader=offline))
+    preloaded_runner("tests.fakes_cnn")  # the training's worker cannot download CIFAR-10
     at = _train(page("cnn").run(), data="cifar10")
     at = run_until(at, lambda a: "could not be downloaded" in texts(a))
     assert not at.exception
-    assert [e.value for e in at.error if "could not be downloaded" in e.value]
+    assert [e.value for e in at.error if "could not be downloaded" in e.value] == [
+        "The training stopped: cifar10 could not be downloaded (is this machine offline?). "
+        "Offline alternatives: digits."]

@@ -294,14 +294,17 @@ def test_photo_with_cached_weights_detects_once_and_refilters(offline, monkeypat
 # --------------------------------------------------------------------------- training
 
 
-def test_train_a_tiny_detector_as_a_tracked_run(fresh_store):
-    at = page("detection").run()
+def _train_tiny(at):
     by_label(at.number_input, "Training scenes").set_value(60)
     by_label(at.number_input, "Held-out scenes").set_value(20)
     by_label(at.select_slider, "Network width (channels)").set_value(4)
     by_label(at.slider, "Epochs").set_value(1)
     by_label(at.button, "Train the detector").click()
-    at = run_until(at.run(), lambda a: "Finished in" in texts(a)).run()
+    return run_until(at.run(), lambda a: "Finished in" in texts(a)).run()
+
+
+def test_train_a_tiny_detector_as_a_tracked_run(fresh_store):
+    at = _train_tiny(page("detection").run())
     assert not at.exception
     runs = tracking.search_runs()
     assert runs["status"].tolist() == ["FINISHED"]
@@ -312,3 +315,27 @@ def test_train_a_tiny_detector_as_a_tracked_run(fresh_store):
     assert _frame(at, "class", "AP@0.5", "objects") is not None
     captions = [c for im in at.image for c in im.captions]
     assert any("before NMS" in c for c in captions) and any("after NMS" in c for c in captions)
+    # the sliders re-score the saved held-out outputs (no network in the page): the tracked mAP at the run's
+    # thresholds, and another mAP at others, as core's evaluation of those outputs gives it
+    caption = next(c for c in texts(at).splitlines() if c.startswith("mAP@0.5 at these thresholds"))
+    assert caption == f"mAP@0.5 at these thresholds: {tracked:.3f} (the mean of the column)."
+    result = at.session_state["detection.train.result"]
+    by_label(at.slider, "Shapes: score threshold").set_value(0.05)
+    by_label(at.slider, "Shapes: NMS IoU threshold").set_value(0.3).run()
+    assert not at.exception
+    want = result.rescore(0.05, 0.3).map
+    assert f"mAP@0.5 at these thresholds: {want:.3f} (the mean of the column)." in texts(at)
+    raw, _, _ = result.examples[0].detections(0.05, 0.3)
+    assert f"before NMS: {len(raw.scores)} boxes" in [c for im in at.image for c in im.captions]
+
+
+def test_a_diverged_training_shows_the_panel_sentence_only(fresh_store, preloaded_runner):
+    preloaded_runner("tests.fakes_detection")  # the training's loss is NaN from its first step
+    at = _train_tiny(page("detection").run())
+    assert not at.exception
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["FAILED"]
+    sentence = runs.iloc[0]["tags.dll.error"]
+    assert sentence == "the loss became NaN at step 1 — try a smaller learning rate"
+    assert [e.value for e in at.error] == [f"TinyYOLO diverged: {sentence}. Its run is tracked as FAILED."]
+    assert not [m for m in at.metric if m.label == "mAP@0.5 (held-out scenes)"]  # no results of a diverged network

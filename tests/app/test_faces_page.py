@@ -1,7 +1,11 @@
 """The Face recognition page under AppTest: the triplet-loss explorer against the course's
 formula, a tiny siamese training on digits with its one-shot evaluation, verification of
 held-out and uploaded images, a face set that cannot be downloaded, and the faces path
-(with a stand-in for Olivetti)."""
+(with a stand-in for Olivetti).
+
+The training runs in a job worker process: where the job must see a fake Olivetti download, the test
+uses the ``preloaded_runner`` fixture with :mod:`tests.fakes_faces` (a monkeypatch here would not reach
+the worker) and also patches this process, where the page itself reads the set."""
 
 import io
 import itertools
@@ -15,8 +19,9 @@ from sklearn.metrics import confusion_matrix
 
 from core import tracking
 from core.faces import mine_triplets, triplet_loss
-from core.faces.training import embed
+from core.faces.training import embed, load_network
 from core.faces.triplets import batch_triplet_loss
+from tests import fakes_faces
 from tests.app.helpers import by_label, chart, page, run_until, texts
 from tests.unit.test_images import header_only_png
 from ui.faces_views import batch_triplet_data
@@ -148,7 +153,7 @@ def test_train_on_digits_then_evaluate_and_verify(fresh_store):
     by_label(at.slider, "Threshold τ for this pair").set_value(0.5)
     by_label(at.slider, "First held-out image").set_value(3)
     by_label(at.slider, "Second held-out image").set_value(10).run()
-    e = embed(result.model, result.spec.normalize(result.unseen_images[[3, 10]]))
+    e = embed(load_network(result.lane.run_id), result.spec.normalize(torch.from_numpy(result.unseen_images[[3, 10]])))
     d = float(((e[0] - e[1]) ** 2).sum())
     assert float(_metric(at, "Squared distance d of the embeddings")) == pytest.approx(d, abs=5e-4)
     verdict = "Same identity" if d <= 0.5 else "Different identities"
@@ -181,11 +186,10 @@ def test_train_on_digits_then_evaluate_and_verify(fresh_store):
         assert "Squared distance d of your two images" not in [m.label for m in at.metric]
 
 
-def test_a_face_set_that_cannot_be_downloaded_gets_one_sentence(fresh_store, monkeypatch):
-    def offline(**_):
-        raise OSError("no route to host")
-
-    monkeypatch.setattr(sklearn.datasets, "fetch_olivetti_faces", offline)
+def test_a_face_set_that_cannot_be_downloaded_gets_one_sentence(fresh_store, monkeypatch, preloaded_runner):
+    preloaded_runner("tests.fakes_faces")
+    monkeypatch.setenv(fakes_faces.SETTING, "offline")  # in the job's worker
+    monkeypatch.setattr(sklearn.datasets, "fetch_olivetti_faces", fakes_faces.offline)  # and in this process
     at = page("faces").run()
     at = run_until(_train(at, "olivetti"), lambda a: "could not be downloaded" in texts(a))
     assert not at.exception
@@ -196,16 +200,10 @@ def test_a_face_set_that_cannot_be_downloaded_gets_one_sentence(fresh_store, mon
     assert not at.exception and by_label(at.selectbox, "Identities to train on").value == "digits"
 
 
-class _Bunch(dict):
-    __getattr__ = dict.__getitem__
-
-
-def test_faces_path_is_labelled_as_faces(fresh_store, monkeypatch):
-    rng = np.random.default_rng(0)
-    centres = rng.random((40, 64, 64), dtype=np.float32)  # a stand-in for the 40 Olivetti people
-    images = np.clip(np.repeat(centres, 10, 0) + 0.1 * rng.standard_normal((400, 64, 64), dtype=np.float32), 0, 1)
-    monkeypatch.setattr(sklearn.datasets, "fetch_olivetti_faces",
-                        lambda **kw: _Bunch(images=images, target=np.repeat(np.arange(40), 10)))
+def test_faces_path_is_labelled_as_faces(fresh_store, monkeypatch, preloaded_runner):
+    preloaded_runner("tests.fakes_faces")
+    monkeypatch.setenv(fakes_faces.SETTING, "stand-in")  # the 40 Olivetti people, in the job's worker
+    monkeypatch.setattr(sklearn.datasets, "fetch_olivetti_faces", fakes_faces.stand_in)  # and in this process
     at = page("faces").run()
     at = run_until(_train(at, "olivetti"), lambda a: "Finished in" in texts(a)).run()
     assert not at.exception

@@ -3,6 +3,7 @@ end as tracked runs, and bad settings give plain messages."""
 
 from core import tracking
 from tests.app.helpers import by_label, page, run_until, texts
+from ui.jobs import divergence_line
 
 
 def _tiny(at, epochs=2, n_train=40):
@@ -105,6 +106,55 @@ def test_sweep_is_tracked_with_one_comparison_tag(fresh_store):
     assert sorted(df.index) == ["keep_prob=0.5", "λ=0", "λ=5"]
     assert set(df["status"]) == {"FINISHED"}
     assert df.loc["λ=5", "params.lam"] == "5.0" and df.loc["λ=5", "params.experiment"] == "sweep"
+
+
+def _sweep_set_up(at, n_train, epochs, lambdas):
+    """A digits set-up with mini-batches of 8 and a λ-only sweep."""
+    by_label(at.selectbox, "Dataset").set_value("digits")
+    by_label(at.slider, "Training examples").set_value(n_train)
+    by_label(at.slider, "Epochs").set_value(epochs)
+    by_label(at.select_slider, "Mini-batch size").set_value(8)
+    by_label(at.text_input, "λ values (comma-separated)").set_value(lambdas)
+    by_label(at.text_input, "keep_prob values (comma-separated)").set_value("")
+    return at
+
+
+def test_a_diverged_lane_is_shown_by_the_job_panel_alone(fresh_store):
+    # plain gradient descent with α·λ/m = 5: each step multiplies the weights by −4 until they overflow
+    at = _sweep_set_up(page("regularization").run(), 100, 5, "1000, 0")
+    by_label(at.slider, "Hidden layers").set_value(1)
+    by_label(at.select_slider, "Units per hidden layer").set_value(32)
+    by_label(at.selectbox, "Optimizer").set_value("Gradient descent")
+    by_label(at.number_input, "Learning rate α").set_value(0.5)
+    at = _finish(at, "Start the sweep")  # the form's values go with its button (no rerun before)
+    result = at.session_state["regularization.sweep.result"]
+    blown = result.lane("λ=1000")
+    assert blown.status == "FAILED" and result.lane("λ=0").status == "FINISHED"
+    assert [e.value for e in at.error] == [divergence_line("λ=1000", blown.error)]  # once, and nothing else
+    assert texts(at).count(blown.error) == 1
+    df = _runs()
+    assert df.loc["λ=1000", "status"] == "FAILED" and df.loc["λ=1000", "tags.dll.error"] == blown.error
+    table = next(d.value for d in at.dataframe if "lane" in d.value.columns)
+    assert table.set_index("lane").loc["λ=1000", "status"] == "FAILED"
+    assert "error against" in str([c.proto.spec for c in at.get("plotly_chart")])  # the finished lane's point
+
+
+def test_stop_keeps_the_lanes_so_far_in_the_table(fresh_store):
+    at = _sweep_set_up(page("regularization").run(), 1000, 200, "0, 1")
+    by_label(at.button, "Start the sweep").click()
+    at = at.run()
+    run_until(at, lambda a: any(b.label == "Stop" for b in a.button)  # running, with live curves drawn
+              and any("per epoch" in str(c.proto.spec) for c in a.get("plotly_chart")), every=1.0)
+    by_label(at.button, "Stop").click().run()
+    at = run_until(at, lambda a: "Stopped." in texts(a))
+    result = at.session_state["regularization.sweep.result"]
+    assert result.stopped and [ln.status for ln in result.lanes] == ["KILLED", "SKIPPED"]
+    table = next(d.value for d in at.dataframe if "lane" in d.value.columns)
+    assert list(table["lane"]) == ["λ=0", "λ=1"] and list(table["status"]) == ["KILLED", "SKIPPED"]
+    assert by_label(at.get("download_button"), "Download sweep results (CSV)") is not None
+    df = tracking.search_runs()
+    assert df["status"].tolist() == ["KILLED"] and df.iloc[0]["run_id"] == result.lanes[0].run_id
+    assert not at.error
 
 
 def test_bad_settings_give_plain_messages_and_start_nothing(fresh_store):

@@ -1,7 +1,8 @@
 """The RNNs page under AppTest: every tab renders; the gate viewer's messages and its values
 against the course LSTM run by hand; the gradient tab's ordering; a tiny character model
-trained as a tracked job (built-in names, then an uploaded text, and a binary file refused);
-and a tiny uni- vs bidirectional comparison."""
+trained as a tracked job in the worker process (built-in names, then an uploaded text, and a
+binary file refused), sampled from the network loaded from its run (also after a Stop); a
+diverged one told by the job panel alone; and a tiny uni- vs bidirectional comparison."""
 
 
 import numpy as np
@@ -83,11 +84,11 @@ def test_gradient_tab_orders_the_cells():
     assert not at.exception
 
 
-def _tiny_lm(at):
+def _tiny_lm(at, epochs: int = 2):
     by_label(at.select_slider, "Hidden size").set_value(16)
     by_label(at.select_slider, "Embedding size").set_value(4)
     by_label(at.select_slider, "Sequence length (characters)").set_value(16)
-    by_label(at.slider, "Epochs").set_value(2)
+    by_label(at.slider, "Epochs").set_value(epochs)
     by_label(at.number_input, "Learning rate").set_value(0.02)
     by_label(at.button, "Train the language model").click()
     return at.run()
@@ -117,6 +118,38 @@ def test_train_a_tiny_language_model(fresh_store):
     _type(at, "Anna")
     assert "The first layer of the LSTM language model trained in this session" in texts(at)
     assert not at.exception
+
+
+def test_a_stopped_language_model_still_samples(fresh_store):
+    at = page("rnn").run()
+    by_label(at.selectbox, "Text to learn").set_value("python docstrings").run()  # long epochs: Stop comes first
+    at = run_until(_tiny_lm(at, epochs=60), lambda a: "Samples after epoch 1" in texts(a))
+    by_label(at.button, "Stop").click()
+    at = run_until(at.run(), lambda a: "Stopped." in texts(a)).run()
+    assert not at.exception
+    assert tracking.search_runs()["status"].tolist() == ["KILLED"]
+    assert "Stopped: the model as it was is kept, and you can sample from it below." in texts(at)
+    assert "Sample from the trained model" in [h.value for h in at.subheader]
+    by_label(at.slider, "Temperature").set_value(0.0)  # greedy: the same text for every sample
+    by_label(at.slider, "Samples").set_value(2).run()
+    code = [c.value for c in at.code][-1]
+    one = code[: (len(code) - 2) // 2]
+    assert one and code == f"{one}\n\n{one}"  # a text's samples are shown a blank line apart
+    assert "Download these samples (.txt)" in _downloads(at)
+    assert "The language model trained in this session" in by_label(at.radio, "Cell to look inside").options
+
+
+def test_a_diverged_language_model_is_told_by_the_job_panel_alone(fresh_store, preloaded_runner):
+    preloaded_runner("tests.fakes_rnn")  # the worker's loss is NaN from the first step
+    at = run_until(_tiny_lm(page("rnn").run()), lambda a: "Finished in" in texts(a)).run()
+    assert not at.exception
+    run = tracking.search_runs().iloc[0]
+    sentence = "the loss became NaN at step 1 — try a smaller learning rate"
+    assert run["status"] == "FAILED" and run["tags.dll.error"] == sentence
+    assert [e.value for e in at.error] == [f"LSTM diverged: {sentence}. Its run is tracked as FAILED."]
+    assert "Sample from the trained model" not in [h.value for h in at.subheader]
+    assert not [m for m in at.metric if m.label in ("Dev perplexity", "Train perplexity")]
+    assert by_label(at.radio, "Cell to look inside").options == ["A random cell (untrained)"]
 
 
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 20 + "\n").encode()

@@ -1,8 +1,9 @@
 """The Sequence models page under AppTest: every tab renders; a tiny date-translation
-training finishes and shows exact match and BLEU equal to the tracked run's; a typed date
-that is empty or too long gets one sentence; a typed date gets its translation and
-attention heatmap; beam search of width 1 shows greedy's output; the BLEU tab's numbers
-equal sacrebleu's."""
+training (in the worker process) finishes and shows exact match and BLEU equal to the tracked
+run's; a typed date that is empty or too long gets one sentence; a typed date gets its
+translation and attention heatmap from the network loaded from its run; beam search of width 1
+shows greedy's output; a diverged training is told by the job panel alone; the BLEU tab's
+numbers equal sacrebleu's."""
 
 from __future__ import annotations
 
@@ -98,6 +99,28 @@ def test_tiny_training_then_translate_and_beam(fresh_store):
     assert chart(at, "Beam search tree")
     at.text_input(key="seq2seq.beam.text.dates").set_value("").run()
     assert any("empty" in w.value for w in at.warning)
+
+
+def test_a_diverged_training_is_told_by_the_job_panel_alone(fresh_store, preloaded_runner):
+    preloaded_runner("tests.fakes_seq2seq")  # the worker's loss is NaN from the first step
+    at = page("seq2seq").run()
+    at.select_slider(key=f"{KEY}.n_train").set_value(500)
+    at.slider(key=f"{KEY}.epochs").set_value(1)
+    at.select_slider(key=f"{KEY}.hidden").set_value(16)
+    at.multiselect(key=f"{KEY}.languages").set_value(["en"])
+    at.segmented_control(key=f"{KEY}.variants").set_value(["attention", "no attention"])
+    by_label(at.button, "Train").click()
+    at = run_until(at.run(), lambda a: "Finished in" in texts(a), timeout=180).run()
+    assert not at.exception
+    runs = tracking.search_runs()
+    sentence = "the loss became NaN at step 1 — try a smaller learning rate"
+    assert runs["status"].tolist() == ["FAILED", "FAILED"] and set(runs["tags.dll.error"]) == {sentence}
+    assert [e.value for e in at.error] == [f"{v} diverged: {sentence}. Its run is tracked as FAILED."
+                                           for v in ("attention", "no attention")]
+    table = [d.value for d in at.dataframe if "status" in d.value.columns][0]
+    assert table["status"].tolist() == ["FAILED", "FAILED"]
+    assert not [m for m in at.metric if m.label.endswith("attention)")]  # no exact match or BLEU of a variant
+    assert "needs a trained date translation model" in texts(at)  # nothing to translate with
 
 
 def test_number_words_tab_trains_and_scores_words(fresh_store):

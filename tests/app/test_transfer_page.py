@@ -23,6 +23,7 @@ from core.pretrained import hub_path
 from core.transfer.backbones import spec
 from core.transfer.data import EXAMPLE_PER_CLASS, MAX_IMAGES_PER_CLASS
 from tests.app.helpers import by_label, chart, page, plotly_array, run_until, texts
+from ui.jobs import divergence_line
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -57,11 +58,14 @@ def _count(at, class_index: int = 0) -> str:
     return [m.value for m in at.markdown if "pictures · at most" in str(m.value)][class_index]
 
 
-def _plant_weights(seed: int = 0) -> None:
+def _plant_weights(seed: int = 0, nan: bool = False) -> None:
     torch.manual_seed(seed)
     path = hub_path(spec("ResNet-18").url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+    state = torchvision.models.resnet18().state_dict()
+    if nan:  # weights that hold the right shapes but a NaN: the frozen network's loss is NaN at once
+        state["layer4.1.bn2.running_var"][0] = float("nan")
+    torch.save(state, path)
 
 
 def _train(at, *, epochs: int = 2, size: int = 64):
@@ -202,6 +206,11 @@ def test_pretrained_from_the_hub_cache_against_scratch(offline, fresh_store):
     counts = plotly_array(cm["data"][0]["text"])
     assert counts.sum() == 15 and list(counts.sum(1)) == [5, 5, 5]  # 3 classes × 5 dev pictures (a quarter of 20)
     assert "comparison tag" in page_text
+    # the third tab predicts with the frozen network too: its head from the run, its body from the hub cache
+    at.radio(key="transfer.use_lane").set_value("pretrained, frozen").run()
+    assert not at.exception, at.exception
+    p = plotly_array(chart(at, "It says:")["data"][0]["y"])
+    assert p.shape == (3,) and abs(p.sum() - 1) < 1e-5
 
 
 def test_fine_tuning_with_augmentation_from_the_hub_cache(offline, fresh_store):
@@ -223,4 +232,25 @@ def test_fine_tuning_with_augmentation_from_the_hub_cache(offline, fresh_store):
     net = tv.models.resnet18()
     expected = sum(p.numel() for m in (net.layer3, net.layer4) for p in m.parameters()) + 512 * 3 + 3
     assert float(runs["metrics.trainable_parameters"].iloc[0]) == expected
+    assert offline.count == 0
+
+
+def test_a_diverged_lane_is_said_once_by_the_job_panel_and_the_other_lane_is_used(offline, fresh_store):
+    _plant_weights(nan=True)
+    at = _fresh()
+    at = _train(at, epochs=1)
+    sentence = "the loss became NaN at step 1 — try a smaller learning rate"
+    assert [e.value for e in at.error] == [divergence_line("pretrained, frozen", sentence)]  # and no other word
+    assert "Finished in" in texts(at)  # the job itself finished: the other lane trained
+    runs = _runs().set_index("run_name")
+    assert runs.loc["pretrained, frozen", "status"] == "FAILED" and runs.loc["from scratch", "status"] == "FINISHED"
+    assert runs.loc["pretrained, frozen", "tags.dll.error"] == sentence
+    table = next(d.value for d in at.dataframe if "network" in d.value.columns)
+    assert dict(zip(table["network"], table["status"], strict=True)) == {"pretrained, frozen": "FAILED",
+                                                                         "from scratch": "FINISHED"}
+    # the third tab offers the network that finished, and predicts with it
+    lanes = at.radio(key="transfer.use_lane")
+    assert lanes.value == "from scratch" and len(lanes.options) == 1
+    p = plotly_array(chart(at, "It says:")["data"][0]["y"])
+    assert p.shape == (3,) and abs(p.sum() - 1) < 1e-5
     assert offline.count == 0

@@ -2,8 +2,6 @@
 scikit-learn's confusion matrix, torch's own conv layers and softmax, conv_output_size,
 and the tracked runs in a fresh store."""
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -24,8 +22,10 @@ from core.cnn.training import (
     use_fast_path,
     worst_mistakes,
 )
-from core.jobs import JobManager
+from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.plots.static import image_grid
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 
@@ -124,8 +124,11 @@ def test_fast_path_changes_the_layout_not_the_answer():
 
 def test_training_is_tracked_and_the_tracked_network_can_be_rebuilt(fresh_store):
     cfg = TrainConfig(dataset="mnist_sample", model="LeNet-5", epochs=2, max_train=600, batch_size=64)
-    result = run_training(None, cfg, device=CPU)
-    assert result.lane.status == "FINISHED"
+    assert_plain(cfg, "config")
+    ending = run_job(run_training, Recorder("cnn"), cfg)
+    assert ending.status == FINISHED
+    result = assert_plain(ending.result)  # what crosses back from the worker: no network inside
+    assert result.lane.status == "FINISHED" and not result.stopped
     assert result.confusion.sum() == result.sizes["dev"] == 1000
     acc = np.trace(result.confusion) / result.confusion.sum()
     assert acc == pytest.approx(result.lane.measures["final_dev_accuracy"], abs=1e-9)  # same model, same dev set
@@ -133,27 +136,40 @@ def test_training_is_tracked_and_the_tracked_network_can_be_rebuilt(fresh_store)
     assert len(result.mistakes) == min(24, result.confusion.sum() - np.trace(result.confusion))
     run = tracking.search_runs().iloc[0]
     assert run["status"] == "FINISHED" and run["params.model"] == "LeNet-5" and run["params.input.dataset"] == "mnist_sample"
+    assert run["run_id"] == result.lane.run_id
     names = {p for p, _ in tracking.image_artifacts(run["run_id"])}
     assert {"images/confusion_matrix.png", "images/misclassified.png"} <= names
-    params = {k[len("params."):]: v for k, v in run.items() if k.startswith("params.") and isinstance(v, str)}
-    model, spec = load_tracked(run["run_id"], params)
-    assert spec == result.spec
-    x = torch.randn(5, 1, 28, 28)
-    torch.testing.assert_close(predict(model, x), predict(result.model, x))
+    # the network rebuilt from the run alone predicts the dev set as the trained one did
+    model, spec = load_tracked(result.lane.run_id)
+    assert spec == result.spec and not model.training
+    data = prepare_images(cfg.dataset, max_train=cfg.max_train, seed=cfg.seed)
+    probs = predict(model, data.dev[0])
+    np.testing.assert_array_equal(confusion_matrix(data.dev[1], probs.argmax(1), 10), result.confusion)
+    assert [m["index"] for m in worst_mistakes(probs, data.dev[1])] == [m["index"] for m in result.mistakes]
+
+
+def test_a_run_that_cannot_be_rebuilt_says_why(fresh_store):
+    with tracking.start_run("cnn", {"model": "LeNet-5"}) as run:  # no input description, no weights
+        pass
     with pytest.raises(ValueError, match="did not record its input"):
-        load_tracked(run["run_id"], {"model": "LeNet-5"})
+        load_tracked(run.run_id)
+    with pytest.raises(ValueError, match="not in the tracking store"):
+        load_tracked("0" * 32)
+    with pytest.raises(ValueError, match="is not a run id"):
+        load_tracked("x' OR '1'='1")
 
 
 def test_a_stop_keeps_the_partial_training(fresh_store):
-    mgr = JobManager(limit=1)
-    job = mgr.submit("cnn", run_training, TrainConfig(model="LeNet-5", epochs=50, max_train=2000, batch_size=16))
-    end = time.time() + 60
-    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("LeNet-5", [])) < 20:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 60)
-    assert snap.status == "killed" and snap.result.lane.status == "KILLED"
-    assert tracking.search_runs()["status"].tolist() == ["KILLED"]
+    cfg = TrainConfig(model="LeNet-5", epochs=50, max_train=2000, batch_size=16)
+    ending = run_job(run_training, StopAfter("LeNet-5", 20, "cnn"), cfg)
+    assert ending.status == KILLED  # the job hands back its typed partial outcome
+    result = assert_plain(ending.result)
+    assert result.stopped and result.lane.status == "KILLED" and result.lane.steps >= 20
+    assert result.confusion is None and result.mistakes is None  # measured only on a finished training
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["run_id"] == result.lane.run_id
+    model, spec = load_tracked(result.lane.run_id)  # what was trained until Stop stays usable
+    assert spec == result.spec and len(predict(model, torch.zeros(2, 1, 28, 28))) == 2
 
 
 def test_config_validation():
@@ -169,14 +185,41 @@ def test_config_validation():
 
 def test_degradation_trains_four_tracked_twins(fresh_store):
     cfg = DegradationConfig(shallow=8, deep=14, width=4, image_size=8, n_train=120, epochs=1, batch_size=32)
-    result = run_degradation(None, cfg, device=CPU)
+    assert_plain(cfg, "config")
+    ctx = Recorder("cnn")
+    ending = run_job(run_degradation, ctx, cfg)
+    assert ending.status == FINISHED
+    result = assert_plain(ending.result)
     assert [lane.name for lane in result.lanes] == ["plain-8", "residual-8", "plain-14", "residual-14"]
-    assert all(lane.status == "FINISHED" for lane in result.lanes)
+    assert all(lane.status == "FINISHED" for lane in result.lanes) and not result.stopped
     runs = tracking.search_runs()
     assert set(runs["tags.dll.comparison"]) == {result.comparison} and len(runs) == 4
+    assert result.comparison.startswith("degradation-")
     assert set(runs["params.plain"]) == {"true", "false"}
+    assert result.depth == {"plain-8": 8, "residual-8": 8, "plain-14": 14, "residual-14": 14}
+    assert result.plain == {"plain-8": True, "residual-8": False, "plain-14": True, "residual-14": False}
     for name in result.depth:
         assert 0 <= result.train_error(name) <= 1
+        lane = result.lane(name)
+        assert result.train_error(name) == pytest.approx(1 - lane.measures["final_train_accuracy"])
+    # each lane had its quarter of the progress bar and its own live series
+    snap = ctx.snapshot()
+    assert {f"{name}/epochs" for name in result.depth} <= set(snap.metrics)
+    assert snap.progress == pytest.approx(1.0)
+
+
+def test_a_stop_in_the_degradation_skips_the_other_networks(fresh_store):
+    cfg = DegradationConfig(shallow=8, deep=14, width=4, image_size=8, n_train=400, epochs=20, batch_size=8)
+    ending = run_job(run_degradation, StopAfter("plain-8", 10, "cnn"), cfg)
+    assert ending.status == KILLED
+    result = assert_plain(ending.result)
+    assert result.stopped
+    assert [(lane.name, lane.status) for lane in result.lanes] == [
+        ("plain-8", "KILLED"), ("residual-8", "SKIPPED"), ("plain-14", "SKIPPED"), ("residual-14", "SKIPPED")]
+    assert result.train_error("plain-8") is None  # no final measures for a stopped lane
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["run_id"] == result.lanes[0].run_id
+    assert runs.iloc[0]["tags.dll.comparison"] == result.comparison
 
 
 def test_plain_twin_has_the_same_weights_but_no_skips():

@@ -7,7 +7,6 @@ the evaluation plumbing, an untrained copy of the same network for "it learned",
 """
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -25,12 +24,15 @@ from core.detection.training import (
     evaluate_detector,
     evaluate_outputs,
     examples_png,
+    load_tracked,
     postprocess,
     run_detector,
 )
 from core.detection.yolo import GridSpec, collisions, decode, encode
 from core.device import seed_everything
-from core.jobs import JobManager
+from core.jobs import FINISHED, KILLED, Recorder, run_job
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 # Small enough to train in a few seconds on 2 cores, big enough to learn: 32-px scenes, a 4 × 4 grid.
@@ -211,51 +213,83 @@ def test_drawing_shows_the_grid_and_the_boxes():
 
 def test_tiny_training_is_tracked_and_beats_the_untrained_network(fresh_store):
     cfg = DetectorConfig(**TINY)
-    result = run_detector(None, cfg, device=CPU, n_examples=5)
-    assert result.lane.status == "FINISHED" and result.model is not None and not result.model.training
+    assert_plain(cfg, "config")
+    ending = run_job(run_detector, Recorder("detection"), cfg)
+    assert ending.status == FINISHED
+    result = assert_plain(ending.result)  # what crosses back from the worker: arrays and the run id, no network
+    assert result.lane.status == "FINISHED" and not result.stopped
     run = tracking.search_runs().iloc[0]
     assert run["status"] == "FINISHED" and run["run_name"].startswith(LANE) and run["experiment"] == "detection"
+    assert run["run_id"] == result.lane.run_id
     assert run["metrics.map50"] == pytest.approx(result.map50)
     assert run["metrics.ap50_circle"] == pytest.approx(result.per_class_ap["circle"])
     assert "metrics.final_dev_loss" in run and "metrics.final_dev_accuracy" not in run  # no accuracy for a grid
     assert "images/test_scenes.png" in {p for p, _ in tracking.image_artifacts(run["run_id"])}
     assert int(run["params.S"]) == 4 and run["params.classes"] == '["circle", "square"]'
 
-    # the same evaluation, on the same held-out scenes, for the trained and the untrained network
+    # the same evaluation, on the same held-out scenes, for the trained network (rebuilt from the run's
+    # weights) and the untrained one
     x_test, boxes, labels = make_dataset(cfg.n_test, seed=cfg.test_seed, **cfg.scene_kw())
-    assert all(torch.equal(a, b) for a, b in zip(boxes, result.test_boxes))
-    trained = evaluate_detector(result.model, x_test, boxes, labels, cfg.grid, cfg.score_threshold, cfg.nms_iou)
+    assert len(result.test_boxes) == cfg.n_test
+    assert all(np.array_equal(a.numpy(), b) for a, b in zip(boxes, result.test_boxes))
+    assert all(np.array_equal(a.numpy(), b) for a, b in zip(labels, result.test_labels))
+    model = load_tracked(result.lane.run_id)
+    assert not model.training
+    trained = evaluate_detector(model, x_test, boxes, labels, cfg.grid, cfg.score_threshold, cfg.nms_iou)
     assert trained.map == pytest.approx(result.map50, abs=0.02)
     seed_everything(cfg.seed)
     untrained = evaluate_detector(TinyYolo(cfg.grid, cfg.width), x_test, boxes, labels, cfg.grid, cfg.score_threshold,
                                   cfg.nms_iou)
     assert trained.map > 0.15 and trained.map > untrained.map + 0.1, (trained.map, untrained.map)
     assert set(result.curves) == set(result.per_class_ap) == {"circle", "square"}
+    # the saved outputs re-score without the network: at the run's thresholds, the tracked mAP
+    assert result.rescore(cfg.score_threshold, cfg.nms_iou).map == pytest.approx(result.map50, abs=1e-12)
+    looser = evaluate_detector(model, x_test, boxes, labels, cfg.grid, 0.1, 0.3)
+    assert result.rescore(0.1, 0.3).map == pytest.approx(looser.map, abs=0.02)
 
     # what the page draws: a few held-out scenes before and after NMS
-    assert len(result.examples) == 5
+    assert len(result.examples) == 6
     for ex in result.examples:
         assert ex.image.shape == (32, 32, 3) and ex.output.shape == cfg.grid.shape
         assert len(ex.kept.scores) <= len(ex.raw.scores)
         torch.testing.assert_close(ex.kept.boxes, ex.raw.boxes[ex.keep])
         assert (ex.raw.scores > cfg.score_threshold).all()
-        assert torch.equal(ex.truth_boxes, boxes[ex.index])
+        assert np.array_equal(ex.truth_boxes, boxes[ex.index].numpy())
+        np.testing.assert_array_equal(ex.output, result.test_outputs[ex.index])
+        raw, keep, kept = ex.detections(0.1, 0.3)  # what the page's sliders ask for
+        ref_raw, ref_keep, _ = postprocess(torch.from_numpy(result.test_outputs[ex.index]), cfg.grid, 0.1, 0.3)
+        assert torch.equal(raw.boxes, ref_raw.boxes) and torch.equal(keep, ref_keep)
     sheet = examples_png(result.examples[:2], cfg.classes, cfg.grid)
     assert sheet.size[0] > 3 * 128 and sheet.size[1] > 2 * 128
 
 
 def test_a_stop_keeps_the_partial_training(fresh_store):
-    mgr = JobManager(limit=1)
     cfg = DetectorConfig(**{**TINY, "n_train": 1000, "epochs": 100})
-    job = mgr.submit("detection", run_detector, cfg)
-    end = time.time() + 60
-    while time.time() < end and not mgr.snapshot(job.id).done and len(mgr.snapshot(job.id).metrics.get(LANE, [])) < 5:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 60)
-    assert snap.status == "killed" and snap.result.lane.status == "KILLED"
-    assert snap.result.model is None and snap.result.map50 is None
-    assert tracking.search_runs()["status"].tolist() == ["KILLED"]
+    ending = run_job(run_detector, StopAfter(LANE, 5, "detection"), cfg)
+    assert ending.status == KILLED  # the job hands back its typed partial outcome
+    result = assert_plain(ending.result)
+    assert result.stopped and result.lane.status == "KILLED"
+    assert result.map50 is None and result.test_outputs is None and not result.examples
+    with pytest.raises(ValueError, match="did not finish"):
+        result.rescore(0.3, 0.5)
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["run_id"] == result.lane.run_id
+    assert load_tracked(result.lane.run_id)(torch.zeros(1, 3, 32, 32)).shape == (1, *cfg.grid.shape)  # kept weights
+
+
+def test_a_diverged_training_is_a_failed_run_in_a_finished_job(fresh_store):
+    cfg = DetectorConfig(**{**TINY, "n_train": 40, "n_test": 10, "epochs": 2, "optimizer": "Gradient descent",
+                            "lr": 10.0})
+    ctx = Recorder("detection")
+    ending = run_job(run_detector, ctx, cfg)
+    assert ending.status == FINISHED  # the job is not failed: its lane is
+    result = assert_plain(ending.result)
+    assert result.lane.status == "FAILED" and not result.stopped and result.map50 is None
+    sentence = result.lane.error
+    assert sentence.endswith("— try a smaller learning rate") and "became" in sentence
+    assert ctx.snapshot().diverged == ((LANE, sentence),)  # said once, for the job panel
+    run = tracking.search_runs().iloc[0]
+    assert run["status"] == "FAILED" and run["tags.dll.error"] == sentence
 
 
 def test_config_validation():

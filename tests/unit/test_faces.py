@@ -6,7 +6,6 @@ tracked siamese training on digits in a fresh store."""
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -28,6 +27,7 @@ from core.faces.training import (
     embed,
     embed_images,
     input_spec,
+    load_network,
     positives_in_random_batches,
     run_faces,
     verify,
@@ -43,7 +43,9 @@ from core.faces.verification import (
     roc_auc,
     verification_pairs,
 )
-from core.jobs import JobManager
+from core.jobs import KILLED, Recorder, run_job
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 STRATEGIES = ("batch-hard", "semi-hard", "all")
@@ -413,8 +415,10 @@ def test_config_validation():
 
 def test_siamese_training_on_digits_is_tracked_and_beats_chance_on_unseen_digits(fresh_store):
     cfg = FaceConfig(dataset="digits", strategy="semi-hard", epochs=2, embedding_dim=16, width=16, lr=3e-3, n_pairs=600)
-    res = run_faces(None, cfg, device=CPU)
-    assert res.lane.status == "FINISHED" and res.kind == "digits"
+    assert assert_plain(cfg, "config") == cfg
+    ctx = Recorder("faces")
+    res = run_faces(ctx, cfg, device=CPU)
+    assert res.lane.status == "FINISHED" and res.kind == "digits" and not res.stopped and res.has_network
     ev = res.evaluation
     assert ev.auc > 0.6 and ev.auc == pytest.approx(roc_auc_score(ev.same, -ev.distances))
     assert ev.auc > res.untrained.auc  # training helped on digits it never saw (0.79 vs 0.72 here)
@@ -424,20 +428,38 @@ def test_siamese_training_on_digits_is_tracked_and_beats_chance_on_unseen_digits
     assert ev.distance(i, j) == pytest.approx(ev.distances[0]) and len(res.unseen_images) == len(ev.labels)
     assert "0–6" in res.trained_on and "7–9" in res.trained_on and "never seen a face" in res.trained_on
     assert 0 <= res.untrained.auc <= 1 and len(res.untrained.fpr) > 2  # the untrained baseline, evaluated alike
-    assert not res.model.training and next(res.model.parameters()).device.type == "cpu"
     assert [r["epoch"] for r in res.triplet_history] == [1, 2]
     for row in res.triplet_history:
         assert row["easy"] + row["semi-hard"] + row["hard"] == pytest.approx(1)
-    # the evaluation is reproducible from the returned model
-    spec = res.spec
-    x = spec.normalize(load_identities("digits").subset([7, 8, 9]).X)
-    again = one_shot_evaluation(embed(res.model, x), ev.labels, 600, cfg.seed)
+    assert [r["epoch"] for r in ctx.snapshot().metrics["triplets"]] == [1, 2]  # the same rows, live
+    # the result is plain data; the unseen images are the digits 7–9 as loaded
+    copy = assert_plain(res)
+    digits = load_identities("digits").subset([7, 8, 9])
+    np.testing.assert_array_equal(copy.unseen_images, digits.X.numpy())
+    np.testing.assert_array_equal(copy.evaluation.distances, ev.distances)
+    # the network saved with the run is the trained one: the evaluation is reproduced from it
+    net = load_network(res.lane.run_id)
+    assert not net.training and next(net.parameters()).device.type == "cpu"
+    assert (net.embedding_dim, net.input_size) == (16, 8)
+    again = one_shot_evaluation(embed(net, res.spec.normalize(digits.X)), ev.labels, 600, cfg.seed)
     assert again.auc == pytest.approx(ev.auc, abs=1e-6)
+    np.testing.assert_allclose(again.distances, ev.distances, atol=1e-6)
     run = tracking.search_runs().iloc[0]
     assert run["status"] == "FINISHED" and run["params.strategy"] == "semi-hard"
     assert run["metrics.roc_auc"] == pytest.approx(ev.auc) and run["metrics.best_tau"] == pytest.approx(ev.best_tau)
     assert run["metrics.verify_accuracy"] == pytest.approx(ev.best_accuracy)
     assert "images/roc_curve.png" in {p for p, _ in tracking.image_artifacts(run["run_id"])}
+
+
+def test_a_network_that_cannot_be_rebuilt_is_a_plain_value_error(fresh_store):
+    with pytest.raises(ValueError, match="not in the tracking store"):
+        load_network("0123456789abcdef0123456789abcdef")
+    with pytest.raises(ValueError, match="not a run id"):
+        load_network("x' OR '1' = '1")
+    with tracking.start_run("faces", {"embedding_dim": 8}) as run:  # params, but no weights
+        pass
+    with pytest.raises(ValueError, match="did not record"):
+        load_network(run.run_id)
 
 
 def test_an_untrained_network_is_evaluated_the_same_way():
@@ -466,18 +488,25 @@ def test_two_images_are_verified_with_the_training_preprocessing():
 
 
 def test_a_stop_keeps_the_partial_training_and_live_triplet_stats(fresh_store):
-    mgr = JobManager(limit=1)
-    job = mgr.submit("faces", run_faces, FaceConfig(epochs=100, batch_size=16, width=8, embedding_dim=8))
-    end = time.time() + 60
-    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("triplets", [])) < 1:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 60)
-    assert snap.status == "killed" and snap.result.lane.status == "KILLED"
-    row = snap.metrics["triplets"][0]
+    cfg = FaceConfig(epochs=100, batch_size=16, width=8, embedding_dim=8)
+    assert_plain(cfg, "config")
+    ctx = StopAfter("triplets", 1)  # Stop once the first epoch's triplet stats are in
+    ending = run_job(run_faces, ctx, cfg)
+    assert ending.status == KILLED and ending.error is None
+    result = assert_plain(ending.result)
+    assert result.stopped and result.lane.status == "KILLED" and result.has_network
+    row = ctx.snapshot().metrics["triplets"][0]
     assert row["epoch"] == 1 and row["easy"] + row["semi-hard"] + row["hard"] == pytest.approx(1)
-    assert snap.result.untrained is not None and snap.result.evaluation is None
+    assert [r["epoch"] for r in result.triplet_history] == [1]
+    steps_per_epoch = math.ceil(result.sizes["train_images"] / cfg.batch_size)
+    assert steps_per_epoch <= result.lane.steps < 100 * steps_per_epoch
+    assert result.untrained is not None and result.evaluation is None
     assert tracking.search_runs()["status"].tolist() == ["KILLED"]
+    # what was trained until Stop is in the run: not the untrained network any more
+    net = load_network(result.lane.run_id)
+    emb = embed(net, result.spec.normalize(torch.from_numpy(result.unseen_images))).double().numpy()
+    assert emb.shape == result.untrained.embeddings.shape
+    assert np.abs(emb - result.untrained.embeddings).max() > 1e-3
 
 
 def test_the_roc_point_at_tau_is_on_sklearns_curve():

@@ -2,7 +2,6 @@
 BatchNorm1d), augmentation transforms, and the page's tracked experiments on tiny set-ups."""
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from torch import nn
 
 from core import tracking
 from core.experiment import series_with_suffix
-from core.jobs import JobManager
+from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.nets import mlp, weight_matrices
 from core.plots.curves import PALETTE
 from core.plots.regularization import (
@@ -38,11 +37,15 @@ from core.regularization.augment import (
     rotate,
 )
 from core.regularization.experiments import (
+    AugmentConfig,
     BatchNormConfig,
     EarlyStopConfig,
     OverfitConfig,
     SweepConfig,
+    run_augmentation,
+    run_batch_norm,
     run_early_stopping,
+    run_overfit,
     run_sweep,
     sweep_points,
 )
@@ -69,6 +72,8 @@ from core.regularization.report import (
     transform_legend,
 )
 from core.training import History, evaluate
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 
@@ -359,18 +364,70 @@ def test_early_stopping_restores_weights_checked_by_evaluate():
 
 
 def test_stop_kills_the_current_lane_and_skips_the_rest(fresh_store):
-    mgr = JobManager(limit=1)
     cfg = SweepConfig(Setup(dataset="digits", n_train=500, batch_size=8, epochs=200), lambdas=(0.0, 1.0), keep_probs=())
-    job = mgr.submit("regularization.sweep", run_sweep, cfg)
-    end = time.time() + 60
-    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("λ=0/train", [])) < 2:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 60)
-    assert snap.status == "killed"
-    assert [ln.status for ln in snap.result.lanes] == ["KILLED", "SKIPPED"]
+    ending = run_job(run_sweep, StopAfter("λ=0/train", 2, "regularization.sweep"), cfg)
+    assert ending.status == KILLED  # the job hands back its typed partial outcome
+    result = ending.result
+    assert result.stopped and [ln.status for ln in result.lanes] == ["KILLED", "SKIPPED"]
+    assert [ln.spec.lam for ln in result.lanes] == [0.0, 1.0]  # a skipped lane keeps its spec for the table
+    assert len(result.lanes[0].history.epochs) == 2 and result.lanes[1].run_id is None
     df = tracking.search_runs()
-    assert df["status"].tolist() == ["KILLED"]
+    assert df["status"].tolist() == ["KILLED"] and df.iloc[0]["run_id"] == result.lanes[0].run_id
+    assert df.iloc[0]["tags.dll.comparison"] == result.comparison
+    assert len(tracking.metric_history(result.lanes[0].run_id, "train_loss")) == result.lanes[0].steps
+    assert "weight_hist" not in result.extras  # no λ lane finished
+    rows = results_table(result)
+    assert [r["status"] for r in rows] == ["KILLED", "SKIPPED"] and rows[0]["train error"] is None
+
+
+def test_a_diverging_lane_fails_with_the_sentence_and_the_next_one_trains(fresh_store):
+    # plain gradient descent with α·λ/m = 5: each step multiplies the weights by 1 − 5 = −4 until they overflow
+    setup = Setup(dataset="digits", n_train=100, hidden=(32,), optimizer="Gradient descent", lr=0.5, batch_size=10,
+                  epochs=5, seed=0)
+    ctx = Recorder("regularization.sweep")
+    ending = run_job(run_sweep, ctx, SweepConfig(setup, lambdas=(1000.0, 0.0), keep_probs=()))
+    assert ending.status == FINISHED and not ending.result.stopped  # a diverged lane does not fail the job
+    blown, plain = ending.result.lanes
+    assert blown.status == "FAILED" and blown.final == {} and blown.dev_error is None
+    assert blown.error == f"the loss became infinite at step {blown.steps} — try a smaller learning rate"
+    assert ctx.snapshot().diverged == (("λ=1000", blown.error),)  # said once, for the job panel
+    assert plain.status == "FINISHED" and plain.dev_error is not None  # the next lane trained
+    df = tracking.search_runs().set_index("params.lane")
+    assert df.loc["λ=1000", "status"] == "FAILED" and df.loc["λ=1000", "tags.dll.error"] == blown.error
+    assert sweep_points(ending.result) == {"λ": [(0.0, plain.train_error, plain.dev_error)], "keep_prob": []}
+    assert results_table(ending.result)[0]["status"] == "FAILED"
+
+
+TINY = Setup(dataset="digits", n_train=24, hidden=(16,), batch_size=8, epochs=2, seed=0)
+JOBS = {  # each job function with a tiny config, and the live series whose first rows press Stop
+    "overfit": (run_overfit, OverfitConfig(TINY, lam=1.0, keep_prob=0.5), "no regularization"),
+    "augment": (run_augmentation, AugmentConfig(TINY, AugmentSpec(("rotate",), copies=1)), "without augmentation"),
+    "early": (run_early_stopping, EarlyStopConfig(TINY, patience=1), "all epochs"),
+    "bn": (run_batch_norm, BatchNormConfig(TINY, learning_rates=(0.05,), n_train=24, epochs=2), "no BN, α=0.05"),
+    "sweep": (run_sweep, SweepConfig(TINY, lambdas=(0.0, 1.0), keep_probs=(0.5,)), "λ=0"),
+}
+
+
+@pytest.mark.parametrize("job", list(JOBS))
+def test_every_job_takes_and_returns_plain_data_finished_and_stopped(job, fresh_store):
+    fn, cfg, first = JOBS[job]
+    assert assert_plain(cfg, "config") == cfg
+    ending = run_job(fn, Recorder(f"regularization.{job}"), cfg)
+    assert ending.status == FINISHED, ending.error
+    result = assert_plain(ending.result)
+    assert isinstance(result, RegResult) and not result.stopped
+    assert all(ln.status == "FINISHED" and ln.final for ln in result.lanes)
+    assert result.comparison == ending.result.comparison and results_table(result) == results_table(ending.result)
+    if job == "bn":
+        assert result.extras["bn_lane"] == "BN, α=0.05" and len(result.extras["bn_look"].running_mean) == 16
+    if job == "sweep":
+        assert set(result.extras["weight_hist"][1]) == {"λ=0", "λ=1"}
+
+    stopped = run_job(fn, StopAfter(first, 1, f"regularization.{job}"), cfg)  # Stop in the first epoch
+    assert stopped.status == KILLED
+    result = assert_plain(stopped.result)
+    assert result.stopped and result.lanes[0].status == "KILLED"
+    assert {ln.status for ln in result.lanes[1:]} <= {"SKIPPED"} and len(result.lanes) == len(ending.result.lanes)
 
 
 # --------------------------------------------------------------------------- plots
@@ -423,7 +480,7 @@ def _lane(name, errors=None, *, patience=0, epochs=(), best=None, stopped=False,
 
 
 def _result(*lanes):
-    return RegResult("test", "test-1234abcd", list(lanes), {"train": 200, "dev": 1000})
+    return RegResult("test-1234abcd", list(lanes), kind="test", sizes={"train": 200, "dev": 1000})
 
 
 def test_live_series_are_picked_by_name():

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from core import tracking
+from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.rnn import (
     BidirectionalTagger,
     GRUCell,
@@ -30,6 +31,7 @@ from core.rnn.charlm import (
     CorpusError,
     Vocab,
     decode_text,
+    load_charlm,
     load_corpus,
     make_windows,
     run_charlm,
@@ -38,6 +40,8 @@ from core.rnn.charlm import (
 from core.rnn.gradients import gradient_setup, last_step_loss
 from core.rnn.tagging import IGNORE, TaggingConfig, make_tagging_data, run_tagging, unidirectional_ceiling
 from core.rnn.viewer import check_view_text, gates_table, random_viewer, trace_gates, viewer_from_charlm
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 SIZES = [(1, 3, 2), (4, 5, 7), (3, 16, 8)]  # (batch, input, hidden)
@@ -249,8 +253,9 @@ TINY = dict(corpus="first names", hidden_size=32, embedding_size=8, seq_len=16, 
 
 
 def test_tiny_model_beats_the_unigram_entropy_and_is_tracked(fresh_store):
-    cfg = CharLMConfig(**TINY)
-    result = run_charlm(None, cfg, CPU)
+    cfg = assert_plain(CharLMConfig(**TINY), "config")
+    result = assert_plain(run_charlm(Recorder("rnn"), cfg, CPU))  # plain data: run id, vocabulary, curves, samples
+    assert not result.stopped
     text = load_corpus("first names")
     counts = collections.Counter(text)
     n = sum(counts.values())
@@ -266,14 +271,28 @@ def test_tiny_model_beats_the_unigram_entropy_and_is_tracked(fresh_store):
     assert "params.text" not in runs.columns
     assert math.exp(result.lane.dev_loss) == pytest.approx(run["metrics.dev_perplexity"], rel=1e-4)
     assert tracking.text_artifact(run["run_id"], "samples_epoch_003.txt").splitlines() == result.samples[-1]["samples"]
+    # the network rebuilt from the run's weights draws what the job drew from it after the last epoch
+    assert result.run_id == run["run_id"] and result.has_model
+    model = load_charlm(result.run_id)
+    assert not model.training and next(model.parameters()).device == CPU
+    assert sample(model, result.vocab, n=cfg.n_samples, temperature=cfg.temperature, seed=cfg.seed + 3,
+                  max_len=30) == result.samples[-1]["samples"]
 
 
 def test_huge_learning_rate_fails_with_a_message(fresh_store):
     # the model's states are bounded (tanh, σ), so only an absurd step overflows float32 weights to inf
     cfg = CharLMConfig(**{**TINY, "epochs": 2, "lr": 1e36, "optimizer": "Gradient descent"})
-    result = run_charlm(None, cfg, CPU)
+    ctx = Recorder("rnn")
+    ending = run_job(run_charlm, ctx, cfg)
+    assert ending.status == FINISHED  # the job finishes; its run is FAILED with the sentence
+    result = ending.result
     assert result.lane.status == "FAILED" and "smaller learning rate" in result.lane.error
-    assert tracking.search_runs()["status"].tolist() == ["FAILED"]
+    run = tracking.search_runs().iloc[0]
+    assert run["status"] == "FAILED" and run["tags.dll.error"] == result.lane.error
+    assert ctx.snapshot().diverged == (("LSTM", result.lane.error),)  # said once, for the job panel
+    assert not result.has_model and not result.stopped
+    with pytest.raises(ValueError, match="saved no weights"):
+        load_charlm(result.run_id)
 
 
 def test_uploaded_text_is_checked():
@@ -349,8 +368,10 @@ def test_tagging_data_tags_the_next_digit():
 
 
 def test_bidirectional_beats_unidirectional(fresh_store):
-    cfg = TaggingConfig(cell="RNN", hidden_size=8, length=6, n_train=600, n_dev=200, epochs=4, lr=0.03, batch_size=32)
-    result = run_tagging(None, cfg, CPU)
+    cfg = assert_plain(TaggingConfig(cell="RNN", hidden_size=8, length=6, n_train=600, n_dev=200, epochs=4, lr=0.03,
+                                     batch_size=32), "config")
+    result = assert_plain(run_tagging(Recorder("rnn"), cfg, CPU))
+    assert [ln.status for ln in result.lanes] == ["FINISHED", "FINISHED"] and not result.stopped
     uni, bi = result.accuracy["unidirectional"], result.accuracy["bidirectional"]
     assert uni < unidirectional_ceiling(10) + 0.05  # it cannot do much better than 75 %
     assert bi > uni + 0.15
@@ -358,6 +379,46 @@ def test_bidirectional_beats_unidirectional(fresh_store):
     assert sorted(runs["params.direction"]) == ["bidirectional", "unidirectional"]
     assert set(runs["tags.dll.comparison"]) == {result.comparison}
     assert len(result.per_position["bidirectional"]) == 5
+    assert sorted(runs["run_id"]) == sorted(ln.run_id for ln in result.lanes)
+    assert len(result.examples) == 5
+
+
+def test_a_stop_in_the_first_tagger_skips_the_second(fresh_store):
+    cfg = TaggingConfig(cell="RNN", hidden_size=8, length=6, n_train=600, n_dev=200, epochs=50, batch_size=8)
+    ending = run_job(run_tagging, StopAfter("unidirectional", 5, "rnn"), cfg)
+    assert ending.status == KILLED
+    result = assert_plain(ending.result)
+    assert result.stopped and [ln.status for ln in result.lanes] == ["KILLED", "SKIPPED"]
+    assert result.lanes[0].steps >= 5 and not result.accuracy and not result.examples
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["run_id"] == result.lanes[0].run_id
+    assert runs.iloc[0]["tags.dll.comparison"] == result.comparison
+
+
+def test_a_diverged_tagger_fails_and_the_other_still_trains(fresh_store, monkeypatch):
+    import core.rnn.tagging as tagging
+
+    calls = []
+
+    def nan_at_the_third_step(logits, y):  # the unidirectional tagger's third step turns NaN, nothing else
+        calls.append(1)
+        loss = tagging.F.cross_entropy(logits, y, ignore_index=IGNORE)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(tagging, "tagging_loss", nan_at_the_third_step)
+    cfg = TaggingConfig(cell="RNN", hidden_size=8, length=6, n_train=200, n_dev=50, epochs=2, batch_size=32)
+    ctx = Recorder("rnn")
+    ending = run_job(run_tagging, ctx, cfg)
+    assert ending.status == FINISHED  # a diverged lane does not fail the job
+    result = assert_plain(ending.result)
+    uni, bi = result.lanes
+    sentence = "the loss became NaN at step 3 — try a smaller learning rate"
+    assert (uni.status, uni.error, bi.status) == ("FAILED", sentence, "FINISHED")
+    assert ctx.snapshot().diverged == (("unidirectional", sentence),)  # said once, for the job panel
+    assert list(result.accuracy) == ["bidirectional"] and not result.examples
+    runs = tracking.search_runs().set_index("params.direction")
+    assert runs.loc["unidirectional", "status"] == "FAILED" and runs.loc["bidirectional", "status"] == "FINISHED"
+    assert runs.loc["unidirectional", "tags.dll.error"] == sentence
 
 
 def test_run_cell_reverse_keeps_time_order():
@@ -371,20 +432,21 @@ def test_run_cell_reverse_keeps_time_order():
 
 
 def test_a_stop_keeps_the_model_trained_so_far(fresh_store):
-    """Stop mid-training: the run ends KILLED and the partial model still samples."""
-    import time
-
-    from core.jobs import JobManager
-
-    mgr = JobManager(limit=1)
-    job = mgr.submit("rnn", run_charlm, CharLMConfig(**{**TINY, "epochs": 200, "batch_size": 8}))
-    end = time.time() + 120
-    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("charlm", [])) < 5:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 120)
-    assert snap.status == "killed" and snap.result.lane.status == "KILLED"
+    """Stop mid-training: the run ends KILLED with its weights, the job hands back its typed partial
+    result, and the partial model, rebuilt from the run, still samples."""
+    cfg = CharLMConfig(**{**TINY, "epochs": 200, "batch_size": 8})
+    ending = run_job(run_charlm, StopAfter("LSTM", 5, "rnn"), cfg)
+    assert ending.status == KILLED
+    result = assert_plain(ending.result)
+    assert result.stopped and result.lane.status == "KILLED" and result.lane.steps >= 5
     assert tracking.search_runs()["status"].tolist() == ["KILLED"]
-    assert snap.result.model is not None
-    text = sample(snap.result.model, snap.result.vocab, n=2, temperature=1.0, seed=0)
+    assert result.has_model
+    text = sample(load_charlm(result.run_id), result.vocab, n=2, temperature=1.0, seed=0)
     assert len(text) == 2
+
+
+def test_load_charlm_refuses_what_is_not_a_trained_model(fresh_store):
+    with pytest.raises(ValueError, match="is not a run id"):
+        load_charlm("../etc")
+    with pytest.raises(ValueError, match="not in the tracking store"):
+        load_charlm("0" * 32)

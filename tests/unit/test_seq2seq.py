@@ -10,7 +10,6 @@ import itertools
 import math
 import random
 import re
-import time
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ import torch
 
 from core import tracking
 from core.device import cpu_threads
+from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.seq2seq import (
     EOS,
     LANGUAGES,
@@ -35,6 +35,7 @@ from core.seq2seq import (
     generate_date_pairs,
     generate_number_pairs,
     greedy_search,
+    load_seq2seq,
     make_data,
     normalized_score,
     number_to_words,
@@ -43,7 +44,10 @@ from core.seq2seq import (
     translate,
 )
 from core.seq2seq.beam import log_prob_of
+from core.seq2seq.training import translate_batch
 from core.training import fit
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 # --------------------------------------------------------------------------- normalized score
 
@@ -414,19 +418,27 @@ def test_a_tiny_model_overfits_a_handful_of_dates():
 
 
 def test_tracked_run_finishes_with_metrics(fresh_store):
-    cfg = Seq2SeqConfig(n_train=64, n_dev=16, epochs=2, batch_size=32, hidden=16, embed_dim=8,
-                        variants=("attention", "no attention"), languages=("en", "de"))
-    result = run_seq2seq(None, cfg, device=torch.device("cpu"))
+    cfg = assert_plain(Seq2SeqConfig(n_train=64, n_dev=16, epochs=2, batch_size=32, hidden=16, embed_dim=8,
+                                     variants=("attention", "no attention"), languages=("en", "de")), "config")
+    result = assert_plain(run_seq2seq(Recorder("seq2seq"), cfg, device=torch.device("cpu")))  # codec, run ids, scores
+    assert not result.stopped and result.comparison.startswith("seq2seq-")
     runs = tracking.search_runs()
     assert sorted(runs["status"]) == ["FINISHED", "FINISHED"]
     assert set(runs["params.variant"]) == {"attention", "no attention"}
+    assert set(runs["tags.dll.comparison"]) == {result.comparison}
     for _, run in runs.iterrows():
         vr = result.variants[run["params.variant"]]
+        assert vr.run_id == run["run_id"] and vr.finished
         assert run["metrics.dev_exact_match"] == pytest.approx(vr.exact_match)
         assert run["metrics.dev_bleu"] == pytest.approx(vr.bleu)
-        assert 0 <= vr.bleu <= 100 and len(vr.predictions) == len(result.codec and vr.predictions)
+        assert 0 <= vr.bleu <= 100 and len(vr.predictions) == 16
         text = tracking.text_artifact(run["run_id"], "dev_translations.txt")
         assert text and "->" in text
+        # the network rebuilt from the run's weights translates the dev set as the job did
+        model = load_seq2seq(vr.run_id)
+        assert not model.training and model.attention == (vr.variant == "attention")
+        sources = [r["source"] for r in vr.predictions]
+        assert translate_batch(model, result.codec, sources) == [r["output"] for r in vr.predictions]
     attention = result.variants["attention"]
     expected = bleu([r["output"] for r in attention.predictions], [r["reference"] for r in attention.predictions],
                     tokenize="char")
@@ -436,12 +448,18 @@ def test_tracked_run_finishes_with_metrics(fresh_store):
 def test_a_huge_learning_rate_fails_with_a_message(fresh_store):
     cfg = Seq2SeqConfig(n_train=64, n_dev=8, epochs=3, batch_size=32, hidden=8, embed_dim=4, lr=1e6,
                         optimizer="Gradient descent")
-    result = run_seq2seq(None, cfg, device=torch.device("cpu"))
+    ctx = Recorder("seq2seq")
+    ending = run_job(run_seq2seq, ctx, cfg)
+    assert ending.status == FINISHED  # the job finishes; its run is FAILED with the sentence
+    result = ending.result
     lane = result.variants["attention"].lane
     assert lane.status == "FAILED" and "NaN" in lane.error and "smaller learning rate" in lane.error
     run = tracking.search_runs().iloc[0]
-    assert run["status"] == "FAILED"
-    assert result.variants["attention"].model is None and result.best() is None
+    assert run["status"] == "FAILED" and run["tags.dll.error"] == lane.error
+    assert ctx.snapshot().diverged == (("attention", lane.error),)  # said once, for the job panel
+    assert not result.variants["attention"].finished and result.best() is None
+    with pytest.raises(ValueError, match="saved no weights"):
+        load_seq2seq(lane.run_id)
 
 
 def test_number_words_task_scores_words():
@@ -459,21 +477,25 @@ def test_languages_cover_the_issue():
 
 
 def test_a_stop_keeps_the_variant_trained_so_far(fresh_store):
-    """Stop during the first variant: its run ends KILLED, the later variant never starts, and the
-    partial model is still handed to the page (it can translate)."""
-    from core.jobs import JobManager
-
+    """Stop during the first variant: its run ends KILLED with its weights, the later variant never
+    starts, and the partial model, rebuilt from its run, can still translate."""
     cfg = Seq2SeqConfig(n_train=256, n_dev=16, epochs=200, batch_size=16, hidden=16, embed_dim=8,
                         variants=("attention", "no attention"), languages=("en",))
-    mgr = JobManager(limit=1)
-    job = mgr.submit("seq2seq", run_seq2seq, cfg)
-    end = time.time() + 120
-    while time.time() < end and len(mgr.snapshot(job.id).metrics.get("attention", [])) < 5:
-        time.sleep(0.05)
-    mgr.cancel(job.id)
-    snap = mgr.wait(job.id, 120)
-    assert snap.status == "killed"
-    assert tracking.search_runs()["status"].tolist() == ["KILLED"]
-    vr = snap.result.variants["attention"]
-    assert vr.lane.status == "KILLED" and vr.model is not None
-    assert "no attention" not in snap.result.variants
+    ending = run_job(run_seq2seq, StopAfter("attention", 5, "seq2seq"), cfg)
+    assert ending.status == KILLED
+    result = assert_plain(ending.result)
+    assert result.stopped
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["tags.dll.comparison"] == result.comparison
+    vr = result.variants["attention"]
+    assert vr.lane.status == "KILLED" and vr.lane.steps >= 5 and vr.run_id == runs.iloc[0]["run_id"]
+    assert "no attention" not in result.variants
+    t = translate(load_seq2seq(vr.run_id), result.codec, "3 may 1999")
+    assert t.attention is not None and len(t.attention) == len(t.output_tokens)
+
+
+def test_load_seq2seq_refuses_what_is_not_a_trained_model(fresh_store):
+    with pytest.raises(ValueError, match="is not a run id"):
+        load_seq2seq("x' OR '1'='1")
+    with pytest.raises(ValueError, match="not in the tracking store"):
+        load_seq2seq("0" * 32)

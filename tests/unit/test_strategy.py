@@ -17,6 +17,8 @@ from core.strategy import mismatch as MM
 from core.strategy import orthogonal as O
 from core.strategy import splits as S
 from core.strategy.splits import DEV_TARGET, dev_share
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 # ------------------------------------------------------------------------------ diagnose
 
@@ -382,6 +384,103 @@ def test_no_shift_means_no_mismatch(fresh_store):
     assert abs(e["dev"] - e["train_dev"]) < 0.05
 
 
+# ----------------------------------------------------- the page's jobs (real, tiny training)
+
+JOBS = {  # each job function with a tiny config, and the live series whose first rows press Stop
+    "mismatch": (MM.run_mismatch, MM.MismatchConfig(n_train=60, n_train_dev=20, n_dev=20, hidden=(8,), epochs=3,
+                                                    batch_size=16), "mismatch"),
+    "curves": (X.run_learning_curves, X.LearningCurveConfig(sizes=(20, 60), hidden=(16,), steps=10), "m = 20"),
+    "binary": (X.run_binary, X.BinaryConfig(hidden=(8,), epochs=2), "is it a 3?"),
+    "candidates": (X.run_candidates, X.CandidatesConfig(architectures=((8,), (16,)), epochs=2), "8"),
+    "errors": (X.run_error_model, X.ErrorModelConfig(hidden=(8,), epochs=2, max_examples=5), "classifier"),
+}
+
+
+@pytest.mark.parametrize("job", list(JOBS))
+def test_every_job_takes_and_returns_plain_data_finished_and_stopped(job, fresh_store):
+    from core.jobs import FINISHED, KILLED, Recorder, run_job
+
+    fn, cfg, first = JOBS[job]
+    assert assert_plain(cfg, "config") == cfg
+    ending = run_job(fn, Recorder(f"strategy.{job}"), cfg)
+    assert ending.status == FINISHED, ending.error
+    result = assert_plain(ending.result)
+    assert not result.stopped
+    stopped = run_job(fn, StopAfter(first, 1, f"strategy.{job}"), cfg)  # Stop during the first lane
+    assert stopped.status == KILLED
+    partial = assert_plain(stopped.result)
+    assert partial.stopped
+    if job in ("curves", "candidates"):
+        assert [ln.status for ln in result.lanes] == ["FINISHED", "FINISHED"]
+        assert [ln.status for ln in partial.lanes] == ["KILLED", "SKIPPED"]
+    else:
+        assert result.status == "FINISHED" and partial.status == "KILLED" and partial.run_id
+    if job == "mismatch":
+        assert set(result.errors) == {"train", "train_dev", "dev"} and result.grid[2].shape == (90, 90)
+        assert partial.errors == {} and partial.grid is None  # the page then shows the data alone
+    if job == "curves":
+        assert [p["size"] for p in result.points] == [20, 60] and partial.points == []
+    if job == "binary":
+        assert len(result.y_true) == len(result.scores) > 0 and len(partial.y_true) == 0
+    if job == "errors":
+        assert X.analysable(result) and not X.analysable(partial) and len(result.images) == len(result.examples)
+
+
+def test_learning_curve_points_are_the_runs_final_errors_and_a_stop_keeps_them(fresh_store):
+    from core import tracking
+    from core.jobs import KILLED, Recorder, run_job
+
+    cfg = X.LearningCurveConfig(sizes=(20, 60, 200), hidden=(16,), steps=30, batch_size=16)
+    ctx = Recorder("strategy.curves")
+    result = X.run_learning_curves(ctx, cfg)
+    runs = tracking.search_runs().set_index("run_id")
+    assert set(runs["tags.dll.comparison"]) == {result.comparison} and result.comparison.startswith("curve-")
+    for point, lane in zip(result.points, result.lanes, strict=True):
+        run = runs.loc[point["run_id"]]
+        assert point["run_id"] == lane.run_id and run["params.train_size"] == str(point["size"])
+        assert point["train_error"] == pytest.approx(1 - run["metrics.final_train_accuracy"])
+        assert point["dev_error"] == pytest.approx(1 - run["metrics.final_dev_accuracy"])
+        per_epoch = -(-point["size"] // 16)
+        assert lane.steps == -(-30 // per_epoch) * per_epoch  # whole epochs of at least 30 steps for every size
+    live = ctx.snapshot().metrics["learning_curve"]
+    assert [(r["size"], r["train_error"], r["dev_error"]) for r in live] == [
+        (p["size"], p["train_error"], p["dev_error"]) for p in result.points]
+
+    ending = run_job(X.run_learning_curves, StopAfter("m = 60", 1, "strategy.curves"), cfg)
+    assert ending.status == KILLED
+    part = ending.result
+    assert [ln.status for ln in part.lanes] == ["FINISHED", "KILLED", "SKIPPED"]
+    assert part.points == [{**result.points[0], "run_id": part.lanes[0].run_id}]  # same seed, same numbers
+
+
+def test_binary_scores_give_the_precision_and_recall_the_run_logged(fresh_store):
+    from sklearn.metrics import f1_score as f1
+
+    from core import tracking
+
+    result = X.run_binary(None, X.BinaryConfig(hidden=(8,), epochs=2))
+    run = tracking.search_runs().set_index("run_id").loc[result.run_id]
+    pred = (result.scores >= 0.5).astype(int)
+    assert run["metrics.precision"] == pytest.approx(precision_score(result.y_true, pred, zero_division=0))
+    assert run["metrics.recall"] == pytest.approx(recall_score(result.y_true, pred))
+    assert run["metrics.f1"] == pytest.approx(f1(result.y_true, pred))
+    assert set(np.unique(result.y_true)) == {0, 1} and result.positive == 3
+
+
+def test_candidates_are_one_comparison_the_satisficing_choice_reads(fresh_store):
+    from core import tracking
+
+    result = X.run_candidates(None, X.CandidatesConfig(architectures=((8,), (32,)), epochs=2))
+    assert result.comparison.startswith(M.CANDIDATE_PREFIX) and [ln.name for ln in result.lanes] == ["8", "32"]
+    runs = tracking.search_runs()
+    cands = M.candidate_runs(runs)
+    assert sorted(cands["run_id"]) == sorted(ln.run_id for ln in result.lanes)
+    assert M.newest_candidate_scope(M.candidate_scopes(cands)) == f"comparison: {result.comparison}"
+    by_id = runs.set_index("run_id")
+    for lane in result.lanes:
+        assert by_id.loc[lane.run_id, "metrics.final_dev_accuracy"] == pytest.approx(lane.dev_accuracy)
+
+
 # ------------------------------------------------- what the page shows (moved out of the page)
 
 
@@ -535,8 +634,8 @@ def test_page_choices_and_learning_curve_report():
     kinds = [DATASETS[n].kind for n in names]
     assert {"digits", "moons"} <= set(names) and kinds == sorted(kinds)  # "image" sets before "points" sets
     assert X.dataset_label("digits") == DATASETS["digits"].description
-    res = X.LearningCurveResult("cmp-1", [{"size": 20, "train_error": 0.1, "dev_error": 0.3},
-                                          {"size": 80, "train_error": 0.05, "dev_error": 0.2}], 100)
+    res = X.LearningCurveResult("cmp-1", points=[{"size": 20, "train_error": 0.1, "dev_error": 0.3},
+                                                 {"size": 80, "train_error": 0.05, "dev_error": 0.2}], dev_size=100)
     assert X.curve_caption(res) == ("At the largest size: training error 5.0%, dev error 20.0%, gap 15.0%. Load any of "
                                     "these runs in the *Bias and variance* tab. Comparison tag `cmp-1`.")
     assert X.points_table(res)["size"].tolist() == [20, 80]

@@ -11,7 +11,8 @@ TORCH_HOME and refuses sockets). References:
 - data: torchvision's ``Resize`` + ``CenterCrop`` + ``ToTensor``, and the split rule
   ``min(max(1, round(f·n)), n − 1)`` dev images per class;
 - training: a second network trained by hand with :func:`core.training.fit` (body frozen), scikit-learn's
-  confusion matrix, the runs in a fresh MLflow store, the Runs page's comparison groups;
+  confusion matrix, the runs in a fresh MLflow store, the Runs page's comparison groups; the job's
+  config and results pickled (plain data) and the networks rebuilt from their runs;
 - CAM: the closed-form CAM and an independent Grad-CAM written with a forward hook and ``.backward()``;
 - export: the traced file run by ``torch.jit.load``, the ONNX file run by onnxruntime, and the README's
   own code snippets executed in a folder holding the bundle and a photo.
@@ -42,16 +43,18 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 from core import pretrained, tracking
 from core import runs as R
 from core.device import cpu_threads
-from core.jobs import Job, JobContext
+from core.jobs import KILLED, Recorder, run_job
 from core.optimizers import Adam
-from core.training import TrainingCancelled, fit
+from core.training import fit
 from core.transfer import augment as A
 from core.transfer import backbones as B
 from core.transfer import cam as C
 from core.transfer import data as D
 from core.transfer import export as E
 from core.transfer import training as TR
-from tests.conftest import UNPICKLED, PickledPayload
+from tests.conftest import UNPICKLED, PickledPayload, go_offline
+from tests.contexts import StopAfter
+from tests.plain import assert_plain
 
 CPU = torch.device("cpu")
 RESNET, MOBILENET, VGG = "ResNet-18", "MobileNetV3-Small", "VGG-16"
@@ -506,17 +509,56 @@ FEATURE_CFG = TR.TransferConfig(backbone=MOBILENET, method=TR.FEATURES, image_si
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Feature extraction without augmentation + the scratch lane, tracked in a store of its own."""
+    """Feature extraction without augmentation + the scratch lane, tracked in a store of its own; the
+    "ImageNet weights" in a torch hub cache of its own, where the job reads them itself (no network)."""
     store = tmp_path_factory.mktemp("transfer-store")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLL_DATA_DIR", str(store))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        attempts = go_offline(mp, store / "torch")
         uri = tracking.tracking_uri()
-        state = _random_state(MOBILENET, 11)
+        state = _save_cached(MOBILENET, 11)
         classes = _shapes(6)
-        result = TR.run_training(None, FEATURE_CFG, classes=classes, state=state, device=CPU)
+        job = TR.TransferJob.of(FEATURE_CFG, classes)
+        ctx = Recorder("transfer")
+        result = TR.run_training(ctx, job, device=CPU)
         runs = tracking.search_runs(uri=uri)
-    return {"result": result, "state": state, "classes": classes, "uri": uri, "runs": runs}
+        networks = {name: TR.load_network(r.lane.run_id) for name, r in result.lanes.items()}
+        assert attempts.count == 0
+    return {"result": result, "state": state, "classes": classes, "uri": uri, "runs": runs, "job": job,
+            "networks": networks, "snapshot": ctx.snapshot()}
+
+
+def test_the_job_config_and_result_are_plain_data(trained):
+    job = assert_plain(trained["job"], "config")
+    assert job.cfg == FEATURE_CFG and job.names == ("circle", "square", "triangle")
+    for name, images in trained["classes"].items():  # the same pixels cross over
+        again = job.classes()[name]
+        assert [np.asarray(a).tobytes() for a in again] == [np.asarray(b).tobytes() for b in images]
+    result = assert_plain(trained["result"])
+    assert not result.stopped and list(result.lanes) == list(trained["result"].lanes)
+    for name, lane in result.lanes.items():
+        np.testing.assert_array_equal(lane.confusion, trained["result"].lanes[name].confusion)
+        assert lane.lane.run_id == trained["result"].lanes[name].lane.run_id
+    pictures = [im for v in trained["classes"].values() for im in v]
+    per_class = len(next(iter(trained["classes"].values())))
+    assert [p.tobytes() for p in result.dev_pictures] == [
+        np.asarray(pictures[c * per_class + i]).tobytes() for c, i in result.dev_index]  # as given (64 px)
+    assert trained["snapshot"].diverged == ()
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        TR.TransferJob(FEATURE_CFG, ("a", "b"), ((np.zeros((4, 4, 3)),), (np.zeros((4, 4, 3), np.uint8),)))
+    with pytest.raises(ValueError, match="2 class names for 1 classes"):
+        TR.TransferJob(FEATURE_CFG, ("a", "b"), ((np.zeros((4, 4, 3), np.uint8),),))
+
+
+def test_big_dev_pictures_are_kept_small_for_the_page():
+    big = np.random.default_rng(0).integers(0, 256, (300, 240, 3), dtype=np.uint8)
+    small = TR._dev_picture(big)
+    want = Image.fromarray(big)
+    want.thumbnail((192, 192), Image.Resampling.BILINEAR)  # PIL's own shrink, the aspect ratio kept
+    assert small.shape[:2] == (192, 154) and small.dtype == np.uint8
+    assert np.array_equal(small, np.asarray(want))
+    assert np.array_equal(TR._dev_picture(big[:150, :150]), big[:150, :150])  # small enough: as given
 
 
 def test_feature_extraction_fast_path_equals_training_the_frozen_network(trained):
@@ -530,7 +572,7 @@ def test_feature_extraction_fast_path_equals_training_the_frozen_network(trained
     initial = {k: v.clone() for k, v in ref.state_dict().items()}
     opt = Adam([{"params": list(ref.head.parameters()), "lr": cfg.lr}], lr=cfg.lr)
     fit(ref, data.train, opt, dev=data.dev, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed, device=CPU)
-    got = lane.model
+    got = trained["networks"]["pretrained, frozen"]  # the page's network: rebuilt from the lane's run
     assert not torch.allclose(ref.head.weight, initial["head.weight"])  # the head learned something
     torch.testing.assert_close(got.head.weight, ref.head.weight, atol=1e-5, rtol=0)
     torch.testing.assert_close(got.head.bias, ref.head.bias, atol=1e-5, rtol=0)
@@ -540,7 +582,9 @@ def test_feature_extraction_fast_path_equals_training_the_frozen_network(trained
     assert lane.trainable == 576 * 3 + 3 and got.augment is None and not got.training
     scratch = result.lanes[TR.SCRATCH]
     assert scratch.lane.status == "FINISHED"
-    assert scratch.trainable == sum(p.numel() for p in scratch.model.parameters())
+    scratch_net = trained["networks"][TR.SCRATCH]
+    assert scratch.trainable == sum(p.numel() for p in scratch_net.parameters())
+    assert scratch_net.augment is None and not scratch_net.training
 
 
 def test_both_lanes_are_tracked_runs_of_the_transfer_experiment(trained):
@@ -583,9 +627,9 @@ def test_confusion_matrix_is_sklearns_on_the_dev_predictions(trained):
     assert np.array_equal(result.dev_labels, data.dev[1].numpy()) and result.dev_index == data.dev_index
     per_class = np.bincount(data.dev[1].numpy(), minlength=3)
     assert per_class.tolist() == [min(max(1, round(0.25 * 6)), 5)] * 3
-    for lane in result.lanes.values():
+    for name, lane in result.lanes.items():
         with torch.no_grad():
-            probs = lane.model(data.dev[0]).softmax(1)
+            probs = trained["networks"][name](data.dev[0]).softmax(1)
         predicted = probs.argmax(1).numpy()
         np.testing.assert_array_equal(lane.confusion, sk_confusion(data.dev[1].numpy(), predicted, labels=range(3)))
         np.testing.assert_array_equal(lane.confusion.sum(1), per_class)
@@ -594,16 +638,20 @@ def test_confusion_matrix_is_sklearns_on_the_dev_predictions(trained):
     assert result.best is max(result.lanes.values(), key=lambda r: r.lane.dev_accuracy)
 
 
-def test_without_imagenet_weights_only_the_scratch_lane_trains(fresh_store):
+def test_without_imagenet_weights_only_the_scratch_lane_trains(offline, fresh_store):
     classes = _shapes(4)
     cfg = TR.TransferConfig(backbone=MOBILENET, pretrained=False, image_size=64, epochs=1, batch_size=8, seed=0)
     assert cfg.lanes == (TR.SCRATCH,)
-    result = TR.run_training(None, cfg, classes=classes, device=CPU)
+    result = TR.run_training(None, TR.TransferJob.of(cfg, classes), device=CPU)
     assert list(result.lanes) == [TR.SCRATCH] and result.lanes[TR.SCRATCH].lane.status == "FINISHED"
     runs = tracking.search_runs()
     assert len(runs) == 1 and runs.iloc[0]["tags.weights"] == "random" and runs.iloc[0]["params.pretrained"] == "false"
-    with pytest.raises(ValueError, match="ImageNet weights"):
-        TR.run_training(None, replace(cfg, pretrained=True), classes=classes, device=CPU)
+    assert offline.count == 0  # nothing was downloaded for a from-scratch training
+    # asked for the pretrained lane, the job reads the weights itself: not here, one sentence
+    with pytest.raises(B.WeightsUnavailable) as info:
+        TR.run_training(None, TR.TransferJob.of(replace(cfg, pretrained=True), classes), device=CPU)
+    assert _one_sentence(str(info.value)) and "ImageNet weights of MobileNetV3-Small" in str(info.value)
+    assert len(tracking.search_runs()) == 1  # no run was opened for it
     with pytest.raises(ValueError, match="from-scratch run"):
         TR.TransferConfig(pretrained=False, from_scratch=False)
 
@@ -614,39 +662,87 @@ def test_a_diverged_lane_fails_with_its_message_and_the_other_lane_runs(fresh_st
     state = _random_state(MOBILENET, 0)
     state["features.12.1.running_var"][0] = float("nan")
     cfg = replace(FEATURE_CFG, epochs=1)
-    result = TR.run_training(None, cfg, classes=_shapes(4), state=state, device=CPU)
+    ctx = Recorder("transfer")
+    result = TR.run_training(ctx, TR.TransferJob.of(cfg, _shapes(4)), state=state, device=CPU)
     failed, scratch = result.lanes["pretrained, frozen"], result.lanes[TR.SCRATCH]
-    assert failed.lane.status == "FAILED" and "NaN" in failed.lane.error and "learning rate" in failed.lane.error
-    assert failed.model is None and failed.confusion is None
-    assert scratch.lane.status == "FINISHED" and scratch.model is not None
-    assert result.best is scratch
+    assert failed.lane.error == "the loss became NaN at step 1 — try a smaller learning rate"
+    assert failed.lane.status == "FAILED" and failed.confusion is None and failed.dev_probabilities is None
+    assert ctx.snapshot().diverged == (("pretrained, frozen", failed.lane.error),)  # said once, to the job panel
+    assert scratch.lane.status == "FINISHED" and scratch.confusion is not None
+    assert result.best is scratch and not result.stopped
+    assert_plain(result)
     runs = tracking.search_runs().set_index("run_id")
     assert runs.loc[failed.lane.run_id, "status"] == "FAILED" and runs.loc[scratch.lane.run_id, "status"] == "FINISHED"
-    assert "NaN" in runs.loc[failed.lane.run_id, "tags.dll.error"]
+    assert runs.loc[failed.lane.run_id, "tags.dll.error"] == failed.lane.error
 
 
-class _StopInScratchLane(JobContext):
-    """A real JobContext whose Stop is pressed as soon as the scratch lane reports its first step."""
+def test_stop_keeps_the_finished_lane_and_kills_the_running_one(offline, fresh_store):
+    _save_cached(MOBILENET, 0)  # where the job reads the "ImageNet weights" itself
+    cfg = replace(FEATURE_CFG, epochs=3)
+    job = assert_plain(TR.TransferJob.of(cfg, _shapes(4)), "config")
+    ctx = StopAfter(TR.SCRATCH, 1)  # Stop as soon as the scratch lane reports its first step
+    ending = run_job(TR.run_training, ctx, job)
+    assert ending.status == KILLED and ending.error is None
+    result = assert_plain(ending.result)
+    assert result.stopped
+    done, stopped = result.lanes["pretrained, frozen"], result.lanes[TR.SCRATCH]
+    assert done.lane.status == "FINISHED" and done.confusion is not None
+    steps_per_epoch = math.ceil(result.sizes["train"] / cfg.batch_size)
+    assert stopped.lane.status == "KILLED" and stopped.confusion is None
+    assert 1 <= stopped.lane.steps < cfg.epochs * steps_per_epoch
+    assert result.best is done
+    runs = tracking.search_runs().set_index("run_id")
+    assert runs.loc[done.lane.run_id, "status"] == "FINISHED" and runs.loc[stopped.lane.run_id, "status"] == "KILLED"
+    assert offline.count == 0
 
-    def push(self, series: str, **values: float) -> None:
-        super().push(series, **values)
-        if series == TR.SCRATCH and "step" in values:
+
+class _StopWhileComputingFeatures(Recorder):
+    """Stop pressed while the frozen body computes the features (before the lane's training and run)."""
+
+    def _emit(self, event: tuple) -> None:
+        super()._emit(event)
+        if event[0] == "report" and (event[2] or "").startswith("features of image"):
             self.cancel.cancel()
 
 
-def test_stop_keeps_the_finished_lane_and_kills_the_running_one(fresh_store):
-    cfg = replace(FEATURE_CFG, epochs=3)
-    ctx = _StopInScratchLane(Job(id="t-1", page="transfer", name="t", slot="cpu", fn=TR.run_training, cfg=cfg))
-    with pytest.raises(TrainingCancelled) as info:
-        TR.run_training(ctx, cfg, classes=_shapes(4), state=_random_state(MOBILENET, 0), device=CPU)
-    result = info.value.result
-    done, stopped = result.lanes["pretrained, frozen"], result.lanes[TR.SCRATCH]
-    assert done.lane.status == "FINISHED" and done.model is not None
-    steps_per_epoch = math.ceil(result.sizes["train"] / cfg.batch_size)
-    assert stopped.lane.status == "KILLED" and stopped.model is None
-    assert 1 <= stopped.lane.steps < cfg.epochs * steps_per_epoch
-    runs = tracking.search_runs().set_index("run_id")
-    assert runs.loc[done.lane.run_id, "status"] == "FINISHED" and runs.loc[stopped.lane.run_id, "status"] == "KILLED"
+def test_stop_while_the_features_are_computed_ends_the_job_stopped_without_runs(offline, fresh_store):
+    _save_cached(MOBILENET, 0)
+    ending = run_job(TR.run_training, _StopWhileComputingFeatures("transfer"), TR.TransferJob.of(FEATURE_CFG, _shapes(4)))
+    assert ending.status == KILLED
+    result = assert_plain(ending.result)
+    assert result.stopped and result.lanes == {} and result.best is None
+    assert tracking.search_runs().empty  # neither lane opened a run
+
+
+def test_the_network_of_a_run_is_rebuilt_or_a_plain_value_error(offline, fresh_store):
+    # fine-tuning with augmentation: the whole network is in the run; rebuilt without augmentation
+    _save_cached(MOBILENET, 3)
+    cfg = replace(FEATURE_CFG, method=TR.FINE_TUNE, fine_tune_blocks=1, from_scratch=False, epochs=1,
+                  augment=A.AugmentSpec(flip=True))
+    result = TR.run_training(None, TR.TransferJob.of(cfg, _shapes(4)), device=CPU)
+    lane = result.lanes["pretrained, last 1 block tuned"]
+    assert lane.lane.status == "FINISHED"
+    net = TR.load_network(lane.lane.run_id)
+    assert net.augment is None and not net.training
+    data = D.prepare(_shapes(4), cfg.image_size, cfg.dev_fraction, cfg.seed)
+    with torch.no_grad():
+        probs = net(data.dev[0]).softmax(1).numpy()
+    np.testing.assert_allclose(probs, lane.dev_probabilities, atol=1e-6)  # the network that made the dev predictions
+    # a frozen body needs the ImageNet weights to be rebuilt: gone, a plain sentence
+    frozen = TR.run_training(None, TR.TransferJob.of(replace(FEATURE_CFG, epochs=1, from_scratch=False), _shapes(4)),
+                             device=CPU).lanes["pretrained, frozen"]
+    pretrained.hub_path(B.spec(MOBILENET).url).unlink()
+    with pytest.raises(ValueError, match="no longer on this machine"):
+        TR.load_network(frozen.lane.run_id)
+    with pytest.raises(ValueError, match="not in the tracking store"):
+        TR.load_network("0123456789abcdef0123456789abcdef")
+    with pytest.raises(ValueError, match="not a run id"):
+        TR.load_network("x' OR '1' = '1")
+    with tracking.start_run("transfer", {"backbone": MOBILENET}) as run:
+        pass
+    with pytest.raises(ValueError, match="did not record"):
+        TR.load_network(run.run_id)
+    assert offline.count == 0
 
 
 def test_fine_tuning_optimizer_and_config_checks():
