@@ -314,6 +314,19 @@ class LanePlan:
     label: str = ""
 
 
+class RunOutcome(Outcome):
+    """A job result that is one tracked run's: its ``status`` is the run's (FINISHED; FAILED, with the
+    divergence sentence in ``error``; KILLED by Stop), so Stop and divergence are read from it."""
+
+    @property
+    def stopped(self) -> bool:  # type: ignore[override]
+        return self.status == KILLED
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == FAILED
+
+
 @dataclass
 class Comparison(Outcome):
     """Lanes trained as one job under one comparison tag; the lanes after a Stop are SKIPPED."""

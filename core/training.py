@@ -138,6 +138,23 @@ class Callback:
         """After each epoch and its evaluation (1-based ``epoch``)."""
 
 
+class Hooks(Callback):
+    """A loop callback from plain functions: ``step(step, epoch, values)`` after each reported step,
+    ``epoch(epoch, record)`` after each epoch."""
+
+    def __init__(self, step: Callable[[int, int, Mapping[str, float]], None] | None = None,
+                 epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
+        self._step, self._epoch = step, epoch
+
+    def on_step(self, step: int, epoch: int, values: Mapping[str, float]) -> None:
+        if self._step is not None:
+            self._step(step, epoch, values)
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
+        if self._epoch is not None:
+            self._epoch(epoch, record)
+
+
 @dataclass
 class EarlyStopping:
     """Stop when ``monitor`` has not improved for ``patience`` epochs; optionally restore

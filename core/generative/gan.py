@@ -26,7 +26,6 @@ epoch (:mod:`core.generative.classifier`); it hands back plain data (:class:`Gan
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -38,11 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import tracking
-from core.device import cpu_threads, pick_device, seed_everything
-from core.experiment import FAILED, FINISHED, KILLED, LaneRun
-from core.jobs import JobContext, Outcome
+from core.device import cpu_speed, pick_device, seed_everything
+from core.experiment import FINISHED, KILLED, LaneRun, RunOutcome
+from core.jobs import JobContext
 from core.plots import static
-from core.training import Callback, Loop, Step
+from core.training import Hooks, Loop, Step
 
 __all__ = [
     "DATASETS",
@@ -434,41 +433,6 @@ class GanStep(Step):
         return self.measure(epoch) if self.measure is not None else {}
 
 
-class Hooks(Callback):
-    """A loop callback from plain functions: ``step(step, epoch, values)`` after each reported step,
-    ``epoch(epoch, record)`` after each epoch."""
-
-    def __init__(self, step: Callable[[int, int, Mapping[str, float]], None] | None = None,
-                 epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
-        self._step, self._epoch = step, epoch
-
-    def on_step(self, step: int, epoch: int, values: Mapping[str, float]) -> None:
-        if self._step is not None:
-            self._step(step, epoch, values)
-
-    def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
-        if self._epoch is not None:
-            self._epoch(epoch, record)
-
-
-@contextlib.contextmanager
-def cpu_speed(dev: torch.device):
-    """On a CPU: one intra-op thread (these nets are small: on the 2-core machine, with another job running, a
-    DCGAN step took 27 ms on one thread and 62 ms on two) and denormal floats flushed to zero (Adam's tiny
-    moments otherwise make every step about 3× slower). Both are put back afterwards; they apply in the
-    job's worker process only."""
-    if dev.type != "cpu":
-        yield
-        return
-    with cpu_threads(1):
-        torch.set_flush_denormal(True)  # this thread's FPU flags only
-        try:
-            yield
-        finally:
-            torch.set_flush_denormal(False)
-
-
-
 @torch.no_grad()
 def generate(pair: GanPair | nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
              batch: int = 500) -> torch.Tensor:
@@ -530,7 +494,7 @@ def load_gan_data(dataset: str, *, max_train: int = 0, seed: int = 0) -> GanData
 
 
 @dataclass
-class GanResult(Outcome):
+class GanResult(RunOutcome):
     """What a GAN training made, as plain data (also a partial one, when stopped or diverged): the
     curves, the timeline, the measures and the run id; the page loads the generator from the run's
     weights (:func:`load_generator`)."""
@@ -549,14 +513,6 @@ class GanResult(Outcome):
     run_id: str | None = None
     status: str = FINISHED  # of the run: FINISHED, FAILED (diverged) or KILLED (Stop)
     error: str | None = None  # the divergence sentence
-
-    @property
-    def stopped(self) -> bool:  # type: ignore[override]
-        return self.status == KILLED
-
-    @property
-    def diverged(self) -> bool:
-        return self.status == FAILED
 
     @property
     def has_generator(self) -> bool:

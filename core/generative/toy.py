@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.device import seed_everything
-from core.experiment import FAILED, FINISHED, KILLED, LaneRun
-from core.generative.gan import GAN_LOSSES, PAGE, GanPair, GanStep, Hooks, cpu_speed
-from core.jobs import JobContext, Outcome
-from core.training import Loop
+from core.device import cpu_speed, seed_everything
+from core.experiment import FINISHED, LaneRun, RunOutcome
+from core.generative.gan import GAN_LOSSES, PAGE, GanPair, GanStep
+from core.jobs import JobContext
+from core.training import Hooks, Loop
 
 __all__ = [
     "PRESETS",
@@ -199,7 +199,7 @@ class ToyFrame:
 
 
 @dataclass
-class ToyResult(Outcome):
+class ToyResult(RunOutcome):
     """What a toy GAN training made, as plain data (also a partial one, when stopped or diverged)."""
 
     config: ToyConfig
@@ -212,14 +212,6 @@ class ToyResult(Outcome):
     run_id: str | None = None
     status: str = FINISHED  # of the run: FINISHED, FAILED (diverged) or KILLED (Stop)
     error: str | None = None  # the divergence sentence
-
-    @property
-    def stopped(self) -> bool:  # type: ignore[override]
-        return self.status == KILLED
-
-    @property
-    def diverged(self) -> bool:
-        return self.status == FAILED
 
     @property
     def final_coverage(self) -> int | None:

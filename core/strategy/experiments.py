@@ -34,12 +34,13 @@ from core.experiment import (
     Lane,
     LanePlan,
     LaneSlot,
+    RunOutcome,
     new_comparison,
     run_comparison,
     steps_per_epoch,
     train_tracked,
 )
-from core.jobs import JobContext, Outcome
+from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers import Adam
 from core.runs import store_error_message
@@ -194,7 +195,7 @@ class BinaryConfig:
 
 
 @dataclass
-class BinaryResult(Outcome):
+class BinaryResult(RunOutcome):
     """The classifier's run and its dev labels and scores (empty unless it finished)."""
 
     run_id: str | None
@@ -202,10 +203,6 @@ class BinaryResult(Outcome):
     positive: int
     y_true: np.ndarray = field(repr=False)  # [N_dev] 1 = positive
     scores: np.ndarray = field(repr=False)  # [N_dev] P(positive)
-
-    @property
-    def stopped(self) -> bool:  # type: ignore[override]
-        return self.status == KILLED
 
 
 def run_binary(ctx: JobContext | None, cfg: BinaryConfig) -> BinaryResult:
@@ -316,7 +313,7 @@ class ErrorModelConfig:
 
 
 @dataclass
-class ErrorModelResult(Outcome):
+class ErrorModelResult(RunOutcome):
     """The classifier's run and its misclassified dev examples (none unless it finished)."""
 
     run_id: str | None
@@ -326,10 +323,6 @@ class ErrorModelResult(Outcome):
     n_errors: int
     examples: list[dict[str, Any]]  # example (1-based), true, predicted, confidence, index (in the dev set)
     images: np.ndarray = field(repr=False)  # [K, H, W] in [0, 1], the examples' images
-
-    @property
-    def stopped(self) -> bool:  # type: ignore[override]
-        return self.status == KILLED
 
 
 def montage(images: np.ndarray, cols: int = 10, pad: int = 1) -> np.ndarray:

@@ -18,8 +18,8 @@ import torch
 from core.data import make_toy
 from core.data.toy import TOY_KINDS
 from core.device import pick_device, seed_everything
-from core.experiment import FINISHED, KILLED, train_tracked
-from core.jobs import JobContext, Outcome
+from core.experiment import FINISHED, KILLED, RunOutcome, train_tracked
+from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers import Adam
 from core.strategy.experiments import PAGE, check_training
@@ -75,7 +75,7 @@ def mismatch_data(cfg: MismatchConfig) -> dict[str, tuple[np.ndarray, np.ndarray
 
 
 @dataclass
-class MismatchResult(Outcome):
+class MismatchResult(RunOutcome):
     """The demo's run, its errors on the three sets and the decision surface (when it finished)."""
 
     run_id: str | None
@@ -83,10 +83,6 @@ class MismatchResult(Outcome):
     errors: dict[str, float]  # train, train_dev, dev (fractions)
     data: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)
     grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # xs, ys, P(class 1)
-
-    @property
-    def stopped(self) -> bool:  # type: ignore[override]
-        return self.status == KILLED
 
 
 def _grid(model: torch.nn.Module, data: dict[str, tuple[np.ndarray, np.ndarray]], device, n: int = 90):

@@ -20,7 +20,6 @@ from core.generative.gan import (
     EXPLODED,
     GanConfig,
     GanStep,
-    Hooks,
     discriminator_loss,
     generate,
     generator_loss,
@@ -42,7 +41,7 @@ from core.generative.toy import (
 )
 from core.jobs import FINISHED, KILLED, Recorder, run_job  # a job's statuses (a run's are upper case)
 from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, loss_curves, sample_grid, toy_frames
-from core.training import Loop, TrainingDiverged
+from core.training import Hooks, Loop, TrainingDiverged
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
 
