@@ -32,12 +32,13 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit tests/app
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	PYTHONPATH=. $(BIN)/python bench/fit_overhead.py
 	PYTHONPATH=. $(BIN)/python bench/trajectories.py
 	PYTHONPATH=. $(BIN)/python bench/cnn_time_to_accuracy.py
 	PYTHONPATH=. $(BIN)/python bench/style_transfer.py
 	PYTHONPATH=. $(BIN)/python bench/transfer_feature_extraction.py
+	PYTHONPATH=. $(BIN)/python bench/live_view.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

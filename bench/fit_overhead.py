@@ -57,7 +57,7 @@ def main() -> None:
     torch.manual_seed(0)
     base = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
 
-    from core.jobs import LiveMetrics
+    from core.experiment import LiveMetrics
 
     if importlib.util.find_spec("mlflow") is not None:
         from core import tracking
