@@ -412,6 +412,13 @@ def play(ctx: JobContext | None, req: PlayRequest) -> PlayResult:
     return PlayResult(pg.state(), pg.frame())
 
 
+# The classes' colours, data only (the run's logged map and the page's charts both use them):
+# orange and blue as in TensorFlow Playground, then more distinct hues for extra classes.
+CLASS_RGB: list[tuple[int, int, int]] = [
+    (245, 147, 34), (8, 119, 189), (46, 160, 67), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+]
+
+
 def decision_image(
     frame: Frame, colors: list[tuple[int, int, int]], strength: float = 0.6, discretize: bool = False
 ) -> np.ndarray:
@@ -429,7 +436,5 @@ def decision_image(
 
 
 def _log_frame(run: tracking.TrackedRun, pg: Playground) -> None:
-    from core.plots.playground import CLASS_RGB
-
     img = decision_image(pg.frame(resolution=200), CLASS_RGB)[::-1]  # image rows go downward
     run.log_image(img, "decision_map")

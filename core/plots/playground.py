@@ -9,14 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from core.basics.playground import Frame, decision_image
+from core.basics.playground import CLASS_RGB, Frame, decision_image
 from core.plots.curves import curves
 from core.plots.static import png_bytes
-
-# Orange and blue as in TensorFlow Playground, then more distinct hues for extra classes.
-CLASS_RGB: list[tuple[int, int, int]] = [
-    (245, 147, 34), (8, 119, 189), (46, 160, 67), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-]
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
