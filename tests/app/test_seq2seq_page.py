@@ -55,15 +55,20 @@ def test_bleu_tab_equals_sacrebleu():
     assert any("Type a candidate" in w.value for w in at.warning)
 
 
-def test_tiny_training_then_translate_and_beam(fresh_store):
-    at = page("seq2seq").run()
+def _train_tiny(at):
+    """A tiny training (500 pairs, 1 epoch, 16 units, English, both variants),
+    run until the page says it finished."""
     at.select_slider(key=f"{KEY}.n_train").set_value(500)
     at.slider(key=f"{KEY}.epochs").set_value(1)
     at.select_slider(key=f"{KEY}.hidden").set_value(16)
     at.multiselect(key=f"{KEY}.languages").set_value(["en"])
     at.segmented_control(key=f"{KEY}.variants").set_value(["attention", "no attention"])
     by_label(at.button, "Train").click()
-    at = run_until(at.run(), lambda a: "Finished in" in texts(a), timeout=180).run()
+    return run_until(at.run(), lambda a: "Finished in" in texts(a), timeout=180).run()
+
+
+def test_tiny_training_then_translate_and_beam(fresh_store):
+    at = _train_tiny(page("seq2seq").run())
     assert not at.exception
     runs = tracking.search_runs()
     assert runs["status"].tolist() == ["FINISHED", "FINISHED"]
@@ -103,14 +108,7 @@ def test_tiny_training_then_translate_and_beam(fresh_store):
 
 def test_a_diverged_training_is_told_by_the_job_panel_alone(fresh_store, preloaded_runner):
     preloaded_runner("tests.fakes_seq2seq")  # the worker's loss is NaN from the first step
-    at = page("seq2seq").run()
-    at.select_slider(key=f"{KEY}.n_train").set_value(500)
-    at.slider(key=f"{KEY}.epochs").set_value(1)
-    at.select_slider(key=f"{KEY}.hidden").set_value(16)
-    at.multiselect(key=f"{KEY}.languages").set_value(["en"])
-    at.segmented_control(key=f"{KEY}.variants").set_value(["attention", "no attention"])
-    by_label(at.button, "Train").click()
-    at = run_until(at.run(), lambda a: "Finished in" in texts(a), timeout=180).run()
+    at = _train_tiny(page("seq2seq").run())
     assert not at.exception
     runs = tracking.search_runs()
     sentence = "the loss became NaN at step 1 — try a smaller learning rate"
