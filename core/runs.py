@@ -231,8 +231,9 @@ def page_of(df: pd.DataFrame) -> pd.Series:
 
 
 def display_table(df: pd.DataFrame, params: Sequence[str] = (), metrics: Sequence[str] = ()) -> pd.DataFrame:
-    """The runs as a table for people: Run, Page, Status, Started, Duration, then the given
-    params (text) and metrics (final values). Indexed by ``run_id``, row order kept.
+    """The runs as a table for people: Run, (Learner, when the runs have more than one owner: an
+    instructor's list), Page, Status, Started, Duration, then the given params (text) and metrics (final
+    values). Indexed by ``run_id``, row order kept.
 
     A param and a metric with the same name get " (param)" / " (metric)" suffixes.
     """
@@ -246,6 +247,8 @@ def display_table(df: pd.DataFrame, params: Sequence[str] = (), metrics: Sequenc
         },
         index=pd.Index(df["run_id"].to_numpy(), name="run_id"),
     )
+    if "owner" in df.columns and df["owner"].nunique() > 1:
+        out.insert(1, "Learner", df["owner"].to_numpy())
     clash = set(params) & set(metrics)
     for p in params:
         col = df[PARAM + p] if PARAM + p in df.columns else pd.Series(None, index=df.index)

@@ -14,6 +14,12 @@ was meant to go).
 Reading (for the Runs page): :func:`list_experiments`, :func:`search_runs`,
 :func:`metric_history`, :func:`image_artifacts`, :func:`delete_runs`, :func:`count_runs`.
 
+Every run carries its owner (``dll.owner``: the job's owner, :func:`core.identity.run_owner`),
+and every function that reads, exports, changes or deletes runs takes the asking
+:class:`~core.identity.User` and checks it here: a learner gets only their own runs
+(``NotYours`` for another's run id), an instructor everyone's. Without a ``user`` the asker
+is the laptop's single local user, who in class mode owns nothing.
+
 ``mlflow`` is imported lazily, so ``core`` stays importable where MLflow is not installed.
 """
 
@@ -32,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data import PROJECT_ROOT, data_dir
+from core.identity import LOCAL, LOCAL_USER, User, run_owner
 
 # Bounded network behaviour for a remote store (MLflow's defaults retry for minutes).
 # Set before any MLflow call; a user's own settings win.
@@ -48,7 +55,9 @@ TAG_PAGE = "dll.page"
 TAG_COMPARISON = "dll.comparison"
 TAG_ERROR = "dll.error"
 TAG_FALLBACK = "dll.fallback_from"
+TAG_OWNER = "dll.owner"
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED")
+_SAFE_OWNER = re.compile(r"[A-Za-z0-9@._+-]{1,200}")
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
 
@@ -189,7 +198,7 @@ class TrackedRun:
         self.uri = uri or tracking_uri()
         self.run_name = run_name
         self.params = flatten_params(config)
-        self.tags = {TAG_PAGE: page, **(tags or {})}
+        self.tags = {**(tags or {}), TAG_PAGE: page, TAG_OWNER: run_owner()}
         self.start_ms = int(time.time() * 1000)
         self.run_id: str | None = resume
         self._reopen = resume is not None  # set the ended run RUNNING again on the first sync
@@ -426,14 +435,22 @@ def search_runs(
     filter_string: str = "",
     max_results: int = 5000,
     uri: str | None = None,
+    *,
+    user: User = LOCAL_USER,
+    owner: str | None = None,
 ):  # -> pandas.DataFrame
-    """Runs as a DataFrame, newest first: ``run_id``, ``experiment``, ``run_name``,
-    ``status``, ``start_time``, ``end_time`` (UTC datetimes), ``duration_s``, then
-    ``params.*``, ``metrics.*`` (latest values) and ``tags.*`` columns."""
+    """The runs ``user`` may see, as a DataFrame, newest first: ``run_id``, ``experiment``,
+    ``run_name``, ``status``, ``start_time``, ``end_time`` (UTC datetimes), ``duration_s``, ``owner``,
+    then ``params.*``, ``metrics.*`` (latest values) and ``tags.*`` columns. ``owner`` narrows an
+    instructor's list to one learner (a learner's list is always their own)."""
     import pandas as pd
     from mlflow.entities import ViewType
 
     client = _client(uri)
+    wanted = owner if user.instructor else user.id
+    if wanted and wanted != LOCAL and _SAFE_OWNER.fullmatch(wanted):  # let the store do the narrowing
+        clause = f"tags.`{TAG_OWNER}` = '{wanted}'"
+        filter_string = f"{filter_string} and {clause}" if filter_string.strip() else clause
     exps = {e["id"]: e["name"] for e in list_experiments(uri)}
     ids = list(experiment_ids) if experiment_ids is not None else list(exps)
     rows: list[dict[str, Any]] = []
@@ -456,7 +473,10 @@ def search_runs(
                 "status": info.status,
                 "start_time": info.start_time,
                 "end_time": info.end_time,
+                "owner": r.data.tags.get(TAG_OWNER) or LOCAL,
             }
+            if not user.can_see(row["owner"]) or (wanted and row["owner"] != wanted):
+                continue
             row.update({f"params.{k}": v for k, v in r.data.params.items()})
             row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
             row.update({f"tags.{k}": v for k, v in r.data.tags.items() if not k.startswith("mlflow.")})
@@ -464,7 +484,7 @@ def search_runs(
         token = page.token
         if not token:
             break
-    df = pd.DataFrame(rows, columns=["run_id", "experiment", "run_name", "status", "start_time", "end_time"])
+    df = pd.DataFrame(rows, columns=["run_id", "experiment", "run_name", "status", "start_time", "end_time", "owner"])
     if rows:
         df = pd.DataFrame(rows)
     for col in ("start_time", "end_time"):
@@ -473,22 +493,35 @@ def search_runs(
     return df
 
 
-def count_runs(uri: str | None = None) -> int:
-    """How many active runs the store holds (all experiments)."""
-    return len(search_runs(uri=uri, max_results=100_000))
+def count_runs(uri: str | None = None, *, user: User = LOCAL_USER) -> int:
+    """How many active runs of ``user``'s the store holds (all experiments)."""
+    return len(search_runs(uri=uri, max_results=100_000, user=user))
 
 
-def metric_history(run_id: str, key: str, uri: str | None = None):  # -> pandas.DataFrame
+def owner_of(run_id: str, uri: str | None = None) -> str:
+    """Who a run belongs to (runs tracked before owners existed: the local user)."""
+    return _get_run(run_id, uri).data.tags.get(TAG_OWNER) or LOCAL
+
+
+def check_owner(run_id: str, user: User, uri: str | None = None) -> None:
+    """``NotYours`` unless ``user`` may open the run (``ValueError`` when there is no such run)."""
+    user.check(owner_of(run_id, uri))
+
+
+def metric_history(run_id: str, key: str, uri: str | None = None, *, user: User = LOCAL_USER):  # -> pandas.DataFrame
     """Every logged value of one metric: columns ``step``, ``value``, ``timestamp``."""
     import pandas as pd
 
+    check_owner(run_id, user, uri)
     hist = _client(uri).get_metric_history(run_id, key)
     df = pd.DataFrame([(m.step, m.value, m.timestamp) for m in hist], columns=["step", "value", "timestamp"])
     return df.sort_values(["step", "timestamp"]).reset_index(drop=True)
 
 
-def image_artifacts(run_id: str, uri: str | None = None, limit: int = 12) -> list[tuple[str, bytes]]:
+def image_artifacts(run_id: str, uri: str | None = None, limit: int = 12, *,
+                    user: User = LOCAL_USER) -> list[tuple[str, bytes]]:
     """Up to ``limit`` PNG/JPEG artifacts of the run as ``(artifact path, file bytes)``."""
+    check_owner(run_id, user, uri)
     client = _client(uri)
     found: list[str] = []
 
@@ -509,10 +542,13 @@ def image_artifacts(run_id: str, uri: str | None = None, limit: int = 12) -> lis
 
 def annotate_run(
     run_id: str, *, tags: Mapping[str, str] | None = None, text: str | None = None, name: str = "notes.txt",
-    uri: str | None = None,
+    uri: str | None = None, user: User = LOCAL_USER,
 ) -> None:
     """Add tags and/or a text artifact to a run that has already ended (e.g. a learner's
-    error-analysis tags, kept with the run they describe)."""
+    error-analysis tags, kept with the run they describe). The owner tag cannot be changed."""
+    check_owner(run_id, user, uri)
+    if tags and TAG_OWNER in tags:
+        raise ValueError("a run's owner cannot be changed")
     client = _client(uri)
     for k, v in (tags or {}).items():
         client.set_tag(run_id, k, str(v)[:5000])
@@ -526,8 +562,9 @@ def annotate_run(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def text_artifact(run_id: str, name: str, uri: str | None = None) -> str | None:
+def text_artifact(run_id: str, name: str, uri: str | None = None, *, user: User = LOCAL_USER) -> str | None:
     """A text artifact of the run (None when it has none of that name)."""
+    check_owner(run_id, user, uri)
     client = _client(uri)
     if name not in {f.path for f in client.list_artifacts(run_id)}:
         return None
@@ -538,15 +575,20 @@ def text_artifact(run_id: str, name: str, uri: str | None = None) -> str | None:
         shutil.rmtree(dest, ignore_errors=True)
 
 
-def run_params(run_id: str, uri: str | None = None) -> dict[str, str]:
+def run_params(run_id: str, uri: str | None = None, *, user: User = LOCAL_USER) -> dict[str, str]:
     """The params a run logged (names without a ``params.`` prefix); ``ValueError`` with a plain
-    message when ``run_id`` is not a run id or the store has no such run."""
-    return dict(_get_run(run_id, uri).data.params)
+    message when ``run_id`` is not a run id or the store has no such run, ``NotYours`` when it is
+    not ``user``'s."""
+    run = _get_run(run_id, uri)
+    user.check(run.data.tags.get(TAG_OWNER))
+    return dict(run.data.params)
 
 
-def run_tags(run_id: str, uri: str | None = None) -> dict[str, str]:
+def run_tags(run_id: str, uri: str | None = None, *, user: User = LOCAL_USER) -> dict[str, str]:
     """The tags a run carries (as :func:`run_params` for its params)."""
-    return dict(_get_run(run_id, uri).data.tags)
+    run = _get_run(run_id, uri)
+    user.check(run.data.tags.get(TAG_OWNER))
+    return dict(run.data.tags)
 
 
 def _get_run(run_id: str, uri: str | None):  # -> mlflow.entities.Run
@@ -563,11 +605,13 @@ def _get_run(run_id: str, uri: str | None):  # -> mlflow.entities.Run
     return run
 
 
-def state_dict_artifact(run_id: str, name: str = "model/weights.pt", uri: str | None = None) -> dict[str, Any] | None:
+def state_dict_artifact(run_id: str, name: str = "model/weights.pt", uri: str | None = None, *,
+                        user: User = LOCAL_USER) -> dict[str, Any] | None:
     """The weights a run saved with :meth:`TrackedRun.log_state_dict` (loaded with
     ``weights_only=True``: tensors only, never code), or None when it has none."""
     import torch
 
+    check_owner(run_id, user, uri)
     client = _client(uri)
     folder, _, _ = name.rpartition("/")
     if name not in {f.path for f in client.list_artifacts(run_id, folder or None)}:
@@ -579,18 +623,23 @@ def state_dict_artifact(run_id: str, name: str = "model/weights.pt", uri: str | 
         shutil.rmtree(dest, ignore_errors=True)
 
 
-def saved_weights(run_id: str, name: str = "model/weights.pt", uri: str | None = None) -> dict[str, Any]:
+def saved_weights(run_id: str, name: str = "model/weights.pt", uri: str | None = None, *,
+                  user: User = LOCAL_USER) -> dict[str, Any]:
     """The weights a run saved (:func:`state_dict_artifact`), for rebuilding its network; ``ValueError``
     with a plain message when the run saved none (it diverged, or ended before it trained)."""
-    state = state_dict_artifact(run_id, name, uri)
+    state = state_dict_artifact(run_id, name, uri, user=user)
     if state is None:
         raise ValueError("this run saved no weights (it diverged, or it ended before it trained)")
     return state
 
 
-def delete_runs(run_ids: Iterable[str], uri: str | None = None) -> int:
-    """Delete runs (MLflow's soft delete: they leave every list); returns how many."""
+def delete_runs(run_ids: Iterable[str], uri: str | None = None, *, user: User = LOCAL_USER) -> int:
+    """Delete runs (MLflow's soft delete: they leave every list); returns how many. Every run is
+    checked first: one that is not ``user``'s deletes nothing (``NotYours``)."""
     client = _client(uri)
+    run_ids = list(run_ids)
+    for rid in run_ids:
+        check_owner(rid, user, uri)
     n = 0
     for rid in run_ids:
         client.delete_run(rid)
@@ -611,9 +660,10 @@ def end_run(run_id: str, status: str, error: str = "", uri: str | None = None) -
 def mark_stale_runs_killed(uri: str | None = None) -> int:
     """Runs left RUNNING by a process that died are closed as KILLED; returns how many.
 
-    Call once at start-up, before this process starts any run of its own.
+    Call once at start-up, before this process starts any run of its own (on a laptop, where the
+    app's own worker is the only one that trains; a queue's runs are closed by the queue).
     """
-    df = search_runs(filter_string="attributes.status = 'RUNNING'", uri=uri)
+    df = search_runs(filter_string="attributes.status = 'RUNNING'", uri=uri, user=User("system", instructor=True))
     client = _client(uri)
     for rid in df["run_id"]:
         client.set_tag(rid, TAG_ERROR, "the app stopped while this run was going")

@@ -27,6 +27,7 @@ from core.cnn import models
 from core.cnn.data import DATASETS, ImageData, InputSpec, prepare_images
 from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.static import confusion_png, image_grid
@@ -201,13 +202,13 @@ def spec_from_params(params: Mapping[str, str]) -> InputSpec:
         raise ValueError("this run did not record its input (train it again to look inside)") from exc
 
 
-def load_tracked(run_id: str) -> tuple[nn.Module, InputSpec]:
+def load_tracked(run_id: str, user: User = LOCAL_USER) -> tuple[nn.Module, InputSpec]:
     """Rebuild a tracked CNN training's network (on the CPU, in eval mode) with its saved weights,
     and the input it takes, from the run's params and logged weights. ValueError with a plain
     message when it cannot be rebuilt (for :func:`ui.tracked.network`)."""
-    params = tracking.run_params(run_id)
+    params = tracking.run_params(run_id, user=user)
     spec = spec_from_params(params)
-    state = tracking.saved_weights(run_id)
+    state = tracking.saved_weights(run_id, user=user)
     model = build_model(params.get("model", ""), spec)
     model.load_state_dict(state)
     return model.eval(), spec

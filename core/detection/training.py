@@ -39,6 +39,7 @@ from core.detection.scenes import DEFAULT_CLASSES, SHAPES, make_dataset
 from core.detection.yolo import DEFAULT_ANCHORS, Detections, GridSpec, activate, decode, encode
 from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.curves import PALETTE
@@ -411,11 +412,11 @@ def run_detector(ctx: JobContext | None, cfg: DetectorConfig, device: torch.devi
     return result
 
 
-def load_tracked(run_id: str) -> TinyYolo:
+def load_tracked(run_id: str, user: User = LOCAL_USER) -> TinyYolo:
     """Rebuild a tracked detector training's :class:`~core.detection.detector.TinyYolo` (on the CPU, in eval
     mode) from the run's params and logged weights; ValueError with a plain message when it cannot be
     rebuilt (for :func:`ui.tracked.network`)."""
-    params = tracking.run_params(run_id)
+    params = tracking.run_params(run_id, user=user)
     try:
         classes = json.loads(params["classes"])
         grid = GridSpec(S=int(params["S"]), anchors=tuple(tuple(a) for a in json.loads(params["anchors"])),
@@ -423,7 +424,7 @@ def load_tracked(run_id: str) -> TinyYolo:
         width = int(params["width"])
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError("this run did not record its grid and network width") from exc
-    state = tracking.saved_weights(run_id)
+    state = tracking.saved_weights(run_id, user=user)
     model = TinyYolo(grid, width)
     model.load_state_dict(state)
     return model.eval()

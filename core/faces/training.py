@@ -40,6 +40,7 @@ from core.faces.data import FACE_SETS, IdentitySet, IdentitySplit, load_identiti
 from core.faces.embedding import EmbeddingNet
 from core.faces.triplets import STRATEGIES, counts_to_stats, triplet_terms
 from core.faces.verification import OneShotEval, one_shot_evaluation
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.plots.static import curves_png
@@ -368,15 +369,15 @@ def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | No
     return result
 
 
-def load_network(run_id: str) -> EmbeddingNet:
+def load_network(run_id: str, user: User = LOCAL_USER) -> EmbeddingNet:
     """The embedding network a tracked siamese training saved (:func:`run_faces`), on the CPU in eval
     mode, rebuilt from the run's params. ``ValueError`` with a plain message when it cannot be."""
-    params = tracking.run_params(run_id)
+    params = tracking.run_params(run_id, user=user)
     try:
         net = EmbeddingNet(int(params["input.channels"]), int(params["embedding_dim"]), int(params["input.size"]),
                            width=int(params["width"]))
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError("this run did not record how its network was built (train it again)") from exc
-    state = tracking.saved_weights(run_id)
+    state = tracking.saved_weights(run_id, user=user)
     net.load_state_dict(state)
     return net.eval()

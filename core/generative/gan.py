@@ -39,6 +39,7 @@ from torch import nn
 from core import tracking
 from core.device import cpu_speed, pick_device, seed_everything
 from core.experiment import FINISHED, KILLED, LaneRun, RunOutcome
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext
 from core.plots import static
 from core.training import Hooks, Loop, Step
@@ -616,16 +617,16 @@ def run_gan(ctx: JobContext | None, cfg: GanConfig, *, device: torch.device | st
     return result
 
 
-def load_generator(run_id: str) -> nn.Module:
+def load_generator(run_id: str, user: User = LOCAL_USER) -> nn.Module:
     """The generator a GAN run trained (:func:`run_gan`), rebuilt from the run's params and its logged
     weights, on the CPU in eval mode; it has ``z_dim`` and ``n_classes``. ValueError with a plain
     message when it cannot be rebuilt."""
-    params = tracking.run_params(run_id)
+    params = tracking.run_params(run_id, user=user)
     try:
         model, z_dim, width = params["model"], int(params["z_dim"]), int(params["width"])
     except (KeyError, ValueError) as exc:
         raise ValueError("this run is not a GAN training of this lab") from exc
-    state = tracking.saved_weights(run_id, "model/generator.pt")
+    state = tracking.saved_weights(run_id, "model/generator.pt", user=user)
     # a conditional G's label embedding says how many classes it was trained on
     n_classes = int(state["embed.weight"].shape[0]) if "embed.weight" in state else 0
     G = build_generator(model, z_dim, width, (1, 28, 28), n_classes)

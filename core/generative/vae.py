@@ -36,6 +36,7 @@ from core import tracking
 from core.cnn.data import ImageData, prepare_images
 from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.plots.static import image_grid
 from core.training import Callback
@@ -483,16 +484,16 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
     return result
 
 
-def load_vae(run_id: str) -> VAE:
+def load_vae(run_id: str, user: User = LOCAL_USER) -> VAE:
     """The VAE a run of :func:`run_vae` trained, rebuilt from the run's params and its logged weights,
     on the CPU in eval mode. ValueError with a plain message when it cannot be rebuilt."""
 
-    params = tracking.run_params(run_id)
+    params = tracking.run_params(run_id, user=user)
     try:
         model = VAE(params["arch"], image_size=int(params["image_size"]), channels=int(params.get("channels", "1")),
                     latent_dim=int(params["latent_dim"]), hidden=int(params["hidden"]), width=int(params["width"]))
     except (KeyError, ValueError) as exc:
         raise ValueError("this run is not a VAE training of this lab") from exc
-    state = tracking.saved_weights(run_id)
+    state = tracking.saved_weights(run_id, user=user)
     model.load_state_dict(state)
     return model.eval()

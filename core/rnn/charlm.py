@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from core import tracking
 from core.device import pick_device, seed_everything
 from core.experiment import FAILED, Lane, train_tracked
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.rnn.corpora import CORPORA, MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, NEWLINE, CorpusError, decode_text, load_corpus
@@ -387,12 +388,12 @@ def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device |
     return result
 
 
-def load_charlm(run_id: str) -> CharLM:
+def load_charlm(run_id: str, user: User = LOCAL_USER) -> CharLM:
     """The :class:`CharLM` a tracked :func:`run_charlm` trained (finished or stopped), rebuilt from
     the run's params with its saved weights, on the CPU in eval mode. ValueError with a plain
     message when it cannot be (no such run, or it saved no weights)."""
-    params = tracking.run_params(run_id)
-    state = tracking.saved_weights(run_id)
+    params = tracking.run_params(run_id, user=user)
+    state = tracking.saved_weights(run_id, user=user)
     try:
         model = CharLM(int(params["vocab_size"]), params["cell"], int(params["embedding_size"]),
                        int(params["hidden_size"]), int(params["num_layers"]))

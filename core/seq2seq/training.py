@@ -32,6 +32,7 @@ from core.device import cpu_threads, pick_device, seed_everything
 from core.experiment import FINISHED as LANE_FINISHED
 from core.experiment import KILLED as LANE_KILLED
 from core.experiment import Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.seq2seq.beam import BeamResult, Hypothesis, beam_search, greedy_search
@@ -329,12 +330,12 @@ def _plan(ctx: JobContext | None, cfg: Seq2SeqConfig, data: Seq2SeqData, result:
     return LanePlan(variant, train, label=f"the {variant} model")
 
 
-def load_seq2seq(run_id: str) -> Seq2Seq:
+def load_seq2seq(run_id: str, user: User = LOCAL_USER) -> Seq2Seq:
     """The :class:`Seq2Seq` a tracked :func:`run_seq2seq` variant trained (finished or stopped),
     rebuilt from the run's params with its saved weights, on the CPU in eval mode. ValueError with
     a plain message when it cannot be (no such run, or it saved no weights)."""
-    params = tracking.run_params(run_id)
-    state = tracking.saved_weights(run_id)
+    params = tracking.run_params(run_id, user=user)
+    state = tracking.saved_weights(run_id, user=user)
     try:
         model = Seq2Seq(int(params["src_vocab"]), int(params["tgt_vocab"]), int(params["src_len"]),
                         attention=params["variant"] == "attention", cell=params["cell"],

@@ -40,6 +40,7 @@ from core.experiment import (
     steps_per_epoch,
     train_tracked,
 )
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers import Adam
@@ -432,23 +433,26 @@ def tiles(images: np.ndarray, size: int = 64) -> list[np.ndarray]:
     return [upscale(img, size) for img in images]
 
 
-def load_runs() -> tuple[pd.DataFrame, str | None]:
-    """All tracked runs (any page), or an empty table (a ``run_id`` column) and a plain message when
+def load_runs(user: User = LOCAL_USER) -> tuple[pd.DataFrame, str | None]:
+    """All of ``user``'s tracked runs (any page), or an empty table (a ``run_id`` column) and a plain message when
     the tracking store cannot be read."""
     try:
-        return tracking.search_runs(), None
+        return tracking.search_runs(user=user), None
     except Exception as exc:  # noqa: BLE001 - a store failure is shown, never raised
         return pd.DataFrame(columns=["run_id"]), store_error_message(exc, tracking.tracking_uri())
 
 
-def save_error_tags(run_id: str, table: pd.DataFrame, counts: pd.DataFrame) -> tuple[str, str]:
+def save_error_tags(run_id: str, table: pd.DataFrame, counts: pd.DataFrame,
+                    user: User = LOCAL_USER) -> tuple[str, str]:
     """Keep error-analysis tags with their run: summary tags and the table as ``error_analysis.csv``.
     Returns ``("success", message)``, or ``("error", message)`` when the store fails."""
     from core.strategy import errors
 
     try:
         tracking.annotate_run(run_id, tags=errors.summary_tag(counts, len(table)), text=errors.to_csv(table),
-                              name="error_analysis.csv")
+                              name="error_analysis.csv", user=user)
+    except PermissionError as exc:
+        return "error", str(exc)
     except Exception as exc:  # noqa: BLE001 - a store failure is shown, never raised
         return "error", store_error_message(exc, tracking.tracking_uri())
     return "success", errors.SAVED_MESSAGE

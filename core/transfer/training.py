@@ -46,6 +46,7 @@ from core.experiment import (
     run_comparison,
     train_tracked,
 )
+from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers import Adam
 from core.plots.static import confusion_png
@@ -313,19 +314,19 @@ def run_training(ctx: JobContext | None, job: TransferJob, *, state: Mapping[str
     return result
 
 
-def load_network(run_id: str) -> B.TransferNet:
+def load_network(run_id: str, user: User = LOCAL_USER) -> B.TransferNet:
     """The network a lane of :func:`run_training` trained, rebuilt from its run: the backbone and the
     classes from the params, the weights from the run (a feature-extraction lane saved its head only:
     its frozen body is the backbone's ImageNet weights, read again from the torch hub cache). On the
     CPU, in eval mode, without augmentation (predictions and exports never augment). ``ValueError``
     with a plain message when it cannot be rebuilt."""
-    params, tags = tracking.run_params(run_id), tracking.run_tags(run_id)
+    params, tags = tracking.run_params(run_id, user=user), tracking.run_tags(run_id, user=user)
     try:
         backbone, k = params["backbone"], len(json.loads(params["classes"]))
         B.spec(backbone)
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError("this run did not record its backbone and classes (train it again)") from exc
-    weights = tracking.saved_weights(run_id)
+    weights = tracking.saved_weights(run_id, user=user)
     if tags.get("trained") == CACHED:
         try:
             body = B.load_state(backbone, allow_download=False)
