@@ -224,6 +224,7 @@ def preloaded_runner(monkeypatch: pytest.MonkeyPatch):
         runner = core.jobs.LocalRunner(preload=modules)
         made.append(runner)
         monkeypatch.setattr(core.jobs, "get_runner", lambda: runner)
+        monkeypatch.setattr(core.jobs, "local_runner", lambda: runner)
         return runner
 
     yield make

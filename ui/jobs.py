@@ -10,6 +10,9 @@ the page's result section sees it; ``st.session_state[f"{page}.result"]`` keeps 
 Polling is cheap however long a run grows: each poll fetches only the rows and images that
 changed since the last one (a :class:`core.jobs.Cursor`) and adds them to what this session
 already holds.
+
+Jobs belong to the signed-in user, not to the browser session: a page opened in a new tab, after
+a reload or on a second device picks up the user's job that is still waiting or running on it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import streamlit as st
 import core.jobs
 from core.device import pick_device
 from core.jobs import FAILED, FINISHED, KILLED, QUEUED, Cursor, JobSnapshot
+from ui.auth import current_user
 
 
 @dataclasses.dataclass
@@ -35,6 +39,7 @@ class _Live:
     images: dict[str, Any] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
     diverged: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    last: JobSnapshot | None = None  # shown again while the job queue does not answer
 
     def merge(self, delta: JobSnapshot) -> JobSnapshot:
         for series, rows in delta.metrics.items():
@@ -43,19 +48,29 @@ class _Live:
         self.warnings.extend(delta.warnings)
         self.diverged.extend(delta.diverged)
         self.cursor = delta.cursor
-        return dataclasses.replace(delta, metrics=self.metrics, images=self.images, warnings=tuple(self.warnings),
-                                   diverged=tuple(self.diverged))
+        self.last = dataclasses.replace(delta, metrics=self.metrics, images=self.images,
+                                        warnings=tuple(self.warnings), diverged=tuple(self.diverged))
+        return self.last
 
 
-def runner() -> core.jobs.LocalRunner:
-    """The process's job runner (looked up at each call, so a test can put its own in place)."""
-    return core.jobs.get_runner()
+LOCAL_PAGES = ("basics.pg",)  # (ui.playground.PG): the playground's step-by-step trainer stays in the app machine's own worker
 
 
-def start(page: str, fn: Callable[[Any, Any], Any], cfg: Any, *, name: str = "") -> str:
-    """Queue ``fn(ctx, cfg)`` as this session's job for ``page``; returns the job id. ``fn`` must be
-    importable by name and ``cfg`` plain data (the job runs in another process)."""
-    job_id = runner().submit(page, fn, cfg, name=name or page, slot=pick_device().type)
+def runner(page: str = "") -> core.jobs.Runner:
+    """The runner of ``page``'s jobs (looked up at each call, so a test can put its own in place): the
+    class's queue when ``DLL_JOBS`` names one, else the worker process beside the app."""
+    return core.jobs.local_runner() if page in LOCAL_PAGES else core.jobs.get_runner()
+
+
+def start(page: str, fn: Callable[[Any, Any], Any], cfg: Any, *, name: str = "") -> str | None:
+    """Queue ``fn(ctx, cfg)`` as the signed-in user's job for ``page``; returns the job id, or None when
+    the queue refused it (the user's limit, or the queue does not answer: :func:`panel` says why).
+    ``fn`` must be importable by name and ``cfg`` plain data (the job runs in another process)."""
+    try:
+        job_id = runner(page).submit(page, fn, cfg, name=name or page, slot=pick_device().type, user=current_user())
+    except core.jobs.JobRefused as exc:
+        st.session_state[f"{page}.refused"] = str(exc)
+        return None
     st.session_state[f"{page}.job"] = job_id
     st.session_state.pop(f"{page}.result", None)
     st.session_state.pop(f"{page}.live", None)
@@ -64,14 +79,33 @@ def start(page: str, fn: Callable[[Any, Any], Any], cfg: Any, *, name: str = "")
 
 def current(page: str) -> JobSnapshot | None:
     """This session's latest job on ``page``, with every row fetched so far (None when there is none)."""
-    job_id = st.session_state.get(f"{page}.job")
+    job_id = st.session_state.get(f"{page}.job") or _adopt(page)
     if not job_id:
         return None
     live: _Live | None = st.session_state.get(f"{page}.live")
     if live is None or live.id != job_id:
         live = st.session_state[f"{page}.live"] = _Live(job_id)
-    delta = runner().snapshot(job_id, since=live.cursor)
+    try:
+        delta = runner(page).snapshot(job_id, since=live.cursor, user=current_user())
+    except core.jobs.JobRefused as exc:  # the queue does not answer: what was seen, and why it stands still
+        st.session_state[f"{page}.unreachable"] = str(exc)
+        return live.last
+    st.session_state.pop(f"{page}.unreachable", None)
     return None if delta is None else live.merge(delta)
+
+
+def _adopt(page: str) -> str | None:
+    """The user's newest job on ``page`` that is still waiting or running (started in another tab,
+    before a reload, or on another device), now this session's too."""
+    try:
+        mine = [j for j in runner(page).jobs(page, user=current_user()) if not j.done and j.owner == current_user().id]
+    except core.jobs.JobRefused:
+        return None
+    if not mine:
+        return None
+    job_id = max(mine, key=lambda j: j.created).id
+    st.session_state[f"{page}.job"] = job_id
+    return job_id
 
 
 def is_active(page: str) -> bool:
@@ -83,9 +117,9 @@ def stop(page: str, *, wait: float = 0.0) -> JobSnapshot | None:
     """Stop this session's job on ``page`` (at its next step); with ``wait``, until it has ended."""
     snap = current(page)
     if snap is not None and not snap.done:
-        runner().cancel(snap.id)
+        runner(page).cancel(snap.id, user=current_user())
         if wait:
-            runner().wait(snap.id, timeout=wait)
+            runner(page).wait(snap.id, timeout=wait, user=current_user())
         snap = current(page)
     return snap
 
@@ -99,8 +133,13 @@ def panel(
     only a wait in line, a failure, divergences and warnings are shown, and ``render`` is called
     even when there is no job yet (with ``None``).
     """
+    refused = st.session_state.pop(f"{page}.refused", None)
+    if refused:
+        st.error(refused, icon=":material/block:")
     first = current(page)
     if first is None:
+        if f"{page}.unreachable" in st.session_state:
+            st.warning(st.session_state[f"{page}.unreachable"], icon=":material/cloud_off:")
         if not controls:
             render(None)
         return None
@@ -131,6 +170,8 @@ def divergence_line(lane: str, message: str) -> str:
 
 
 def _messages(snap: JobSnapshot) -> None:
+    if snap.page and f"{snap.page}.unreachable" in st.session_state:
+        st.warning(st.session_state[f"{snap.page}.unreachable"], icon=":material/cloud_off:")
     for lane, message in snap.diverged:
         st.error(divergence_line(lane, message), icon=":material/error:")
     for w in snap.warnings:
@@ -161,10 +202,33 @@ def _status(page: str, snap: JobSnapshot) -> None:
         st.error(f"The training stopped: {snap.error}")
     _messages(snap)
     if not snap.done and st.button("Stop", key=f"{page}.stop", icon=":material/stop_circle:", on_click=_cancel,
-                                   args=(snap.id,)):
+                                   args=(page, snap.id)):
         st.toast("Stopping at the next step…")
 
 
-def _cancel(job_id: str) -> None:
+def _cancel(page: str, job_id: str) -> None:
     """The Stop button's callback: it runs before the page does, so the worker hears it at once."""
-    runner().cancel(job_id)
+    runner(page).cancel(job_id, user=current_user())
+
+
+@st.fragment(run_every=2.0)
+def overview() -> None:
+    """The signed-in user's waiting and running trainings — an instructor's: the whole class's — each with
+    Stop (core checks that the user may stop it). Drawn on the Runs page, so a job started on another
+    page, tab or device can be watched and stopped from one place."""
+    user = current_user()
+    try:
+        active = sorted((j for j in runner().jobs(user=user) if not j.done), key=lambda j: j.created)
+    except core.jobs.JobRefused as exc:
+        st.warning(str(exc), icon=":material/cloud_off:")
+        return
+    if not active:
+        return
+    st.subheader("Your trainings in progress" if not user.instructor else "Trainings in progress (the whole class)")
+    for job in active:
+        left, right = st.columns([6, 1], vertical_alignment="center")
+        state = (f"waiting, {job.ahead} ahead" if job.status == QUEUED else f"{job.progress:.0%} · {job.message}")
+        who = f"{job.owner} · " if user.instructor else ""
+        left.text(f"{who}{job.name} ({job.page}) — {state}")  # plain text: names come from users
+        right.button("Stop", key=f"overview.stop.{job.id}", icon=":material/stop_circle:", on_click=_cancel,
+                     args=("", job.id))

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.identity import LOCAL
 from core.training import CancelToken, TrainingCancelled, TrainingDiverged
 
 QUEUED, RUNNING, FINISHED, FAILED, KILLED = "queued", "running", "finished", "failed", "killed"
@@ -91,6 +92,7 @@ class JobSnapshot:
     error_type: str | None = None  # the failure's exception class name (the page may offer a way out)
     diverged: tuple[tuple[str, str], ...] = ()  # (lane, sentence) for every training that diverged
     cursor: Cursor = field(default_factory=Cursor)
+    owner: str = LOCAL  # the user the job belongs to
 
     @property
     def done(self) -> bool:
@@ -145,8 +147,8 @@ class JobContext(abc.ABC):
 class JobState:
     """A job's state as its events build it: what snapshots are cut from."""
 
-    def __init__(self, id: str, page: str, name: str, slot: str = "cpu") -> None:
-        self.id, self.page, self.name, self.slot = id, page, name, slot
+    def __init__(self, id: str, page: str, name: str, slot: str = "cpu", owner: str = LOCAL) -> None:
+        self.id, self.page, self.name, self.slot, self.owner = id, page, name, slot, owner
         self.status, self.progress, self.message = QUEUED, 0.0, "waiting for a free training slot"
         self.metrics: dict[str, list[dict[str, float]]] = {}
         self.images: dict[str, tuple[int, Any]] = {}  # name -> (version, image)
@@ -211,7 +213,7 @@ class JobState:
             message=self.message, metrics=metrics, images=images, warnings=warnings, error=self.error,
             result=self.result if self.done else None, ahead=ahead if self.status == QUEUED else 0,
             created=self.created, started=self.started, ended=self.ended, error_type=self.error_type,
-            diverged=diverged, cursor=self.cursor(),
+            diverged=diverged, cursor=self.cursor(), owner=self.owner,
         )
 
     def cursor(self) -> Cursor:

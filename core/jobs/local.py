@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.identity import LOCAL_USER, OWNER_ENV, User
 from core.jobs.api import DONE, FAILED, KILLED, QUEUED, RUNNING, Cursor, Ending, JobFn, JobSnapshot, JobState, job_name
 from core.jobs.worker import job_env, recv, send
 
@@ -103,27 +104,31 @@ class LocalRunner:
 
     # -- the job API -------------------------------------------------------------------
 
-    def submit(self, page: str, fn: JobFn, cfg: Any = None, *, name: str = "", slot: str = "cpu") -> str:
-        """Queue ``fn(ctx, cfg)``; returns the job's id at once."""
+    def submit(self, page: str, fn: JobFn, cfg: Any = None, *, name: str = "", slot: str = "cpu",
+               user: User = LOCAL_USER) -> str:
+        """Queue ``fn(ctx, cfg)`` as ``user``'s job (its runs are tagged with that owner); returns the job's
+        id at once."""
         fn_name = job_name(fn)
         try:
             pickle.dumps(cfg)
         except Exception as exc:  # noqa: BLE001 - say it plainly, before anything is queued
             raise ValueError(f"a job's config must be plain data that pickles ({type(exc).__name__}: {exc})") from exc
-        job = JobState(f"{page}-{next(self._ids)}-{os.getpid()}", page, name or page, slot)
+        job = JobState(f"{page}-{next(self._ids)}-{os.getpid()}", page, name or page, slot, user.id)
         with self._cond:
             self._jobs[job.id] = job
-            self._work[job.id] = (fn_name, cfg, job_env())
+            self._work[job.id] = (fn_name, cfg, {**job_env(), OWNER_ENV: user.id})
             self._line.setdefault(slot, []).append(job.id)
             self._forget_old(page)
             self._dispatch()
         return job.id
 
-    def snapshot(self, job_id: str | None, since: Cursor | None = None) -> JobSnapshot | None:
+    def snapshot(self, job_id: str | None, since: Cursor | None = None, *, user: User = LOCAL_USER) -> JobSnapshot | None:
+        """The job as ``user`` may see it (None when there is no such job, ``NotYours`` when it is another's)."""
         with self._cond:
             job = self._jobs.get(job_id) if job_id else None
             if job is None:
                 return None
+            user.check(job.owner, "job")
             ahead = 0
             if job.status == QUEUED:
                 line = self._line.get(job.slot, [])
@@ -131,16 +136,22 @@ class LocalRunner:
                 ahead = max(line.index(job.id) - running, 0) if job.id in line else 0
             return job.snapshot(since, ahead)
 
-    def jobs(self, page: str | None = None) -> list[JobSnapshot]:
-        """The jobs this runner knows (of ``page``), as snapshots without their rows and images."""
+    def jobs(self, page: str | None = None, *, user: User = LOCAL_USER) -> list[JobSnapshot]:
+        """The jobs of this runner that ``user`` may see (of ``page``), oldest first, as snapshots without
+        their rows and images."""
         with self._cond:
-            return [j.snapshot(j.cursor()) for j in self._jobs.values() if page is None or j.page == page]
+            return [j.snapshot(j.cursor()) for j in self._jobs.values()
+                    if (page is None or j.page == page) and user.can_see(j.owner)]
 
-    def cancel(self, job_id: str, force: bool = False) -> None:
-        """Stop the job at its next step (a waiting job never starts); ``force`` kills its worker."""
+    def cancel(self, job_id: str, force: bool = False, *, user: User = LOCAL_USER) -> None:
+        """Stop the job at its next step (a waiting job never starts); ``force`` kills its worker. Only
+        the job's owner or an instructor may (``NotYours``)."""
         with self._cond:
             job = self._jobs.get(job_id)
-            if job is None or job.done:
+            if job is None:
+                return
+            user.check(job.owner, "job")
+            if job.done:
                 return
             if job.status == QUEUED:
                 self._line[job.slot].remove(job.id)
@@ -157,7 +168,7 @@ class LocalRunner:
             else:
                 worker.send(("stop", job_id))
 
-    def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot | None:
+    def wait(self, job_id: str, timeout: float | None = None, *, user: User = LOCAL_USER) -> JobSnapshot | None:
         """Block until the job ends (for tests and scripts)."""
         end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
@@ -169,7 +180,7 @@ class LocalRunner:
                 if left is not None and left <= 0:
                     break
                 self._cond.wait(left if left is not None else 1.0)
-        return self.snapshot(job_id)
+        return self.snapshot(job_id, user=user)
 
     def warm(self) -> None:
         """Start a worker ahead of the first job (its imports take a few seconds)."""
