@@ -5,12 +5,13 @@ import streamlit as st
 from core import tracking
 from core.device import device_info
 from ui import shell
+from ui.auth import auth_configured, current_user
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _run_count(uri: str) -> int | None:
     try:
-        return tracking.count_runs(uri)
+        return tracking.count_runs(uri, user=current_user())
     except Exception:  # noqa: BLE001 - a store that is down shows as "unknown"
         return None
 
@@ -42,7 +43,8 @@ c2.metric("GPU memory" if info.kind == "cuda" else "CPU threads",
           f"{info.memory_gb:.0f} GB" if info.kind == "cuda" and info.memory_gb else str(info.threads))
 c3.metric("PyTorch", info.torch_version.split("+")[0])
 c4.metric("Tracked runs", "unknown" if count is None else f"{count:,}")
-st.caption(f"Tracking store: `{tracking.display_uri()}`")
+if not auth_configured() or current_user().instructor:  # in class mode learners never reach the server
+    st.caption(f"Tracking store: `{tracking.display_uri()}`")
 if count is None:
     st.warning("The tracking store does not answer right now. Trainings still run and keep their data.")
 

@@ -7,7 +7,10 @@ import streamlit as st
 
 from core import runs as R
 from core import tracking
+from core.identity import User
 from core.plots import runs as plots
+from ui import jobs
+from ui.auth import auth_configured, current_user
 
 PAGE_SIZE = 50
 MAX_CURVES = 25
@@ -27,19 +30,20 @@ EMPTY = (
 )
 
 
+# the signed-in user is part of every cache key: core decides what each user may read
 @st.cache_data(ttl=5, show_spinner="Reading the runs…")
-def load_runs(uri: str) -> pd.DataFrame:
-    return tracking.search_runs(uri=uri)
+def load_runs(uri: str, user: User) -> pd.DataFrame:
+    return tracking.search_runs(uri=uri, user=user)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def load_history(uri: str, run_id: str, key: str) -> pd.DataFrame:
-    return tracking.metric_history(run_id, key, uri=uri)
+def load_history(uri: str, run_id: str, key: str, user: User) -> pd.DataFrame:
+    return tracking.metric_history(run_id, key, uri=uri, user=user)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def load_images(uri: str, run_id: str) -> list[tuple[str, bytes]]:
-    return tracking.image_artifacts(run_id, uri=uri)
+def load_images(uri: str, run_id: str, user: User) -> list[tuple[str, bytes]]:
+    return tracking.image_artifacts(run_id, uri=uri, user=user)
 
 
 def plural(n: int, word: str) -> str:
@@ -53,7 +57,7 @@ def better(metric: str) -> str:
 def delete(run_ids: list[str], uri: str) -> None:
     """Button callback: delete, forget the cached list and the selection, leave a message."""
     try:
-        n = tracking.delete_runs(run_ids, uri=uri)
+        n = tracking.delete_runs(run_ids, uri=uri, user=current_user())
         st.session_state["runs.flash"] = ("success", f"Deleted {plural(n, 'run')}.")
     except Exception as exc:  # noqa: BLE001 - a store failure is shown, not raised
         st.session_state["runs.flash"] = ("error", R.store_error_message(exc, uri))
@@ -63,7 +67,20 @@ def delete(run_ids: list[str], uri: str) -> None:
     st.session_state["runs.table"] = {"selection": {"rows": []}}
 
 
-def mlflow_ui(uri: str) -> None:
+def learner_filter(df: pd.DataFrame, user: User) -> pd.DataFrame:
+    """An instructor's list holds every learner's runs: one of them, or everyone. (A learner's list
+    holds only their own runs already — core returns nothing else.)"""
+    if not user.instructor or df.empty:
+        return df
+    owners = sorted(df["owner"].dropna().unique())
+    who = st.selectbox("Learner", ["Everyone", *owners], key="runs.learner",
+                       help="You are an instructor: you see every learner's runs. Pick one to see only theirs.")
+    return df if who == "Everyone" else df[df["owner"] == who].reset_index(drop=True)
+
+
+def mlflow_ui(uri: str, user: User) -> None:
+    if auth_configured() and not user.instructor:
+        return  # in class mode learners never reach the tracking store itself
     with st.expander("Open MLflow's own UI"):
         st.write("MLflow's UI shows the same runs, with its own charts and artifact browser. Run:")
         st.code(tracking.redact_uri(tracking.ui_command(uri)), language="bash")
@@ -154,7 +171,7 @@ def curves_tab(uri: str, selected: pd.DataFrame) -> None:
     have = have.head(MAX_CURVES)
     labels = R.run_labels(have)
     try:
-        histories = {labels[i]: load_history(uri, rid, metric) for i, rid in have["run_id"].items()}
+        histories = {labels[i]: load_history(uri, rid, metric, current_user()) for i, rid in have["run_id"].items()}
     except Exception as exc:  # noqa: BLE001 - the store went away meanwhile
         st.error(R.store_error_message(exc, uri))
         return
@@ -216,7 +233,7 @@ def images_tab(uri: str, selected: pd.DataFrame) -> None:
     if len(selected) > MAX_IMAGE_RUNS:
         st.caption(f"Images of the first {MAX_IMAGE_RUNS} selected runs.")
     try:
-        found = {rid: load_images(uri, rid) for rid in shown["run_id"]}
+        found = {rid: load_images(uri, rid, current_user()) for rid in shown["run_id"]}
     except Exception as exc:  # noqa: BLE001 - the store went away meanwhile
         st.error(R.store_error_message(exc, uri))
         return
@@ -250,24 +267,27 @@ def actions(uri: str, filtered: pd.DataFrame, ids: list[str]) -> None:
 def main() -> None:
     st.title("Runs")
     st.markdown(INTRO)
+    jobs.overview()
     uri = tracking.tracking_uri()
     flash = st.session_state.pop("runs.flash", None)
     if flash:
         (st.success if flash[0] == "success" else st.error)(flash[1])
+    user = current_user()
     try:
-        df = load_runs(uri)
+        df = load_runs(uri, user)
     except Exception as exc:  # noqa: BLE001 - an unreachable store must not kill the page
         st.error(R.store_error_message(exc, uri))
-        mlflow_ui(uri)
+        mlflow_ui(uri, user)
         return
+    df = learner_filter(df, user)
     if df.empty:
         st.info(EMPTY)
-        mlflow_ui(uri)
+        mlflow_ui(uri, user)
         return
     filtered = filters(df)
     if filtered.empty:
         st.warning(f"None of the {len(df)} runs matches these filters.")
-        mlflow_ui(uri)
+        mlflow_ui(uri, user)
         return
     ids = R.merge_selection(runs_table(filtered), pick_more(df, filtered))
     actions(uri, filtered, ids)
@@ -289,7 +309,7 @@ def main() -> None:
             if tab.open is not False:  # lazy: only the open tab does its work
                 with tab:
                     render()
-    mlflow_ui(uri)
+    mlflow_ui(uri, user)
 
 
 main()

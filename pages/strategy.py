@@ -1,6 +1,7 @@
 """ML strategy: split the data, read bias and variance, pick a metric, analyse errors."""
 
 import streamlit as st
+from ui.auth import current_user
 
 from core.data.toy import TOY_KINDS
 from core.plots import strategy as plots
@@ -60,7 +61,7 @@ st.markdown(
     "which single metric to optimize, and which kind of mistake is worth fixing. Every training here is small, "
     "real and tracked, so you can bring its numbers into the diagnosis."
 )
-runs, store_error = X.load_runs()
+runs, store_error = X.load_runs(current_user())
 if store_error:
     st.warning(store_error)
 tab_split, tab_diag, tab_curves, tab_metric, tab_errors, tab_ortho = st.tabs(

@@ -14,9 +14,11 @@ from core.cnn.inside import filter_images, first_filters, look
 from core.cnn.training import TrainConfig, TrainResult, load_tracked, run_training
 from core.data import DatasetUnavailable
 from core.experiment import FINISHED
+from core.identity import User
 from core.plots.cnn import enlarge, probability_bars, scaled_maps
 from core.plots.static import image_grid, png_bytes
 from ui import jobs, shell, tracked
+from ui.auth import current_user
 from ui.cnn_training import TRAIN_JOB
 from ui.upload import image_input
 
@@ -25,11 +27,12 @@ THIS_SESSION = "The network trained in this session"
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=8)
-def _tracked_runs(uri: str, trainings: tuple[str, ...]) -> pd.DataFrame:
+def _tracked_runs(uri: str, trainings: tuple[str, ...], user: User) -> pd.DataFrame:
     """Finished CNN trainings in the store at ``uri`` that saved their input description
     (newest first); ``trainings`` (the app's ended training jobs) renews the list."""
     try:
-        runs = tracking.search_runs([tracking.experiment_id(PAGE)], "attributes.status = 'FINISHED'", max_results=200)
+        runs = tracking.search_runs([tracking.experiment_id(PAGE)], "attributes.status = 'FINISHED'", max_results=200,
+                                     user=user)
     except Exception:  # noqa: BLE001 - an unreachable store just offers no tracked runs
         return pd.DataFrame()
     if runs.empty or "params.input.mean" not in runs:
@@ -48,8 +51,8 @@ def _pick_network():
     """The network to look into: this session's training or a tracked run; None if neither."""
     trained: TrainResult | None = st.session_state.get(f"{TRAIN_JOB}.result")
     trained = trained if trained is not None and trained.lane.status == FINISHED and trained.lane.run_id else None
-    ended = tuple(j.id for j in jobs.runner().jobs(TRAIN_JOB) if j.done)  # a training that ended renews the list
-    runs = _tracked_runs(tracking.tracking_uri(), ended)
+    ended = tuple(j.id for j in jobs.runner().jobs(TRAIN_JOB, user=current_user()) if j.done)  # a training that ended renews the list
+    runs = _tracked_runs(tracking.tracking_uri(), ended, current_user())
     options = ([THIS_SESSION] if trained else []) + ([] if runs.empty else list(runs["run_id"]))
     if not options:
         st.info("There is no trained network yet. Train one in the *Train a CNN* tab, or start a quick one here.",

@@ -11,6 +11,7 @@ import streamlit as st
 from core.basics import playground as pgc
 from core.plots.playground import decision_map, loss_history, neuron_maps
 from ui import jobs, shell
+from ui.auth import current_user
 from ui.tables import csv_button
 
 PAGE = "basics"
@@ -65,7 +66,7 @@ def _pg_pause() -> None:
     stops at its next step without waiting for the page's script."""
     snap = jobs.current(PG)
     if snap is not None and not snap.done:
-        jobs.runner().cancel(snap.id)
+        jobs.runner(PG).cancel(snap.id, user=current_user())
         st.session_state[f"{PG}.pausing"] = True
 
 
@@ -143,7 +144,7 @@ def _pg_run(cfg: pgc.PlaygroundConfig, *, play: bool, step: bool, reset: bool, r
     elif play or step:
         _pg_play(state, 1 if step else pgc.MAX_EPOCHS)
         if step:
-            jobs.runner().wait(jobs.current(PG).id, timeout=30)
+            jobs.runner(PG).wait(jobs.current(PG).id, timeout=30, user=current_user())
         st.rerun()
     jobs.panel(PG, _pg_render, every=1.0, controls=False)
     with st.expander("Share, download, tracking"):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
 
 from core import tracking
 from core.device import device_info
-from ui import jobs
+from ui import auth, jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,8 +51,12 @@ def available_pages() -> list[tuple[str, str]]:
 @st.cache_resource(show_spinner=False)
 def startup() -> str:
     """Once per process: close runs that a previous process left RUNNING, and start the worker
-    process that trainings run in (its imports take a few seconds; the first Train need not wait)."""
+    process that trainings run in (its imports take a few seconds; the first Train need not wait).
+    With the class's queue (``DLL_JOBS``) the runs that are RUNNING belong to the workers, which go on
+    training while the app restarts; the queue closes those of a worker that died."""
     jobs.runner().warm()
+    if os.environ.get("DLL_JOBS", "").strip():
+        return ""
     try:
         n = tracking.mark_stale_runs_killed()
     except Exception as exc:  # noqa: BLE001 - the store may be down; the app still starts
@@ -67,9 +72,13 @@ def global_seed() -> int:
 def sidebar() -> None:
     info = device_info()
     with st.sidebar:
-        st.caption(f"**Device:** {info.label}")
+        if os.environ.get("DLL_JOBS", "").strip():
+            st.caption("**Trainings:** on the class's GPU workers (job queue)")
+        else:
+            st.caption(f"**Device:** {info.label}")
         st.number_input(
             "Global seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="global.seed",
             help="Every page seeds its data split, initial weights and sampling with this number.",
         )
-        st.caption(f"**Tracking:** `{tracking.display_uri()}`")
+        if not auth.auth_configured() or auth.current_user().instructor:  # learners never reach the server
+            st.caption(f"**Tracking:** `{tracking.display_uri()}`")

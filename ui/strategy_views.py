@@ -14,6 +14,7 @@ from core.plots import strategy as plots
 from core.strategy import errors as EA
 from core.strategy import experiments as X
 from core.strategy import metrics as M
+from ui.auth import current_user
 from ui.tables import csv_button, table_with_csv
 
 PAGE = "strategy"
@@ -78,7 +79,7 @@ def _add_category() -> None:
 
 def _save_tags(run_id: str, table: pd.DataFrame, counts: pd.DataFrame) -> None:
     """Button callback: keep the tags with the run; the outcome is shown on the next run."""
-    st.session_state[f"{PAGE}.saved"] = X.save_error_tags(run_id, table, counts)
+    st.session_state[f"{PAGE}.saved"] = X.save_error_tags(run_id, table, counts, current_user())
 
 
 def error_tagging(er: X.ErrorModelResult) -> None:

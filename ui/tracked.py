@@ -12,21 +12,23 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from core.identity import User
 from core.jobs import job_name, resolve
+from ui.auth import current_user
 
 T = TypeVar("T")
 
 
 def network(load: Callable[[str], T], run_id: str) -> T:
-    """``load(run_id)`` (a module-level function of ``core``), cached per process by run id.
-    Whatever ``load`` raises (a ``ValueError`` with a plain message when the run saved no
-    weights) reaches the caller."""
-    return _cached(job_name(load), run_id)
+    """``load(run_id, user)`` (a module-level function of ``core``) for the signed-in user, cached per
+    process by run id and user. Whatever ``load`` raises (a ``ValueError`` with a plain message when
+    the run saved no weights, ``NotYours`` when it is another learner's) reaches the caller."""
+    return _cached(job_name(load), run_id, current_user())
 
 
 @st.cache_resource(max_entries=16, show_spinner="Loading the trained network from its tracked run…")
-def _cached(loader: str, run_id: str) -> Any:
-    return resolve(loader)(run_id)
+def _cached(loader: str, run_id: str, user: User) -> Any:
+    return resolve(loader)(run_id, user)
 
 
 def network_or_none(load: Callable[[str], T], run_id: str, what: str = "The trained network") -> T | None:
@@ -34,6 +36,6 @@ def network_or_none(load: Callable[[str], T], run_id: str, what: str = "The trai
     on the Runs page, or it saved no weights)."""
     try:
         return network(load, run_id)
-    except ValueError as exc:
+    except (ValueError, PermissionError) as exc:
         st.warning(f"{what} cannot be loaded from its tracked run: {exc}.", icon=":material/warning:")
         return None
