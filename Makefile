@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install run test test-fast browser bench lint clean
+.PHONY: install run test test-fast browser services class bench lint clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,17 @@ run: $(STAMP)
 browser:
 	@bash scripts/ensure_chromium.sh
 
-test: $(STAMP) browser
+# Redis and PostgreSQL's server programs for class mode and its tests (tests/classroom):
+# Debian's packages when we are root on Debian, otherwise an explanation (those tests then skip).
+services:
+	@bash scripts/ensure_services.sh
+
+# Class mode on this machine: PostgreSQL, an MLflow tracking server with sign-in, Redis, two
+# workers and the app, all on 127.0.0.1, their data in ./class-data (docs/serving-a-class.md).
+class: $(STAMP) services
+	$(BIN)/python -m ops.class_mode
+
+test: $(STAMP) browser services
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
