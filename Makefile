@@ -32,7 +32,7 @@ services:
 	@bash scripts/ensure_services.sh
 
 # Class mode on this machine: PostgreSQL, an MLflow tracking server with sign-in, Redis, two
-# workers and the app, all on 127.0.0.1, their data in ./class-data (docs/serving-a-class.md).
+# workers and the app, all on 127.0.0.1, their data in ./class-data (README: Serving a class).
 class: $(STAMP) services
 	$(BIN)/python -m ops.class_mode
 
@@ -42,13 +42,14 @@ test: $(STAMP) browser services
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit tests/app
 
-bench: $(STAMP) browser
+bench: $(STAMP) browser services
 	PYTHONPATH=. $(BIN)/python bench/fit_overhead.py
 	PYTHONPATH=. $(BIN)/python bench/trajectories.py
 	PYTHONPATH=. $(BIN)/python bench/cnn_time_to_accuracy.py
 	PYTHONPATH=. $(BIN)/python bench/style_transfer.py
 	PYTHONPATH=. $(BIN)/python bench/transfer_feature_extraction.py
 	PYTHONPATH=. $(BIN)/python bench/live_view.py
+	PYTHONPATH=. $(BIN)/python bench/class_load.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,6 +22,37 @@ import time
 import uuid
 
 
+def warm_up() -> None:
+    """Run one tiny tracked training here, before the first fork, into a throwaway store: every module a
+    training imports (the engine, MLflow's client and store, the figure renderer) and their one-time
+    set-up are then done once, and each forked job starts at once (measured in bench/class_load.py: a
+    job's first import costs more than a small training itself). Torch stays on one thread here: the
+    work horses set their own thread count, and a parent that never ran a thread pool forks safely."""
+    import shutil
+    import tempfile
+
+    import torch
+    from torch import nn
+
+    from core.experiment import train_tracked
+    from core.jobs.api import Recorder
+    from core.jobs.worker import _apply_env, _restore_env
+
+    torch.set_num_threads(1)
+    folder = tempfile.mkdtemp(prefix="dll-worker-warm-")
+    before = _apply_env({"DLL_DATA_DIR": folder})  # nothing of it reaches the class's tracking server
+    try:
+        x = torch.randn(64, 4)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        train_tracked(Recorder(), "warm-up", {}, model, (x, (x[:, 0] > 0).long()),
+                      torch.optim.SGD(model.parameters(), lr=0.1), name="warm-up", epochs=1, batch_size=32)
+    except Exception as exc:  # noqa: BLE001 - a worker that could not warm up still works, only slower
+        logging.getLogger("dll.worker").warning("warm-up failed (%s); jobs will load what they need", exc)
+    finally:
+        _restore_env(before)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("DLL_JOBS", ""), help="Redis URL (default: $DLL_JOBS)")
@@ -37,10 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     log = logging.getLogger("dll.worker")
-    import mlflow  # noqa: F401 - loaded once here, shared by every forked job
-    import torch  # noqa: F401
-
-    import core.experiment  # noqa: F401
+    warm_up()
 
     gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     base = f"dll-{socket.gethostname()}-{os.getpid()}" + (f"-gpu{gpu}" if gpu else "")

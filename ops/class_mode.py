@@ -4,7 +4,7 @@ Starts, in a folder (``./class-data`` unless ``--folder``): PostgreSQL, an MLflo
 it with sign-in (the lab writes as one service account), Redis (the job queue, with a password and an
 append-only file), training workers (``python -m core.worker``) and the app. Prints where each one is;
 Ctrl-C or SIGTERM stops them all, the app first and PostgreSQL last. Data and generated passwords stay
-in the folder for the next start. See docs/serving-a-class.md for one machine per piece.
+in the folder for the next start. See the README's "Serving a class" for one machine per piece.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("Learners are not signed in: .streamlit/secrets.toml has no [auth] section, so everyone is "
                   "the single local user. To sign learners in, add [auth] (redirect_uri, cookie_secret, "
-                  "client_id, client_secret, server_metadata_url): see docs/serving-a-class.md.")
+                  "client_id, client_secret, server_metadata_url): see the README, 'Serving a class'.")
         print("Ctrl-C stops everything.", flush=True)
         return _watch(app, workers, {"PostgreSQL": pg, "tracking server": mlflow, "job queue": redis})
     except (KeyboardInterrupt, _Stop):

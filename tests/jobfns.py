@@ -131,3 +131,10 @@ def images(ctx, _):
     while True:
         ctx.check_cancel()
         time.sleep(0.005)
+
+
+def stubborn(ctx, seconds):
+    """One long step that never looks at Stop (as a training stuck in a huge batch would)."""
+    ctx.push("train", step=1, loss=1.0)
+    time.sleep(seconds)
+    return "done"

@@ -18,6 +18,7 @@ a reload or on a second device picks up the user's job that is still waiting or 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -204,11 +205,23 @@ def _status(page: str, snap: JobSnapshot) -> None:
     if not snap.done and st.button("Stop", key=f"{page}.stop", icon=":material/stop_circle:", on_click=_cancel,
                                    args=(page, snap.id)):
         st.toast("Stopping at the next step…")
+    asked = st.session_state.get(f"{page}.stop_at")
+    if not snap.done and asked and asked[0] == snap.id and time.time() - asked[1] > FORCE_AFTER_S:
+        st.warning(f"The training has not reached its next step in {FORCE_AFTER_S:.0f} s. Force stop ends it now; "
+                   "its run is still closed as KILLED with what it had logged.", icon=":material/timer:")
+        st.button("Force stop", key=f"{page}.force", icon=":material/dangerous:", on_click=_cancel,
+                  args=(page, snap.id, True))
 
 
-def _cancel(page: str, job_id: str) -> None:
-    """The Stop button's callback: it runs before the page does, so the worker hears it at once."""
-    runner(page).cancel(job_id, user=current_user())
+FORCE_AFTER_S = 10.0  # after Stop, how long a training may take to reach its next step before Force stop is offered
+
+
+def _cancel(page: str, job_id: str, force: bool = False) -> None:
+    """The Stop button's callback: it runs before the page does, so the worker hears it at once. Core
+    checks that the user may stop the job; ``force`` kills the job's worker process (its run ends KILLED)."""
+    runner(page).cancel(job_id, force=force, user=current_user())
+    if page and not force:
+        st.session_state[f"{page}.stop_at"] = (job_id, time.time())
 
 
 @st.fragment(run_every=2.0)

@@ -305,10 +305,29 @@ def test_each_learner_sees_only_their_runs_and_the_instructor_sees_all(tmp_path,
             teacher = new_page()
             sign_in(teacher, app.url, provider, TEACHER)
             assert runs_found(teacher, app.url) == len(ada_runs) + len(bob_runs)
-            teacher.get_by_text("Learner", exact=True).wait_for()
+            teacher.get_by_text("Learner", exact=True).first.wait_for()
             shot(teacher, "class-instructor-runs")
             teacher.locator('[data-testid="stSelectbox"]').filter(has_text="Learner").click()
             options = teacher.get_by_role("option")
             options.first.wait_for()
             names = options.all_inner_texts()
             assert ADA in names and BOB in names, names
+
+            # jobs belong to the learner, not the tab: Ada starts a long race, opens the page afresh and
+            # still sees it live with Stop; the instructor sees it among the class's trainings and stops it
+            open_race(ada, app.url, regime="stochastic").get_by_role("button", name="Start the race").click()
+            ada.get_by_text("training with").first.wait_for(timeout=120_000)
+            open_race(ada, app.url)  # a reload: a new session of the same user
+            ada.get_by_text("training with").first.wait_for(timeout=60_000)
+            ada.get_by_role("button", name="Stop").first.wait_for()
+            shot(ada, "class-ada-reloaded")
+            teacher.keyboard.press("Escape")
+            teacher.goto(f"{app.url}/runs")
+            teacher.get_by_text("Trainings in progress (the whole class)").wait_for(timeout=60_000)
+            assert ADA in teacher.locator('[data-testid="stMain"]').inner_text()
+            shot(teacher, "class-instructor-jobs")
+            teacher.get_by_role("button", name="Stop").first.click()
+            ada.get_by_text("Stopped").first.wait_for(timeout=120_000)
+            no_exception(ada)
+            shot(ada, "class-ada-stopped-by-instructor")
+            assert "KILLED" in set(wait_runs(uri, ADA, 5, {"FINISHED", "KILLED"})["status"])
