@@ -146,8 +146,8 @@ def main() -> None:
         assert all(s.status == FINISHED for s in base), [s.error for s in base if s.status != FINISHED][:3]
         ids_local = {s.result["run_id"] for s in base}
 
-        workers = [stack.enter_context(services.worker({**env, "DLL_JOBS": redis.url}, name=f"w{i}",
-                                                       log=folder / f"w{i}.log")) for i in range(args.workers)]
+        for i in range(args.workers):
+            stack.enter_context(services.worker({**env, "DLL_JOBS": redis.url}, name=f"w{i}", log=folder / f"w{i}.log"))
         app = Server(folder / "data", env={**env, "DLL_JOBS": redis.url})
         stack.callback(app.stop)
         queue = QueueRunner(redis.url)
