@@ -5,7 +5,7 @@ import streamlit as st
 from core import tracking
 from core.device import device_info
 from ui import shell
-from ui.auth import auth_configured, current_user
+from ui.auth import current_user, sees_tracking_store
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -43,7 +43,7 @@ c2.metric("GPU memory" if info.kind == "cuda" else "CPU threads",
           f"{info.memory_gb:.0f} GB" if info.kind == "cuda" and info.memory_gb else str(info.threads))
 c3.metric("PyTorch", info.torch_version.split("+")[0])
 c4.metric("Tracked runs", "unknown" if count is None else f"{count:,}")
-if not auth_configured() or current_user().instructor:  # in class mode learners never reach the server
+if sees_tracking_store():
     st.caption(f"Tracking store: `{tracking.display_uri()}`")
 if count is None:
     st.warning("The tracking store does not answer right now. Trainings still run and keep their data.")

@@ -10,7 +10,7 @@ from core import tracking
 from core.identity import User
 from core.plots import runs as plots
 from ui import jobs
-from ui.auth import auth_configured, current_user
+from ui.auth import current_user, sees_tracking_store
 
 PAGE_SIZE = 50
 MAX_CURVES = 25
@@ -78,9 +78,9 @@ def learner_filter(df: pd.DataFrame, user: User) -> pd.DataFrame:
     return df if who == "Everyone" else df[df["owner"] == who].reset_index(drop=True)
 
 
-def mlflow_ui(uri: str, user: User) -> None:
-    if auth_configured() and not user.instructor:
-        return  # in class mode learners never reach the tracking store itself
+def mlflow_ui(uri: str) -> None:
+    if not sees_tracking_store():
+        return
     with st.expander("Open MLflow's own UI"):
         st.write("MLflow's UI shows the same runs, with its own charts and artifact browser. Run:")
         st.code(tracking.redact_uri(tracking.ui_command(uri)), language="bash")
@@ -277,17 +277,17 @@ def main() -> None:
         df = load_runs(uri, user)
     except Exception as exc:  # noqa: BLE001 - an unreachable store must not kill the page
         st.error(R.store_error_message(exc, uri))
-        mlflow_ui(uri, user)
+        mlflow_ui(uri)
         return
     df = learner_filter(df, user)
     if df.empty:
         st.info(EMPTY)
-        mlflow_ui(uri, user)
+        mlflow_ui(uri)
         return
     filtered = filters(df)
     if filtered.empty:
         st.warning(f"None of the {len(df)} runs matches these filters.")
-        mlflow_ui(uri, user)
+        mlflow_ui(uri)
         return
     ids = R.merge_selection(runs_table(filtered), pick_more(df, filtered))
     actions(uri, filtered, ids)
@@ -309,7 +309,7 @@ def main() -> None:
             if tab.open is not False:  # lazy: only the open tab does its work
                 with tab:
                     render()
-    mlflow_ui(uri, user)
+    mlflow_ui(uri)
 
 
 main()

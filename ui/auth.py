@@ -132,4 +132,17 @@ def sidebar() -> None:
         st.divider()
 
 
-__all__ = ["NotSignedIn", "auth_configured", "current_user", "gate", "providers", "sidebar", "signed_in"]
+
+def sees_tracking_store() -> bool:
+    """Whether to show where the tracking store is: on a laptop, or to an instructor (in class mode
+    learners never reach the tracking server itself)."""
+    if not auth_configured():
+        return True
+    try:
+        return current_user().instructor
+    except (PermissionError, ValueError):  # nobody (properly) signed in
+        return False
+
+
+__all__ = ["NotSignedIn", "auth_configured", "current_user", "gate", "providers", "sees_tracking_store", "sidebar",
+           "signed_in"]

@@ -96,10 +96,13 @@ def current(page: str) -> JobSnapshot | None:
 
 
 def _adopt(page: str) -> str | None:
-    """The user's newest job on ``page`` that is still waiting or running (started in another tab,
-    before a reload, or on another device), now this session's too."""
+    """The user's newest job on ``page`` that is still waiting or running and was started before this
+    session opened (before a reload, in another tab, on another device), now this session's too. A job
+    another open tab starts later stays that tab's: two tabs of one user can each train."""
+    opened = st.session_state.setdefault("jobs.session_opened", time.time())
     try:
-        mine = [j for j in runner(page).jobs(page, user=current_user()) if not j.done and j.owner == current_user().id]
+        mine = [j for j in runner(page).jobs(page, user=current_user())
+                if not j.done and j.owner == current_user().id and j.created < opened]
     except core.jobs.JobRefused:
         return None
     if not mine:

@@ -80,5 +80,5 @@ def sidebar() -> None:
             "Global seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="global.seed",
             help="Every page seeds its data split, initial weights and sampling with this number.",
         )
-        if not auth.auth_configured() or auth.current_user().instructor:  # learners never reach the server
+        if auth.sees_tracking_store():
             st.caption(f"**Tracking:** `{tracking.display_uri()}`")
