@@ -27,7 +27,6 @@ from torch import nn
 from core import tracking
 from core.device import synchronize
 from core.jobs.api import JobContext, Outcome
-from core.plots.static import curves_png
 from core.training import (
     Callback,
     EarlyStopping,
@@ -413,8 +412,5 @@ def log_loss_figure(run: tracking.TrackedRun, lane: Lane, title: str | None = No
     if not losses:
         return
     steps = range(1, len(losses) + 1)
-    try:
-        run.log_image(curves_png({lane.name: (steps, losses)}, title=title or lane.name, log_y=True, colors=colors,
-                                 smoothing=0.9 if len(losses) > 200 else 0.0), "loss_curve")
-    except Exception as exc:  # noqa: BLE001 - a figure must never fail a training
-        run.warnings.append(f"the loss-curve image could not be drawn ({type(exc).__name__})")
+    run.log_curves({lane.name: (steps, losses)}, "loss_curve", title=title or lane.name, log_y=True, colors=colors,
+                   smoothing=0.9 if len(losses) > 200 else 0.0)

@@ -51,11 +51,50 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
+# The lab's run tags: one name per idea, every one under "dll." (docs/tracking.md lists them; the Runs
+# page filters on the page, the kind and the variant). A run refuses a tag outside this vocabulary.
 TAG_PAGE = "dll.page"
+TAG_OWNER = "dll.owner"
+TAG_KIND = "dll.kind"
+TAG_VARIANT = "dll.variant"
+TAG_DATASET = "dll.dataset"
+TAG_WEIGHTS = "dll.weights"
+TAG_TRAINED = "dll.trained"
+TAG_DEVICE = "dll.device"
+TAG_PRECISION = "dll.precision"
+TAG_CONTENT_IMAGE = "dll.content_image"
+TAG_STYLE_IMAGE = "dll.style_image"
+TAG_EPOCHS = "dll.epochs"
 TAG_COMPARISON = "dll.comparison"
+TAG_SUMMARY = "dll.error_analysis"
 TAG_ERROR = "dll.error"
 TAG_FALLBACK = "dll.fallback_from"
-TAG_OWNER = "dll.owner"
+TAGS: dict[str, str] = {
+    TAG_PAGE: "the page (and MLflow experiment) the run belongs to: basics, cnn, detection, …",
+    TAG_OWNER: "who started it: the signed-in learner's e-mail, or 'local'",
+    TAG_KIND: "what was trained or measured on that page: 'gan', 'char-lm', 'reconstruction', …",
+    TAG_VARIANT: "which of a compared set this run is: an optimizer, a model variant, a direction",
+    TAG_DATASET: "the data it learned from, where the page offers several",
+    TAG_WEIGHTS: "where the network's weights started: 'imagenet' or 'random'",
+    TAG_TRAINED: "what was trained of a pretrained network: 'head on cached features', 'head', 'head and body'",
+    TAG_DEVICE: "the device it ran on: 'cuda' or 'cpu'",
+    TAG_PRECISION: "the arithmetic: 'fp32' or 'bf16'",
+    TAG_CONTENT_IMAGE: "the name of the content image (style transfer)",
+    TAG_STYLE_IMAGE: "the name of the style image (style transfer)",
+    TAG_EPOCHS: "epochs trained so far, for a training that pauses and goes on",
+    TAG_COMPARISON: "the id shared by the runs started together to be compared",
+    TAG_SUMMARY: "the learner's error-analysis tally of the run: 'category: k of n; …' (ML strategy)",
+    f"{TAG_SUMMARY}.examined": "how many of the run's mistakes the learner examined",
+    TAG_ERROR: "why the run failed or was stopped, in one sentence",
+    TAG_FALLBACK: "the tracking store the run could not reach and fell back from",
+}
+
+
+def check_tags(tags: Mapping[str, Any]) -> None:
+    """Refuse a tag outside the lab's vocabulary (:data:`TAGS`); MLflow's own ``mlflow.*`` pass."""
+    unknown = sorted(k for k in tags if k not in TAGS and not k.startswith("mlflow."))
+    if unknown:
+        raise ValueError(f"unknown run tag(s) {', '.join(unknown)}: the lab's tags are {', '.join(TAGS)}")
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED")
 _SAFE_OWNER = re.compile(r"[A-Za-z0-9@._+-]{1,200}")
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -193,11 +232,14 @@ class TrackedRun:
         tags: Mapping[str, str] | None = None,
         uri: str | None = None,
         resume: str | None = None,
+        renderer: Any = None,
     ) -> None:
         self.page = page
+        self.renderer = renderer or _default_renderer()
         self.uri = uri or tracking_uri()
         self.run_name = run_name
         self.params = flatten_params(config)
+        check_tags(tags or {})
         self.tags = {**(tags or {}), TAG_PAGE: page, TAG_OWNER: run_owner()}
         self.start_ms = int(time.time() * 1000)
         self.run_id: str | None = resume
@@ -234,6 +276,7 @@ class TrackedRun:
             self._wake.set()
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
+        check_tags(tags)
         with self._lock:
             self.tags.update({k: str(v)[:5000] for k, v in tags.items()})
         self._wake.set()
@@ -256,6 +299,29 @@ class TrackedRun:
         path = self._stage(name if name.endswith(".png") else f"{name}.png")
         image.save(path)
         self._add_artifact(path, "images")
+
+    def log_figure(self, draw: str, name: str, *args: Any, **kwargs: Any) -> bool:
+        """A picture drawn by the run's renderer (``renderer.<draw>(*args, **kwargs)``) as a PNG
+        artifact. A picture never fails a training: a drawing error becomes a warning of the run."""
+        try:
+            image = getattr(self.renderer, draw)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a figure must never fail a training
+            self.warnings.append(f"the picture {name!r} could not be drawn ({type(exc).__name__}: {exc})")
+            return False
+        self.log_image(image, name)
+        return True
+
+    def log_curves(self, series: Mapping[str, tuple[Any, Any]], name: str, **kwargs: Any) -> bool:
+        """Lines ``label -> (x, y)`` as a PNG (see :func:`core.render.curves_png` for the options)."""
+        return self.log_figure("curves_png", name, series, **kwargs)
+
+    def log_confusion(self, counts: Any, classes: Any, name: str = "confusion_matrix", **kwargs: Any) -> bool:
+        """A confusion matrix (rows true, columns predicted) as a PNG."""
+        return self.log_figure("confusion_png", name, counts, classes, **kwargs)
+
+    def log_tiles(self, images: Any, name: str, **kwargs: Any) -> bool:
+        """Images [n, H, W(, 3)] in [0, 1] tiled into one PNG (:func:`core.render.image_grid`)."""
+        return self.log_figure("image_grid", name, images, **kwargs)
 
     def log_state_dict(self, model: Any, name: str = "weights.pt") -> None:
         """Final weights (``torch.save`` of the state dict; load with ``weights_only=True``)."""
@@ -410,13 +476,22 @@ def start_run(
     tags: Mapping[str, str] | None = None,
     uri: str | None = None,
     resume: str | None = None,
+    renderer: Any = None,
 ) -> TrackedRun:
     """Open a run in the page's experiment; params come from the config dataclass.
 
     ``resume``: the id of an ended run to continue (it is set RUNNING again and ends with
     the new status; its params are not logged again) — for trainings that pause and go on.
+    ``renderer``: what draws the run's pictures (default :mod:`core.render`).
     """
-    return TrackedRun(page, config if resume is None else None, run_name=run_name, tags=tags, uri=uri, resume=resume)
+    return TrackedRun(page, config if resume is None else None, run_name=run_name, tags=tags, uri=uri, resume=resume,
+                      renderer=renderer)
+
+
+def _default_renderer() -> Any:
+    from core import render
+
+    return render
 
 
 # --------------------------------------------------------------------- reading runs
@@ -549,6 +624,7 @@ def annotate_run(
     check_owner(run_id, user, uri)
     if tags and TAG_OWNER in tags:
         raise ValueError("a run's owner cannot be changed")
+    check_tags(tags or {})
     client = _client(uri)
     for k, v in (tags or {}).items():
         client.set_tag(run_id, k, str(v)[:5000])

@@ -16,7 +16,7 @@ from core.data import DatasetUnavailable
 from core.experiment import FINISHED
 from core.identity import User
 from core.plots.cnn import enlarge, probability_bars, scaled_maps
-from core.plots.static import image_grid, png_bytes
+from core.render import image_grid, png_bytes
 from ui import jobs, shell, tracked
 from ui.auth import current_user
 from ui.cnn_training import TRAIN_JOB

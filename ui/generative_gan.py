@@ -28,7 +28,7 @@ from core.generative.gan import (
 )
 from core.jobs import FAILED, KILLED
 from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, loss_curves
-from core.plots.static import png_bytes
+from core.render import png_bytes
 from ui import jobs, shell, tracked
 from ui.tables import csv_button
 

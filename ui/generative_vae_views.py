@@ -23,8 +23,8 @@ from core.generative.vae import (
     reconstruct,
     sample_prior,
 )
-from core.plots.static import image_grid, png_bytes
 from core.plots.vae import image_mosaic, latent_scatter, loss_terms
+from core.render import image_grid, png_bytes
 from ui.tables import csv_button
 
 _tile = functools.partial(image_grid, pad=1, background=0.5)  # grey lines between the digits

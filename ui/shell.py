@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import streamlit as st
@@ -82,3 +83,13 @@ def sidebar() -> None:
         )
         if auth.sees_tracking_store():
             st.caption(f"**Tracking:** `{tracking.display_uri()}`")
+
+
+def topic_page(title: str, intro: str, tabs: Mapping[str, Callable[[], None]]) -> None:
+    """A page of the course: its title, a short text on what the learner sees and what to try, and one
+    tab per section, each drawn by its ``render`` function (``ui/<topic>/``)."""
+    st.title(title)
+    st.markdown(intro)
+    for tab, render in zip(st.tabs(list(tabs)), tabs.values(), strict=True):
+        with tab:
+            render()

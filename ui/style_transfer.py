@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from core.device import fast_bf16, pick_device
-from core.plots.static import png_bytes
 from core.plots.style import cost_curves, gram_pair
 from core.pretrained import hub_path
+from core.render import png_bytes
 from core.style import vgg
 from core.style.patterns import DEFAULT_STYLE, STYLE_IMAGES
 from core.style.transfer import (

@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.experiment import FINISHED
 from core.plots.cnn import probability_bars
-from core.plots.static import png_bytes
+from core.render import png_bytes
 from core.transfer import backbones as B
 from core.transfer.cam import overlay, predict
 from core.transfer.data import EXAMPLE_SETS, example_set

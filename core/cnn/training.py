@@ -30,7 +30,7 @@ from core.experiment import Lane, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.plots.static import confusion_png, image_grid
+from core.render import confusion_png, image_grid
 
 PAGE = "cnn"
 MODELS = {

@@ -35,9 +35,9 @@ from torchvision.models import detection as tvd
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from core import pretrained
+from core.colors import PALETTE
 from core.detection.boxes import batched_nms  # the course's NMS (checked against torchvision in its tests)
 from core.device import pick_device, synchronize
-from core.plots.curves import PALETTE
 from core.pretrained import WeightsUnavailable as WeightsUnavailable  # re-exported for the page
 from core.pretrained import hub_path
 

@@ -31,6 +31,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 from torch import Tensor, nn
 
 from core import tracking
+from core.colors import PALETTE
 from core.detection import pretrained
 from core.detection.boxes import batched_nms
 from core.detection.detector import TinyYolo, downsampling_steps, yolo_loss
@@ -42,7 +43,6 @@ from core.experiment import Lane, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.plots.curves import PALETTE
 
 __all__ = [
     "LANE",

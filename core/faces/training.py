@@ -43,7 +43,7 @@ from core.faces.verification import OneShotEval, one_shot_evaluation
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.plots.static import curves_png
+from core.render import curves_png
 from core.training import Callback
 
 __all__ = [

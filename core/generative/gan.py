@@ -36,12 +36,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core import render as static
 from core import tracking
 from core.device import cpu_speed, pick_device, seed_everything
 from core.experiment import FINISHED, KILLED, LaneRun, RunOutcome
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext
-from core.plots import static
 from core.training import Hooks, Loop, Step
 
 __all__ = [
@@ -636,7 +636,7 @@ def load_generator(run_id: str, user: User = LOCAL_USER) -> nn.Module:
 
 def _log_curves(run: tracking.TrackedRun, rows: list[dict[str, float]], epoch_rows: list[dict[str, float]]) -> None:
     """The loss and D-output curves (and the FD per epoch) as PNG artifacts; never fails the run."""
-    from core.plots.static import curves_png
+    from core.render import curves_png
 
     if not rows:
         return

@@ -38,7 +38,7 @@ from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
-from core.plots.static import image_grid
+from core.render import image_grid
 from core.training import Callback
 
 __all__ = [

@@ -12,13 +12,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from core.colors import OPTIMIZER_COLORS
 from core.data import DATASETS, load_dataset, split_dataset
 from core.device import pick_device, seed_everything
 from core.experiment import Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.plots.surfaces import OPTIMIZER_COLORS
 
 PAGE = "optimizers"
 BATCH_REGIMES = ("mini-batch", "full batch", "stochastic")

@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots.curves import PALETTE, curves
+from core.colors import PALETTE
+from core.plots.curves import curves
 
 ACT_COLORS = {"sigmoid": PALETTE[0], "ReLU": PALETTE[1], "tanh": PALETTE[2], "leaky ReLU": PALETTE[3]}
 LOSS_COLORS = {"MSE": PALETTE[0], "cross-entropy": PALETTE[1]}

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.plots.curves import PALETTE
+from core.colors import PALETTE
 
 DEPTH_COLORS = ("#1f77b4", "#d62728")  # shallow, deep
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.cnn.conv import Window, pad
-from core.plots.static import png_bytes
+from core.render import png_bytes
 
 MAX_SIDE = 320  # larger maps are thinned for display only (every k-th row and column)
 NUMBERS_UP_TO = 12  # maps at most this many cells on a side get their values written in the cells

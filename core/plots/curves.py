@@ -8,11 +8,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
+from core.colors import PALETTE
 from core.runs import smooth
 
-PALETTE = tuple(qualitative.Plotly + qualitative.D3)
 MAX_POINTS = 1500
 
 

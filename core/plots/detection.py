@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots.curves import PALETTE
+from core.colors import PALETTE
 
 KEPT_COLOR = "#00c853"
 DROP_COLOR = "#d62728"

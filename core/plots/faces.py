@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from core.plots.curves import PALETTE, curves
+from core.colors import PALETTE
+from core.plots.curves import curves
 
 KIND_COLORS = {"easy": "#2ca02c", "semi-hard": "#ff7f0e", "hard": "#d62728"}
 ZONE_FILL = {"easy": "#eaf5ea", "semi-hard": "#fde3c6", "hard": "#f7cccc"}

@@ -11,7 +11,7 @@ from PIL import Image
 
 from core.basics.playground import CLASS_RGB, Frame, decision_image
 from core.plots.curves import curves
-from core.plots.static import png_bytes
+from core.render import png_bytes
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:

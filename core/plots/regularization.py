@@ -10,7 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots.curves import PALETTE, curves
+from core.colors import PALETTE
+from core.plots.curves import curves
 from core.plots.training import lane_curves
 
 METRICS = {"error": ("error", "accuracy"), "loss": ("loss", "loss")}

@@ -13,7 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots.curves import PALETTE, curves
+from core.colors import PALETTE
+from core.plots.curves import curves
 
 __all__ = [
     "CELL_COLORS",

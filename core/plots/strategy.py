@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from core.plots.curves import PALETTE, curves
+from core.colors import PALETTE
+from core.plots.curves import curves
 
 GOOD, BAD, NEUTRAL, ACCENT = "#2ca02c", "#d62728", "#7f7f7f", "#1f77b4"
 GAP_COLORS = {"avoidable bias": "#ff7f0e", "variance": "#9467bd", "data mismatch": "#8c564b"}

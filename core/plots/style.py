@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from core.plots.curves import PALETTE, curves
+from core.colors import PALETTE
+from core.plots.curves import curves
 
 GRAM_SCALE = "Viridis"
 DIFF_SCALE = "RdBu_r"  # negative blue, zero white, positive red

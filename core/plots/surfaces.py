@@ -5,18 +5,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from core.colors import OPTIMIZER_COLORS
 from core.optimizers.surfaces import SURFACES, Surface, Trajectory
 
 __all__ = ["OPTIMIZER_COLORS", "loss_curves", "surface_contour"]
 
-# One colour per optimizer, shared by both figures; all readable on the pale contour fill.
-OPTIMIZER_COLORS: dict[str, str] = {
-    "Gradient descent": "#d62728",
-    "Momentum": "#ff7f0e",
-    "Adagrad": "#2ca02c",
-    "RMSprop": "#9467bd",
-    "Adam": "#111111",
-}
 _FALLBACK_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 # Pale cool scale: low loss white, high loss mid-blue, so coloured paths stay visible.
 _CONTOUR_COLORSCALE = [

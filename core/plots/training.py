@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.plots.curves import PALETTE, curves
-from core.plots.surfaces import OPTIMIZER_COLORS
+from core.colors import OPTIMIZER_COLORS, PALETTE
+from core.plots.curves import curves
 
 
 def color_for(name: str, i: int) -> str:

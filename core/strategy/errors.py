@@ -13,11 +13,12 @@ from typing import Any
 
 import pandas as pd
 
+from core.tracking import TAG_SUMMARY
+
 BUILTIN_CATEGORIES = ("blurry/ambiguous", "looks like the predicted digit", "mislabelled", "unusual stroke")
 FIXED_COLUMNS = ("example", "true", "predicted", "confidence")
 MAX_CATEGORY_LEN = 40
 MAX_CATEGORIES = 12
-TAG_SUMMARY = "dll.error_analysis"
 
 
 def add_category(categories: Sequence[str], name: str) -> tuple[str, ...]:

@@ -586,7 +586,7 @@ def run_style(ctx: JobContext | None, request: StyleRequest, *,
 
 def _log_outputs(run: tracking.TrackedRun, res: StyleResult) -> None:
     """The result, the progress strip and the cost curves as artifacts of the run."""
-    from core.plots.static import curves_png
+    from core.render import curves_png
 
     run.log_image(res.image, "result.png")
     if len(res.snapshots) > 1:

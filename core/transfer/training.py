@@ -49,7 +49,7 @@ from core.experiment import (
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers import Adam
-from core.plots.static import confusion_png
+from core.render import confusion_png
 from core.transfer import backbones as B
 from core.transfer.augment import Augment, AugmentSpec
 from core.transfer.data import TransferData, prepare

@@ -93,7 +93,7 @@ def test_train_then_classify_a_drawn_digit(page, app_url):
     train.get_by_role("button", name="Train", exact=True).click()
     train.get_by_text("Finished in").wait_for(timeout=240_000)
     wait_idle(page)
-    assert train.get_by_text("Confusion matrix (dev set)").first.is_visible()
+    train.get_by_text("Confusion matrix (dev set)").first.wait_for(timeout=60_000)  # the page's rerun after the job ends draws it
     assert train.get_by_role("button", name="Download the trained weights (.pt)").is_visible()
     no_exception(page)
     shot(page, "cnn-trained")

@@ -83,7 +83,7 @@ def test_train_a_tiny_detector(page, app_url):
     train.get_by_role("button", name="Train the detector").click()
     train.get_by_text("Finished in").wait_for(timeout=180_000)
     wait_idle(page)
-    assert train.get_by_text("mAP@0.5 (held-out scenes)").first.is_visible()
+    train.get_by_text("mAP@0.5 (held-out scenes)").first.wait_for(timeout=60_000)  # the page's rerun after the job ends draws it
     assert train.get_by_text("Seconds per epoch").first.is_visible()
     assert train.get_by_text("before NMS:", exact=False).first.is_visible()
     assert train.get_by_text("after NMS:", exact=False).first.is_visible()

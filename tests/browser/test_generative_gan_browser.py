@@ -26,7 +26,7 @@ def test_train_a_small_gan_and_the_toy(page, app_url):
     gan.get_by_role("button", name="Train the GAN").click()
     gan.get_by_text("Finished in").wait_for(timeout=240_000)
     wait_idle(page)
-    assert gan.get_by_text("The fixed noise batch, epoch by epoch").first.is_visible()
+    gan.get_by_text("The fixed noise batch, epoch by epoch").first.wait_for(timeout=60_000)  # the page's rerun after the job ends draws it
     assert gan.get_by_text("Classes covered").first.is_visible()
     gan.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
     no_exception(page)
@@ -39,7 +39,7 @@ def test_train_a_small_gan_and_the_toy(page, app_url):
     toy.get_by_role("button", name="Train the toy GAN").click()
     toy.get_by_text("Finished in").wait_for(timeout=240_000)
     wait_idle(page)
-    assert toy.get_by_text("Modes covered (last frame)").first.is_visible()
+    toy.get_by_text("Modes covered (last frame)").first.wait_for(timeout=60_000)  # the page's rerun after the job ends draws it
     toy.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")
     no_exception(page)
     shot(page, "generative-toy")

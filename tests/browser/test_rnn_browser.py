@@ -55,7 +55,7 @@ def test_cells_gradients_and_a_small_language_model(page, app_url, tmp_path):
     lm.get_by_role("button", name="Train the language model").click()
     lm.get_by_text("Finished in").wait_for(timeout=180_000)
     wait_idle(page)
-    assert lm.get_by_text("Samples after epoch 3").first.is_visible()
+    lm.get_by_text("Samples after epoch 3").first.wait_for(timeout=60_000)  # the page's rerun after the job ends draws it
     assert lm.get_by_text("Dev perplexity").first.is_visible()
     assert lm.get_by_role("button", name="Download every epoch's samples (.txt)").is_visible()
     assert lm.get_by_text("Sample from the trained model").first.is_visible()

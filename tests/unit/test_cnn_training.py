@@ -23,7 +23,7 @@ from core.cnn.training import (
     worst_mistakes,
 )
 from core.jobs import FINISHED, KILLED, Recorder, run_job
-from core.plots.static import image_grid
+from core.render import image_grid
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
 

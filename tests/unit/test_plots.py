@@ -34,7 +34,7 @@ def test_lane_curves_read_job_rows_and_use_optimizer_colours():
     fig = lane_curves(rows)
     assert [t.name for t in fig.data] == ["Adam", "Momentum"]
     assert list(fig.data[0].y) == [2.0, 1.0] and fig.data[1].mode == "lines+markers"
-    from core.plots.surfaces import OPTIMIZER_COLORS
+    from core.colors import OPTIMIZER_COLORS
 
     assert fig.data[0].line.color == OPTIMIZER_COLORS["Adam"]
     epochs = lane_curves({"Adam": [{"epoch": 1, "loss": 1.0}, {"epoch": 2}]}, x="epoch", y="dev_accuracy")

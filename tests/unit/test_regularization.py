@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import tracking
+from core.colors import PALETTE
 from core.experiment import series_with_suffix
 from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.nets import mlp, weight_matrices
-from core.plots.curves import PALETTE
 from core.plots.regularization import (
     bn_stats_chart,
     error_bars,

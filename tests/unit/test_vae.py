@@ -34,8 +34,8 @@ from core.generative.vae import (
     unpack_images,
 )
 from core.jobs import FINISHED, KILLED, Recorder, run_job
-from core.plots.static import image_grid
 from core.plots.vae import image_mosaic, latent_scatter, loss_terms
+from core.render import image_grid
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
 

@@ -1,5 +1,11 @@
-"""Static PNG figures for tracked runs (MLflow's UI and the Runs page show PNGs anywhere,
-offline too). Drawn with Matplotlib's Agg backend; returns an RGB array."""
+"""The renderer of the pictures a run logs: every PNG a tracked run keeps (MLflow's UI and the Runs
+page show PNGs anywhere, offline too) is drawn here, and nowhere else in the engine. A run is handed
+this module (``TrackedRun.renderer``) and the engine asks it for a picture through the run
+(``run.log_curves``, ``run.log_confusion``, ``run.log_tiles``), so training code never draws.
+
+Figures use Matplotlib's Agg backend on a canvas of their own and return an RGB array; colours come
+from :mod:`core.colors`. :func:`tile` is the lab's one image tiler and :func:`confusion` its one
+confusion-matrix picture."""
 
 from __future__ import annotations
 
