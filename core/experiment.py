@@ -52,6 +52,9 @@ class Lane:
     history: History = field(default_factory=History, repr=False)
     error: str | None = None
     measures: dict[str, float] = field(default_factory=dict, repr=False)  # of the returned model (FINISHED)
+    # what a page keeps of the lane beyond its history and measures (plain data): the optimizer and α of a
+    # race lane, a transfer lane's confusion matrix and dev probabilities, …
+    outputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def steps(self) -> int:

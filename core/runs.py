@@ -18,13 +18,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from core.tags import TAG_COMPARISON, TAG_KIND, TAG_PAGE, TAG_VARIANT
+
 Direction = Literal["min", "max"]
 
 PARAM = "params."
 METRIC = "metrics."
 TAG = "tags."
-PAGE_TAG = "tags.dll.page"
-COMPARISON_TAG = "tags.dll.comparison"
+PAGE_TAG = TAG + TAG_PAGE
+COMPARISON_TAG = TAG + TAG_COMPARISON
+KIND_TAG = TAG + TAG_KIND
+VARIANT_TAG = TAG + TAG_VARIANT
 MISSING = "—"
 
 # Words that mark a metric where lower is better / higher is better (see metric_direction).
@@ -110,6 +114,8 @@ def filter_runs(
     param: str | None = None,
     value: str | None = None,
     text: str | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Runs of ``df`` that pass every given filter (``None`` or empty: no filter).
 
@@ -117,7 +123,7 @@ def filter_runs(
     ``param`` (bare name or ``params.`` column) with ``value``: runs whose param equals the
     value (as text, or as numbers); ``param`` without ``value``: runs that have the param;
     ``text``: case-insensitive substring of the run name, id, experiment, page, comparison
-    tag or any ``param=value``. The index is reset.
+    tag or any ``param=value``; ``kinds``: values of the run tag ``dll.kind``. The index is reset.
     """
     mask = pd.Series(True, index=df.index)
     experiments = list(experiments or [])
@@ -126,6 +132,9 @@ def filter_runs(
         mask &= df["experiment"].isin(experiments)
     if statuses:
         mask &= df["status"].isin(statuses)
+    kinds = list(kinds or [])
+    if kinds:
+        mask &= df[KIND_TAG].isin(kinds) if KIND_TAG in df.columns else False
     if param:
         col = _col(PARAM, param)
         if col not in df.columns:
@@ -143,7 +152,7 @@ def filter_runs(
 def _search_text(df: pd.DataFrame) -> pd.Series:
     """One lower-case string per run holding everything :func:`filter_runs` searches."""
     parts = [df[c].fillna("").astype(str) for c in ("run_name", "run_id", "experiment") if c in df.columns]
-    parts += [df[c].fillna("").astype(str) for c in (PAGE_TAG, COMPARISON_TAG) if c in df.columns]
+    parts += [df[c].fillna("").astype(str) for c in (PAGE_TAG, COMPARISON_TAG, KIND_TAG, VARIANT_TAG) if c in df.columns]
     for name in param_columns(df):
         col = df[PARAM + name]
         parts.append(col.map(lambda v, n=name: "" if pd.isna(v) else f"{n}={v}"))
@@ -153,6 +162,12 @@ def _search_text(df: pd.DataFrame) -> pd.Series:
     for p in parts[1:]:
         joined = joined + " " + p
     return joined.str.lower()
+
+
+def tag_values(df: pd.DataFrame, tag: str) -> list[str]:
+    """The values run tag ``tag`` (e.g. ``dll.kind``) takes in ``df``, sorted."""
+    col = TAG + tag
+    return sorted(df[col].dropna().astype(str).unique()) if col in df.columns else []
 
 
 def paginate(df: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame, int]:
@@ -391,19 +406,3 @@ def to_csv(df: pd.DataFrame) -> bytes:
     """The table as UTF-8 CSV bytes (no index; times in ISO 8601)."""
     return df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z").encode("utf-8")
 
-
-# ---------------------------------------------------------------- store helpers
-
-
-def store_error_message(exc: BaseException, uri: str) -> str:
-    """One plain sentence for a tracking store that could not be read."""
-    from core.tracking import is_local, redact_uri
-
-    where = redact_uri(uri)
-    hint = (
-        "Check that the file is readable and not locked by another program."
-        if is_local(uri)
-        else "If it is an MLflow server, check that it is running and reachable, or unset "
-        "MLFLOW_TRACKING_URI to use the local store."
-    )
-    return f"The runs could not be read from the tracking store at {where} ({type(exc).__name__}). {hint}"

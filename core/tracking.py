@@ -39,6 +39,26 @@ from typing import Any
 
 from core.data import PROJECT_ROOT, data_dir
 from core.identity import LOCAL, LOCAL_USER, User, run_owner
+from core.tags import (  # noqa: F401 - the vocabulary is used as tracking.TAG_*
+    TAG_COMPARISON,
+    TAG_CONTENT_IMAGE,
+    TAG_DATASET,
+    TAG_DEVICE,
+    TAG_EPOCHS,
+    TAG_ERROR,
+    TAG_FALLBACK,
+    TAG_KIND,
+    TAG_OWNER,
+    TAG_PAGE,
+    TAG_PRECISION,
+    TAG_STYLE_IMAGE,
+    TAG_SUMMARY,
+    TAG_TRAINED,
+    TAG_VARIANT,
+    TAG_WEIGHTS,
+    TAGS,
+    check_tags,
+)
 
 # Bounded network behaviour for a remote store (MLflow's defaults retry for minutes).
 # Set before any MLflow call; a user's own settings win.
@@ -51,50 +71,6 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
-# The lab's run tags: one name per idea, every one under "dll." (docs/tracking.md lists them; the Runs
-# page filters on the page, the kind and the variant). A run refuses a tag outside this vocabulary.
-TAG_PAGE = "dll.page"
-TAG_OWNER = "dll.owner"
-TAG_KIND = "dll.kind"
-TAG_VARIANT = "dll.variant"
-TAG_DATASET = "dll.dataset"
-TAG_WEIGHTS = "dll.weights"
-TAG_TRAINED = "dll.trained"
-TAG_DEVICE = "dll.device"
-TAG_PRECISION = "dll.precision"
-TAG_CONTENT_IMAGE = "dll.content_image"
-TAG_STYLE_IMAGE = "dll.style_image"
-TAG_EPOCHS = "dll.epochs"
-TAG_COMPARISON = "dll.comparison"
-TAG_SUMMARY = "dll.error_analysis"
-TAG_ERROR = "dll.error"
-TAG_FALLBACK = "dll.fallback_from"
-TAGS: dict[str, str] = {
-    TAG_PAGE: "the page (and MLflow experiment) the run belongs to: basics, cnn, detection, …",
-    TAG_OWNER: "who started it: the signed-in learner's e-mail, or 'local'",
-    TAG_KIND: "what was trained or measured on that page: 'gan', 'char-lm', 'reconstruction', …",
-    TAG_VARIANT: "which of a compared set this run is: an optimizer, a model variant, a direction",
-    TAG_DATASET: "the data it learned from, where the page offers several",
-    TAG_WEIGHTS: "where the network's weights started: 'imagenet' or 'random'",
-    TAG_TRAINED: "what was trained of a pretrained network: 'head on cached features', 'head', 'head and body'",
-    TAG_DEVICE: "the device it ran on: 'cuda' or 'cpu'",
-    TAG_PRECISION: "the arithmetic: 'fp32' or 'bf16'",
-    TAG_CONTENT_IMAGE: "the name of the content image (style transfer)",
-    TAG_STYLE_IMAGE: "the name of the style image (style transfer)",
-    TAG_EPOCHS: "epochs trained so far, for a training that pauses and goes on",
-    TAG_COMPARISON: "the id shared by the runs started together to be compared",
-    TAG_SUMMARY: "the learner's error-analysis tally of the run: 'category: k of n; …' (ML strategy)",
-    f"{TAG_SUMMARY}.examined": "how many of the run's mistakes the learner examined",
-    TAG_ERROR: "why the run failed or was stopped, in one sentence",
-    TAG_FALLBACK: "the tracking store the run could not reach and fell back from",
-}
-
-
-def check_tags(tags: Mapping[str, Any]) -> None:
-    """Refuse a tag outside the lab's vocabulary (:data:`TAGS`); MLflow's own ``mlflow.*`` pass."""
-    unknown = sorted(k for k in tags if k not in TAGS and not k.startswith("mlflow."))
-    if unknown:
-        raise ValueError(f"unknown run tag(s) {', '.join(unknown)}: the lab's tags are {', '.join(TAGS)}")
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED")
 _SAFE_OWNER = re.compile(r"[A-Za-z0-9@._+-]{1,200}")
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -731,6 +707,18 @@ def end_run(run_id: str, status: str, error: str = "", uri: str | None = None) -
     if error:
         client.set_tag(run_id, TAG_ERROR, error[:5000])
     client.set_terminated(run_id, status)
+
+
+def store_error_message(exc: BaseException, uri: str) -> str:
+    """One plain sentence for a tracking store that could not be read."""
+    where = redact_uri(uri)
+    hint = (
+        "Check that the file is readable and not locked by another program."
+        if is_local(uri)
+        else "If it is an MLflow server, check that it is running and reachable, or unset "
+        "MLFLOW_TRACKING_URI to use the local store."
+    )
+    return f"The runs could not be read from the tracking store at {where} ({type(exc).__name__}). {hint}"
 
 
 def mark_stale_runs_killed(uri: str | None = None) -> int:

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.device import autocast, pick_device, synchronize
+from core.settings import Settings, setting
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ADVICE = "try a smaller learning rate"
@@ -156,21 +157,15 @@ class Hooks(Callback):
 
 
 @dataclass
-class EarlyStopping:
+class EarlyStopping(Settings):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; optionally restore
     the weights of the best epoch."""
 
-    patience: int = 5
+    patience: int = setting(5, lo=1, hi=10_000, label="Patience (epochs without improvement)", name="patience")
     monitor: str = "dev_loss"
-    mode: str = "min"
-    min_delta: float = 0.0
+    mode: str = setting("min", choices=("min", "max"), label="Direction of improvement", name="mode")
+    min_delta: float = setting(0.0, lo=0.0, hi=1e9, label="Smallest improvement", name="min_delta")
     restore_best: bool = True
-
-    def __post_init__(self) -> None:
-        if self.patience < 1:
-            raise ValueError("patience must be at least 1 epoch")
-        if self.mode not in ("min", "max"):
-            raise ValueError("mode must be 'min' or 'max'")
 
 
 class Step(abc.ABC):

@@ -36,11 +36,11 @@ def warm_up() -> None:
 
     from core.experiment import train_tracked
     from core.jobs.api import Recorder
-    from core.jobs.worker import _apply_env, _restore_env
+    from core.jobs.worker import apply_env, restore_env
 
     torch.set_num_threads(1)
     folder = tempfile.mkdtemp(prefix="dll-worker-warm-")
-    before = _apply_env({"DLL_DATA_DIR": folder})  # nothing of it reaches the class's tracking server
+    before = apply_env({"DLL_DATA_DIR": folder})  # nothing of it reaches the class's tracking server
     try:
         x = torch.randn(64, 4)
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
@@ -49,7 +49,7 @@ def warm_up() -> None:
     except Exception as exc:  # noqa: BLE001 - a worker that could not warm up still works, only slower
         logging.getLogger("dll.worker").warning("warm-up failed (%s); jobs will load what they need", exc)
     finally:
-        _restore_env(before)
+        restore_env(before)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -502,7 +502,7 @@ def execute(job_id: str, fn_name: str, cfg: Any, env: dict[str, str]) -> str:
 
     from core import tracking
     from core.jobs.api import resolve, run_job
-    from core.jobs.worker import _apply_env, worker_threads
+    from core.jobs.worker import apply_env, worker_threads
 
     _die_with_parent()
     conn = get_current_job().connection
@@ -525,7 +525,7 @@ def execute(job_id: str, fn_name: str, cfg: Any, env: dict[str, str]) -> str:
     tracking.set_run_listener(lambda run_id, uri, status: ctx.run_event(run_id, uri, status))
     thread = threading.Thread(target=flusher, name="queue-flush", daemon=True)
     thread.start()
-    _apply_env(env)
+    apply_env(env)
     import torch
 
     torch.set_num_threads(worker_threads())

@@ -92,7 +92,7 @@ class WorkerContext(JobContext):
             send(self._out, ("events", self.job_id, events), self._lock)
 
 
-def _apply_env(env: dict[str, str]) -> dict[str, str | None]:
+def apply_env(env: dict[str, str]) -> dict[str, str | None]:
     """Set the job's settings; returns what to put back."""
     keys = {k for k in os.environ if k.startswith(ENV_PREFIXES) or k in ENV_KEYS} | set(env)
     before = {k: os.environ.get(k) for k in keys}
@@ -104,7 +104,7 @@ def _apply_env(env: dict[str, str]) -> dict[str, str | None]:
     return before
 
 
-def _restore_env(before: dict[str, str | None]) -> None:
+def restore_env(before: dict[str, str | None]) -> None:
     for k, v in before.items():
         if v is None:
             os.environ.pop(k, None)
@@ -201,13 +201,13 @@ def main() -> None:
         current["ctx"] = ctx
         if job_id in stopped:
             ctx.cancel.cancel()
-        before = _apply_env(env)
+        before = apply_env(env)
         try:
             ending = run_job(resolve(fn_name), ctx, cfg)
         except Exception as exc:  # noqa: BLE001 - the function could not even be found
             ending = Ending(FAILED, error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__, message="failed")
         finally:
-            _restore_env(before)
+            restore_env(before)
             torch.set_num_threads(threads)  # a job's process-wide settings end with it
             torch.set_flush_denormal(False)
         current.pop("ctx", None)

@@ -190,8 +190,10 @@ def test_a_run_can_be_resumed_and_annotated(fresh_store):
     df = tracking.search_runs()
     assert len(df) == 1 and df.iloc[0]["status"] == "FINISHED" and df.iloc[0]["params.a"] == "1"
     assert tracking.metric_history(run.run_id, "x")["value"].tolist() == [1.0, 2.0]
-    tracking.annotate_run(run.run_id, tags={"dll.note": "tagged"}, text="a,b\n1,2\n", name="tags.csv")
-    assert tracking.search_runs().iloc[0]["tags.dll.note"] == "tagged"
+    tracking.annotate_run(run.run_id, tags={tracking.TAG_SUMMARY: "tagged"}, text="a,b\n1,2\n", name="tags.csv")
+    assert tracking.search_runs().iloc[0]["tags.dll.error_analysis"] == "tagged"
+    with pytest.raises(ValueError, match="unknown run tag"):  # one vocabulary: a tag outside it is refused
+        tracking.annotate_run(run.run_id, tags={"note": "x"})
     assert tracking.text_artifact(run.run_id, "tags.csv") == "a,b\n1,2\n"
     assert tracking.text_artifact(run.run_id, "missing.csv") is None
 

@@ -69,7 +69,7 @@ READERS = {
     "params": lambda rid, u: tracking.run_params(rid, user=u),
     "tags": lambda rid, u: tracking.run_tags(rid, user=u),
     "weights": lambda rid, u: tracking.saved_weights(rid, user=u),
-    "annotate": lambda rid, u: tracking.annotate_run(rid, tags={"x": "1"}, user=u),
+    "annotate": lambda rid, u: tracking.annotate_run(rid, tags={tracking.TAG_SUMMARY: "1"}, user=u),
     "delete": lambda rid, u: tracking.delete_runs([rid], user=u),  # last: it deletes
 }
 

@@ -233,7 +233,7 @@ def test_to_csv_round_trips() -> None:
 def test_redact_and_error_message() -> None:
     assert tracking.redact_uri("http://me:secret@host:5000/x") == "http://me:***@host:5000/x"
     assert tracking.redact_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
-    msg = R.store_error_message(ConnectionError("refused"), "http://me:pw@127.0.0.1:9")
+    msg = tracking.store_error_message(ConnectionError("refused"), "http://me:pw@127.0.0.1:9")
     assert "http://me:***@127.0.0.1:9" in msg and "ConnectionError" in msg and "MLFLOW_TRACKING_URI" in msg
     assert "pw" not in msg
 

@@ -1,0 +1,65 @@
+"""Every page's widgets against the config fields they set (core.settings): a slider or number box has its
+field's range, a choice offers only its field's values — so a page's limits cannot drift from core's."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from core.settings import Setting, settings_of
+from tests.app.helpers import page
+from tests.unit.test_settings import configs
+
+# page → the core packages whose configs its widgets set
+PAGES = {
+    "basics": ("core.basics",), "optimizers": ("core.optimizers",),
+    "regularization": ("core.regularization", "core.training"), "strategy": ("core.strategy",),
+    "cnn": ("core.cnn",), "detection": ("core.detection",), "faces": ("core.faces",), "style": ("core.style",),
+    "transfer": ("core.transfer",), "rnn": ("core.rnn",), "seq2seq": ("core.seq2seq",),
+    "generative": ("core.generative",),
+}
+
+
+def _declared(packages: tuple[str, ...]) -> dict[str, list[Setting]]:
+    by_label: dict[str, list[Setting]] = {}
+    for cls in configs():
+        if cls.__module__.startswith(packages):
+            for s in settings_of(cls).values():
+                by_label.setdefault(s.label, []).append(s)
+    return by_label
+
+
+def _same(a, b) -> bool:
+    return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_each_widget_has_the_range_of_the_field_it_sets(name: str) -> None:
+    declared = _declared(PAGES[name])
+    assert declared, f"no configs found for {name}"
+    at = page(name, timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    matched = 0
+    for kind in ("slider", "number_input"):
+        for w in at.get(kind):
+            for s in declared.get(w.label, []):
+                if s.lo is None and s.hi is None:
+                    continue
+                assert _same(w.min, s.lo) or (s.above and w.min is not None and w.min > s.lo), \
+                    f"{name}: {w.label!r} starts at {w.min}, its field at {s.lo}"
+                assert _same(w.max, s.hi), f"{name}: {w.label!r} ends at {w.max}, its field at {s.hi}"
+                matched += 1
+                break
+    for kind in ("select_slider", "selectbox", "multiselect", "radio"):
+        for w in at.get(kind):
+            for s in declared.get(w.label, []):
+                allowed = s.allowed()
+                if allowed is None:
+                    continue
+                shown = [str(o) for o in w.options]
+                assert set(shown) <= {str(a) for a in allowed}, f"{name}: {w.label!r} offers {shown}, its field {allowed}"
+                matched += 1
+                break
+    assert matched >= 3, f"{name}: only {matched} widgets set a declared field"
