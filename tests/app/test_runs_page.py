@@ -220,3 +220,14 @@ def test_thousand_runs_paginate(fresh_store) -> None:
     assert any("333 runs found" in c and "page 7 of 7" in c for c in texts(at, "caption"))  # page clamped
     print(f"first render of 1,000 runs: {first:.2f} s")
     assert first < 30, f"first render took {first:.1f} s"
+
+
+def test_the_kind_filter_reads_the_runs_kind_tag(fresh_store) -> None:
+    for name, kind in (("a gan", "gan"), ("a toy", "toy"), ("a vae", "vae")):
+        with tracking.start_run("generative", RaceCfg(0.1, "Adam"), run_name=name, tags={tracking.TAG_KIND: kind}):
+            pass
+    at = app().run()
+    kinds = at.multiselect(key="runs.kinds")
+    assert list(kinds.options) == ["gan", "toy", "vae"] and "dll.kind" in kinds.help
+    kinds.set_value(["toy", "vae"]).run()
+    assert sorted(_table(at)["Run"]) == ["a toy", "a vae"]
