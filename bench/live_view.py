@@ -200,7 +200,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from core.basics.playground import Playground, PlaygroundConfig
-    from core.cnn.training import TrainConfig, run_training
+    from core.cnn.training import TrainConfig, run_cnn
     from core.jobs.worker import worker_threads
     from core.optimizers.race import RaceConfig, run_race
     from tests.browser.conftest import FLAGS, find_chromium, wait_idle
@@ -219,7 +219,7 @@ def main() -> None:
 
     # the same jobs called directly (the baseline), after one warm-up each (imports, first allocations)
     jobs = {"race": (run_race, RaceConfig(), "optimizers", "Race on a real network", "Start the race"),
-            "cnn": (run_training, TrainConfig(), "cnn", "Train a CNN", "Train")}
+            "cnn": (run_cnn, TrainConfig(), "cnn", "Train a CNN", "Train")}
     baseline, same_threads = {}, {}
     for key in sorted(only & set(jobs)):
         fn, cfg = jobs[key][:2]

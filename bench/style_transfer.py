@@ -59,7 +59,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 from core.device import device_info, fast_bf16, pick_device, synchronize  # noqa: E402
 from core.style import vgg  # noqa: E402
-from core.style.transfer import StyleConfig, Transfer, cover_crop, features, size_limits, style_loop, to_tensor  # noqa: E402
+from core.style.transfer import StyleConfig, Transfer, cover_crop, features, image_tensor, size_limits, style_loop  # noqa: E402
 from core.training import Callback  # noqa: E402
 
 CONTENT_LAYER = vgg.CONTENT_LAYER_GATYS  # conv4_2
@@ -207,7 +207,7 @@ def images(size: int) -> tuple[torch.Tensor, torch.Tensor, str]:
 
         samples = sample_images()
         c, s = samples["Cat (Chelsea)"](), samples["Chinese temple"]()
-        return to_tensor(cover_crop(c, (size, size))), to_tensor(cover_crop(s, (size, size))), "Chelsea the cat / Chinese temple"
+        return image_tensor(cover_crop(c, (size, size))), image_tensor(cover_crop(s, (size, size))), "Chelsea the cat / Chinese temple"
     except Exception:  # noqa: BLE001 - a machine without scikit-image: seeded noise costs the same per step
         gen = torch.Generator().manual_seed(0)
         return torch.rand(1, 3, size, size, generator=gen), torch.rand(1, 3, size, size, generator=gen), "seeded noise"

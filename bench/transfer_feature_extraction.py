@@ -2,7 +2,7 @@
 
 Both train a new last layer on a frozen ResNet-18 for the same pictures, epochs, batches and
 optimizer. The plain loop — what a learner writes first — runs the frozen body on every batch of
-every epoch; the lab's job (``core.transfer.training.run_training``, tracked in MLflow, with its dev
+every epoch; the lab's job (``core.transfer.training.run_transfer``, tracked in MLflow, with its dev
 evaluation and confusion matrix) runs the body once per picture and trains the head on the pooled
 features. Weights are a random-init stand-in (speed does not depend on them; no download). Prints
 one JSON object; target: the lab's whole job at least 3× faster than the plain loop at 8 epochs.
@@ -24,12 +24,12 @@ import torch
 import torchvision
 
 from bench.fit_overhead import plain_loop
+from core.data.augment import AugmentSpec
 from core.device import device_info, pick_device, synchronize
 from core.optimizers import Adam
 from core.transfer import backbones as B
-from core.transfer.augment import AugmentSpec
 from core.transfer.data import EXAMPLE_SETS, example_set, prepare
-from core.transfer.training import TransferConfig, TransferJob, run_training
+from core.transfer.training import TransferConfig, TransferJob, run_transfer
 
 
 def run_plain(state, data, epochs: int, bs: int, lr: float, seed: int, device) -> float:
@@ -71,7 +71,7 @@ def main() -> None:
     def run_ours() -> float:
         synchronize(device)
         t0 = time.perf_counter()
-        run_training(None, job, state=state, device=device)
+        run_transfer(None, job, state=state, device=device)
         synchronize(device)
         return time.perf_counter() - t0
 
@@ -94,7 +94,7 @@ def main() -> None:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "repeats": args.repeats,
-        "ours": "run_training: tracked run, features computed once, head trained on them, confusion matrix",
+        "ours": "run_transfer: tracked run, features computed once, head trained on them, confusion matrix",
         "plain": "frozen body run on every batch of every epoch (bench/fit_overhead.py's plain loop), dev accuracy per epoch",
         "ours_s": round(t_ours, 3),
         "plain_s": round(t_plain, 3),

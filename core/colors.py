@@ -23,3 +23,9 @@ OPTIMIZER_COLORS: dict[str, str] = {
 def color(i: int) -> str:
     """The ``i``-th colour of the palette (wrapping around)."""
     return PALETTE[i % len(PALETTE)]
+
+# The playground's classes: orange and blue as in TensorFlow Playground, then more distinct hues for extra
+# classes (the run's logged decision map and the page's charts both use them).
+CLASS_RGB: tuple[tuple[int, int, int], ...] = (
+    (245, 147, 34), (8, 119, 189), (46, 160, 67), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -368,6 +369,13 @@ def run_comparison(ctx: JobContext | None, plans: Sequence[LanePlan], *, compari
         slot.report(0.0, f"training {plan.label or plan.name} ({i + 1} of {n})")
         result.lanes.append(plan.train(slot))
     return result
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
+    """Counts [K, K]: entry (i, j) = examples of true class i predicted as j (the lab's one way to
+    count a confusion matrix; labels as tensors or arrays of class indices)."""
+    idx = np.asarray(torch.as_tensor(y_true).long().cpu()) * n_classes + np.asarray(torch.as_tensor(y_pred).long().cpu())
+    return np.bincount(idx.ravel(), minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
 def final_measures(

@@ -117,3 +117,155 @@ def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2, *, background: f
         y, x = edge + r * (h + pad), edge + c * (w + pad)
         grid[y: y + h, x: x + w] = img
     return grid
+
+
+# --------------------------------------------------------------------------- object detection (boxes on images)
+
+
+def _class_rgb(label: int) -> tuple[int, int, int]:
+    """The colour of class ``label`` as RGB (:func:`core.colors.color`, the one the detection charts use)."""
+    from PIL import ImageColor
+
+    from core.colors import color
+
+    return ImageColor.getrgb(color(label))[:3]
+
+
+def annotate_boxes(image, dets, names: Sequence[str] | None = None):
+    """A copy of the PIL ``image`` (RGB) with each box of ``dets`` (a
+    :class:`core.detection.boxes.Detections`) drawn in its class colour and labelled "name score".
+
+    ``names`` maps label ids to names (default: the names the detections carry, else the ids). Line
+    width and font size grow with the image; the label sits on a filled tag above the box (inside it
+    when the box touches the top edge), in black or white, whichever reads better on the colour.
+    Returns a PIL image."""
+    from PIL import ImageDraw, ImageFont
+
+    out = image.convert("RGB").copy()
+    if len(dets) == 0:
+        return out
+    w, h = out.size
+    side = min(w, h)
+    width = max(2, round(side / 250))
+    font = ImageFont.load_default(size=max(11, round(side / 38)))
+    draw = ImageDraw.Draw(out)
+    ids = dets.labels.tolist()
+    if names is not None:
+        labels = [names[i] if 0 <= i < len(names) else str(i) for i in ids]
+    else:
+        labels = list(dets.names) if dets.names else [str(i) for i in ids]
+    # draw the weakest first so the strongest boxes and tags end up on top
+    for i in reversed(range(len(dets))):
+        x1, y1, x2, y2 = dets.boxes[i].tolist()
+        colour = _class_rgb(int(ids[i]))
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        text = f"{labels[i]} {float(dets.scores[i]):.2f}"
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left, bottom - top
+        pad = max(2, width)
+        tag_h = th + 2 * pad
+        ty = y1 - tag_h if y1 - tag_h >= 0 else y1  # above the box, else inside it
+        tx = min(max(0.0, x1), max(0.0, w - tw - 2 * pad))
+        draw.rectangle((tx, ty, tx + tw + 2 * pad, ty + tag_h), fill=colour)
+        luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+        draw.text((tx + pad - left, ty + pad - top), text, fill=(0, 0, 0) if luminance > 140 else (255, 255, 255), font=font)
+    return out
+
+
+def detection_scene(image, classes: Sequence[str], grid=None, detections=None, truth=None, scale: int = 4):
+    """A scene enlarged ``scale`` times (nearest neighbour) with the YOLO grid's cell lines (when ``grid``,
+    a :class:`core.detection.yolo.GridSpec`), ``detections`` drawn by :func:`annotate_boxes` ("class score"
+    tags, class colours) and/or the ground truth ``truth = (boxes [G, 4], labels [G])`` as thin outlines
+    labelled with the class name. ``image``: [H, W, 3] or [3, H, W] (array or tensor), values in [0, 1].
+    Returns a PIL image."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    arr = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
+    if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] != 3:
+        arr = arr.transpose(1, 2, 0)
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ValueError(f"the image must be [H, W, 3] or [3, H, W], got {list(arr.shape)}")
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f"the scale must be a whole number of at least 1, got {scale}")
+    h, w = arr.shape[:2]
+    pil = Image.fromarray((np.clip(arr, 0, 1) * 255).round().astype(np.uint8)).resize((w * scale, h * scale), Image.NEAREST)
+    draw = ImageDraw.Draw(pil)
+    if grid is not None:
+        cell_h, cell_w = grid.cell_size
+        for k in range(1, grid.S):
+            x, y = round(k * cell_w * scale), round(k * cell_h * scale)
+            draw.line((x, 0, x, h * scale), fill=(255, 255, 255), width=1)
+            draw.line((0, y, w * scale, y), fill=(255, 255, 255), width=1)
+    if truth is not None:
+        font = ImageFont.load_default(size=11)
+        for box, label in zip(truth[0].tolist(), truth[1].tolist()):
+            x1, y1, x2, y2 = (v * scale for v in box)
+            colour = _class_rgb(int(label))
+            draw.rectangle((x1, y1, x2, y2), outline=colour, width=1)
+            draw.text((x1 + 2, y1 + 1), classes[int(label)], fill=colour, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    if detections is not None and len(detections.scores):
+        scaled = type(detections)(detections.boxes.float() * scale, detections.scores.float(), detections.labels.long())
+        pil = annotate_boxes(pil, scaled, classes)
+    return pil
+
+
+def detection_examples(examples: Sequence, classes: Sequence[str], grid, scale: int = 4):
+    """One picture with a row per held-out scene (a :class:`core.detection.training.SceneExample`):
+    ground truth | before NMS | after NMS, the grid drawn on each. Returns a PIL image."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not examples:
+        raise ValueError("there are no scenes to draw")
+    font = ImageFont.load_default(size=13)
+    panels = [[detection_scene(e.image, classes, grid, truth=(e.truth_boxes, e.truth_labels), scale=scale),
+               detection_scene(e.image, classes, grid, e.raw, scale=scale),
+               detection_scene(e.image, classes, grid, e.kept, scale=scale)] for e in examples]
+    pw, ph = panels[0][0].size
+    pad, header = 6, 22
+    sheet = Image.new("RGB", (3 * pw + 4 * pad, header + len(panels) * (ph + pad) + pad), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for c, title in enumerate(("ground truth", "before NMS", "after NMS")):
+        draw.text((pad + c * (pw + pad), 4), title, fill=(0, 0, 0), font=font)
+    for r, row in enumerate(panels):
+        for c, panel in enumerate(row):
+            sheet.paste(panel, (pad + c * (pw + pad), header + r * (ph + pad)))
+    return sheet
+
+
+def decision_image(probs: np.ndarray, colors: Sequence[tuple[int, int, int]], strength: float = 0.6,
+                   discretize: bool = False) -> np.ndarray:
+    """The playground's decision map: class probabilities [R, R, K] over a grid (row 0 = lowest y) as an
+    [R, R, 3] uint8 image in the same orientation — white where the network hesitates, a pale version of the
+    winning class's colour where it is sure (the confidence above chance, times ``strength``, sets the
+    saturation, so points in full colour stay visible on top). With ``discretize`` every pixel takes its
+    class's pale colour outright (the boundary only). NaN (a diverged network) is white."""
+    probs = np.asarray(probs)
+    k = probs.shape[-1]
+    probs = np.nan_to_num(probs, nan=1.0 / k)
+    pmax, arg = probs.max(-1), probs.argmax(-1)
+    conf = np.ones_like(pmax) if discretize else np.clip((pmax - 1 / k) / (1 - 1 / k), 0, 1)
+    conf = strength * conf[..., None]
+    col = np.asarray(colors[:k], dtype=np.float32)[arg]
+    return (255 * (1 - conf) + col * conf).round().astype(np.uint8)
+
+
+def decision_map_png(probs: np.ndarray, colors: Sequence[tuple[int, int, int]]) -> np.ndarray:
+    """:func:`decision_image` as a picture (its top row is the highest y), for a run's logged map."""
+    return decision_image(probs, colors)[::-1]
+
+
+def heatmap_overlay(view, heatmap: np.ndarray, strength: float = 0.5, colormap: str = "inferno"):
+    """A class activation map [H, W] in [0, 1] in ``colormap`` laid over the PIL picture ``view`` (H×W);
+    ``strength`` 0 = picture only, 1 = map only. Returns a PIL RGB image (Transfer learning's "where it
+    looked")."""
+    import PIL.Image
+    from matplotlib import colormaps
+
+    if not 0 <= strength <= 1:
+        raise ValueError(f"strength must be between 0 and 1, got {strength}")
+    if heatmap.shape != (view.height, view.width):
+        raise ValueError(f"the map is {heatmap.shape}, the picture {view.height}×{view.width}")
+    colours = colormaps[colormap](np.clip(heatmap, 0, 1))[..., :3]  # (H, W, 3) in [0, 1]
+    base = np.asarray(view.convert("RGB"), dtype=np.float64) / 255
+    mixed = (1 - strength) * base + strength * colours
+    return PIL.Image.fromarray((mixed * 255).round().astype(np.uint8))

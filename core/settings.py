@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 KEY = "dll.setting"
-WIDGETS = ("number", "slider", "select_slider", "select", "radio", "multiselect", "toggle", "checkbox", "text")
+WIDGETS = ("number", "slider", "select_slider", "select", "radio", "multiselect", "segmented", "toggle", "checkbox",
+           "text")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Setting:
     builds; by default it follows the value: a choice → select, a bool → toggle, a tuple of
     choices → multiselect, a number → number input. ``step`` and ``fmt`` go to the widget.
     ``name`` is how a message calls the setting when the label is not a phrase (default: the label).
+    ``labels`` names the values of a choice for people (a mapping value → name, or a function): the
+    widget shows the names, the config holds the values.
     """
 
     label: str
@@ -56,6 +59,15 @@ class Setting:
     step: float | None = None
     fmt: str | None = None
     name: str | None = None
+    labels: Any = None
+
+    def label_of(self, value: Any) -> str:
+        """How the widget names ``value``."""
+        if self.labels is None:
+            return str(value)
+        if callable(self.labels):
+            return str(self.labels(value))
+        return str(self.labels.get(value, value))
 
     def allowed(self) -> tuple | None:
         """The values a choice may take, or None when any value of the type is allowed."""
@@ -82,14 +94,14 @@ class Setting:
 def setting(default: Any = dataclasses.MISSING, *, label: str, help: str = "", lo: float | None = None,
             hi: float | None = None, above: bool = False, choices: Any = None, options: Sequence | None = None,
             count: tuple[int, int] | None = None, widget: str | None = None, step: float | None = None,
-            fmt: str | None = None, name: str | None = None, factory: Callable[[], Any] | None = None,
+            fmt: str | None = None, name: str | None = None, labels: Any = None, factory: Callable[[], Any] | None = None,
             **field_kw: Any) -> Any:
     """A dataclass field that carries its :class:`Setting` (use it as the field's default)."""
     if widget is not None and widget not in WIDGETS:
         raise ValueError(f"unknown widget {widget!r}: one of {', '.join(WIDGETS)}")
     meta = Setting(label=label, help=help, lo=lo, hi=hi, above=above, choices=choices,
                    options=tuple(options) if options is not None else None, count=count, widget=widget,
-                   step=step, fmt=fmt, name=name)
+                   step=step, fmt=fmt, name=name, labels=labels)
     metadata = {**field_kw.pop("metadata", {}), KEY: meta}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata, **field_kw)

@@ -444,24 +444,15 @@ class TrackedRun:
             self.warnings.append(f"This run could not be saved anywhere: {type(exc).__name__}: {exc}")
 
 
-def start_run(
-    page: str,
-    config: Any = None,
-    *,
-    run_name: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    uri: str | None = None,
-    resume: str | None = None,
-    renderer: Any = None,
-) -> TrackedRun:
+def start_run(page: str, config: Any = None, *, resume: str | None = None, **options: Any) -> TrackedRun:
     """Open a run in the page's experiment; params come from the config dataclass.
 
     ``resume``: the id of an ended run to continue (it is set RUNNING again and ends with
     the new status; its params are not logged again) — for trainings that pause and go on.
-    ``renderer``: what draws the run's pictures (default :mod:`core.render`).
+    ``options``: :class:`TrackedRun`'s ``run_name``, ``tags``, ``uri`` and ``renderer`` (what draws the
+    run's pictures; default :mod:`core.render`).
     """
-    return TrackedRun(page, config if resume is None else None, run_name=run_name, tags=tags, uri=uri, resume=resume,
-                      renderer=renderer)
+    return TrackedRun(page, config if resume is None else None, resume=resume, **options)
 
 
 def _default_renderer() -> Any:

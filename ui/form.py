@@ -9,7 +9,7 @@ message when a value is refused, and starts the job otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import streamlit as st
@@ -51,13 +51,15 @@ def field(where: Any, cfg: type, name: str, *, key: str, value: Any = None, labe
     kind = widget_kind(s, value)
     text = s.label if label is None else label
     common: dict[str, Any] = {"key": key, **({"help": s.help} if s.help else {}), **kw}
+    if s.labels is not None and kind not in ("number", "slider", "toggle", "checkbox", "text"):
+        common.setdefault("format_func", s.label_of)
     if kind in ("number", "slider"):
         lo, hi = _number(s.lo, value), _number(s.hi, value)
         step = _number(s.step, value) if s.step is not None else None
+        extra = {"format": s.fmt} if s.fmt and "format" not in kw else {}
         if kind == "number":
-            extra = {"format": s.fmt} if s.fmt and "format" not in kw else {}
             return where.number_input(text, min_value=lo, max_value=hi, value=value, step=step, **extra, **common)
-        return where.slider(text, min_value=lo, max_value=hi, value=value, step=step, **common)
+        return where.slider(text, min_value=lo, max_value=hi, value=value, step=step, **extra, **common)
     choices = list(options) if options is not None else list(s.allowed() or ())
     if kind == "select_slider":
         return where.select_slider(text, options=choices, value=value, **common)
@@ -67,11 +69,31 @@ def field(where: Any, cfg: type, name: str, *, key: str, value: Any = None, labe
         return where.radio(text, choices, index=choices.index(value) if value in choices else 0, **common)
     if kind == "multiselect":
         return tuple(where.multiselect(text, choices, default=[v for v in value if v in choices], **common))
+    if kind == "segmented":  # several of a few choices, as one row of buttons
+        picked = where.segmented_control(text, choices, selection_mode="multi",
+                                         default=[v for v in value if v in choices], **common)
+        return tuple(v for v in choices if v in (picked or ()))
     if kind == "toggle":
         return where.toggle(text, value=bool(value), **common)
     if kind == "checkbox":
         return where.checkbox(text, value=bool(value), **common)
     return where.text_input(text, value=str(value), **common)
+
+
+def fields(cfg: type, rows: Iterable[tuple], *, keys: Mapping[str, str] | str) -> dict[str, Any]:
+    """Several fields of ``cfg`` laid out at once: ``rows`` holds ``(where, name)`` or ``(where, name, {kwargs})``;
+    each widget's key is ``keys[name]`` (a mapping) or ``keys + name`` (a prefix). Returns ``{name: value}``,
+    ready for ``cfg(**values, ...)``."""
+    out: dict[str, Any] = {}
+    for where, name, *rest in rows:
+        key = keys[name] if isinstance(keys, Mapping) else f"{keys}{name}"
+        out[name] = field(where, cfg, name, key=key, **(rest[0] if rest else {}))
+    return out
+
+
+def submit(label: str, job: str, *, icon: str | None = ":material/play_arrow:", where: Any = st) -> bool:
+    """A form's primary submit button that starts ``job``; disabled while that job runs."""
+    return where.form_submit_button(label, type="primary", icon=icon, disabled=jobs.is_active(job))
 
 
 def start(job: str, fn: Callable[[Any, Any], Any], build: Callable[[], Any], *,

@@ -54,7 +54,7 @@ class _Live:
         return self.last
 
 
-LOCAL_PAGES = ("basics.pg",)  # (ui.playground.PG): the playground's step-by-step trainer stays in the app machine's own worker
+LOCAL_PAGES = ("basics.pg",)  # (ui.basics.playground.PG): the playground's step-by-step trainer stays in the app machine's own worker
 
 
 def runner(page: str = "") -> core.jobs.Runner:

@@ -96,25 +96,26 @@ def _from_upload(key: str, label: str, max_side: int | None) -> DecodedImage | N
         help=f"JPEG, PNG, WebP, BMP or GIF, up to {MAX_BYTES // 2**20} MB and {MAX_PIXELS / 1e6:.0f} megapixels"
         + (f"; larger pictures are scaled down to {max_side} pixels on their longer side." if max_side else "."),
     )
-    if uploaded is None:
+    decoded = _decoded(uploaded, max_side)
+    if decoded is not None:
+        _show_notes(decoded)
+    return decoded
+
+
+def _decoded(file, max_side: int | None) -> DecodedImage | None:
+    """The picture of an uploaded or camera file, or None (nothing given, or the plain message shown)."""
+    if file is None:
         return None
-    decoded, error = decode_upload(uploaded, max_side)
+    decoded, error = decode_upload(file, max_side)
     if decoded is None:
         st.error(error, icon=":material/broken_image:")
-        return None
-    _show_notes(decoded)
     return decoded
 
 
 def _from_camera(key: str, label: str, max_side: int | None) -> DecodedImage | None:
     shot = st.camera_input(f"{label}: camera", key=f"{key}.camera",
                            help="Your browser asks once for the camera; the picture stays in this session.")
-    if shot is None:
-        return None
-    decoded, error = decode_upload(shot, max_side)
-    if decoded is None:
-        st.error(error, icon=":material/broken_image:")
-    return decoded
+    return _decoded(shot, max_side)
 
 
 def _from_drawing(key: str) -> DecodedImage | None:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.nets import mlp
+from core.settings import Settings, setting
 
 ACTIVATIONS: tuple[str, ...] = ("sigmoid", "ReLU", "tanh", "leaky ReLU")
 LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
@@ -89,22 +90,20 @@ def torch_activation(name: str, z: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class NeuronConfig:
+class NeuronConfig(Settings):
     """A single neuron: inputs x, weights w (same length), bias b and the activation's name."""
 
-    inputs: tuple[float, ...] = (1.0, -0.5, 2.0)
-    weights: tuple[float, ...] = (0.4, 0.8, -0.3)
-    bias: float = 0.1
-    activation: str = "sigmoid"
+    inputs: tuple[float, ...] = setting((1.0, -0.5, 2.0), lo=-2.0, hi=2.0, step=0.1, widget="slider", label="Input x")
+    weights: tuple[float, ...] = setting((0.4, 0.8, -0.3), lo=-2.0, hi=2.0, step=0.1, widget="slider",
+                                         label="Weight w")
+    bias: float = setting(0.1, lo=-3.0, hi=3.0, step=0.1, widget="slider", label="Bias b")
+    activation: str = setting("sigmoid", choices=ACTIVATIONS, label="Activation g")
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if len(self.inputs) == 0:
             raise ValueError("a neuron needs at least one input")
         if len(self.inputs) != len(self.weights):
             raise ValueError(f"give one weight per input: {len(self.inputs)} inputs but {len(self.weights)} weights")
-        if not all(math.isfinite(v) for v in (*self.inputs, *self.weights, self.bias)):
-            raise ValueError("inputs, weights and bias must be finite numbers")
-        _check_activation(self.activation)
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ def sigmoid_chain_bound(depth: int) -> float:
 
 
 @dataclass(frozen=True)
-class DepthConfig:
+class DepthConfig(Settings):
     """A deep fully connected network at initialisation, measured once per activation.
 
     ``depth`` counts the Linear layers (``depth − 1`` hidden layers of ``width`` units, each
@@ -148,29 +147,15 @@ class DepthConfig:
     the cross-entropy on ``batch`` random standard-normal inputs with random labels.
     """
 
-    depth: int = 10
-    width: int = 64
-    batch: int = 256
-    n_classes: int = 10
-    init: str = "He (Kaiming) normal"
-    activations: tuple[str, ...] = ("sigmoid", "ReLU")
+    depth: int = setting(10, lo=2, hi=40, widget="slider", label="Depth L (layers)")
+    width: int = setting(64, lo=1, hi=1024, widget="select_slider", label="Units per layer")  # the page offers 16 … 256
+    batch: int = setting(256, lo=1, hi=4096, label="Examples in the batch", name="batch")
+    n_classes: int = setting(10, lo=2, hi=100, label="Classes of the random labels", name="n_classes")
+    init: str = setting("He (Kaiming) normal", choices=INITS, label="Initialisation",
+                        help="\n\n".join(f"**{k}**: {v}" for k, v in INITS.items()))
+    activations: tuple[str, ...] = setting(("sigmoid", "ReLU"), choices=ACTIVATIONS, count=(1, 10**6),
+                                           label="Activations compared")
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 2 <= self.depth <= 60:
-            raise ValueError(f"depth must be between 2 and 60 layers, got {self.depth}")
-        if not 1 <= self.width <= 1024:
-            raise ValueError(f"width must be between 1 and 1,024 units, got {self.width}")
-        if not 1 <= self.batch <= 4096:
-            raise ValueError(f"batch must be between 1 and 4,096 examples, got {self.batch}")
-        if not 2 <= self.n_classes <= 100:
-            raise ValueError(f"n_classes must be between 2 and 100, got {self.n_classes}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}")
-        if not self.activations:
-            raise ValueError("choose at least one activation")
-        for name in self.activations:
-            _check_activation(name)
 
 
 def init_linear(layer: nn.Linear, init: str, generator: torch.Generator) -> None:

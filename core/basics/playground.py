@@ -12,7 +12,6 @@ and sin(x2) of those coordinates.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from core import tracking
+from core.colors import CLASS_RGB
 from core.data.toy import TOY_KINDS, make_toy
 from core.device import cpu_threads, seed_everything
 from core.experiment import FINISHED, LaneRun
@@ -29,6 +29,7 @@ from core.jobs import JobContext
 from core.nets import mlp, weight_matrices
 from core.optimizers import GradientDescent
 from core.regularization import l2_penalty
+from core.settings import Settings, setting
 from core.training import Callback, Loop, SupervisedStep, TrainingDiverged, evaluate
 
 PAGE = "basics"
@@ -46,56 +47,36 @@ ACTIVATIONS = ("ReLU", "tanh", "sigmoid", "linear", "leaky ReLU")
 REGULARIZATIONS = ("none", "L1", "L2")
 MULTICLASS_KINDS = ("gaussians", "spirals")
 MAX_EPOCHS = 5000
+# What the page's select sliders offer (the settings below allow any value in their range: a shared link may
+# carry one).
+POINTS = (100, 200, 500, 1000, 2000)
+LEARNING_RATES = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+REG_RATES = (0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 @dataclass(frozen=True)
-class PlaygroundConfig:
+class PlaygroundConfig(Settings):
     """The whole set-up (what the URL carries). ``hidden``: neurons per hidden layer."""
 
-    dataset: str = "circles"
-    n_classes: int = 2
-    points: int = 500
-    noise: float = 0.0
-    train_ratio: float = 0.5
-    batch_size: int = 10
-    hidden: tuple[int, ...] = (4, 2)
-    activation: str = "tanh"
-    lr: float = 0.03
-    regularization: str = "none"
-    reg_rate: float = 0.0
-    features: tuple[str, ...] = ("x1", "x2")
+    dataset: str = setting("circles", choices=TOY_KINDS, label="Data set")
+    n_classes: int = setting(2, lo=2, hi=6, widget="slider", label="Classes",
+                             help="More than two classes: gaussians and spirals.")
+    points: int = setting(500, lo=50, hi=5000, widget="select_slider", label="Points")  # the page offers POINTS
+    noise: float = setting(0.0, lo=0.0, hi=0.5, step=0.05, widget="slider", fmt="percent", label="Noise")
+    train_ratio: float = setting(0.5, lo=0.1, hi=0.9, step=0.1, widget="slider", fmt="percent",
+                                 label="Training data (%)", name="Training data")
+    batch_size: int = setting(10, lo=1, hi=100, widget="slider", label="Batch size")
+    hidden: tuple[int, ...] = setting((4, 2), lo=1, hi=8, count=(0, 6), label="Neurons per hidden layer")
+    activation: str = setting("tanh", choices=ACTIVATIONS, label="Activation")
+    lr: float = setting(0.03, lo=0.0, above=True, widget="select_slider", label="Learning rate")  # offers LEARNING_RATES
+    regularization: str = setting("none", choices=REGULARIZATIONS, label="Regularization")
+    reg_rate: float = setting(0.0, lo=0.0, widget="select_slider", label="Regularization rate")  # offers REG_RATES
+    features: tuple[str, ...] = setting(("x1", "x2"), choices=tuple(FEATURES), count=(1, 10**6), label="Input features")
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.dataset not in TOY_KINDS:
-            raise ValueError(f"the data set must be one of {', '.join(TOY_KINDS)}")
-        if not 2 <= self.n_classes <= 6:
-            raise ValueError("the number of classes must be between 2 and 6")
+    def check(self) -> None:
         if self.n_classes > 2 and self.dataset not in MULTICLASS_KINDS:
             raise ValueError(f"more than two classes needs {' or '.join(MULTICLASS_KINDS)}")
-        if not 50 <= self.points <= 5000:
-            raise ValueError("the number of points must be between 50 and 5,000")
-        if not 0 <= self.noise <= 0.5:
-            raise ValueError("noise must be between 0 and 0.5")
-        if not 0.1 <= self.train_ratio <= 0.9:
-            raise ValueError("the share of training data must be between 10 % and 90 %")
-        if not 1 <= self.batch_size <= 5000:
-            raise ValueError("the batch size must be between 1 and 5,000")
-        if len(self.hidden) > 6 or any(not 1 <= h <= 8 for h in self.hidden):
-            raise ValueError("up to 6 hidden layers of 1 to 8 neurons each")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"the activation must be one of {', '.join(ACTIVATIONS)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError("the learning rate must be a positive number")
-        if self.regularization not in REGULARIZATIONS:
-            raise ValueError(f"regularization must be one of {', '.join(REGULARIZATIONS)}")
-        if not (self.reg_rate >= 0 and math.isfinite(self.reg_rate)):
-            raise ValueError("the regularization rate must be zero or positive")
-        if not self.features:
-            raise ValueError("choose at least one input feature")
-        unknown = [f for f in self.features if f not in FEATURES]
-        if unknown:
-            raise ValueError(f"unknown feature(s): {', '.join(unknown)}")
 
     @property
     def n_train(self) -> int:
@@ -397,7 +378,7 @@ def play(ctx: JobContext | None, req: PlayRequest) -> PlayResult:
     if pg.diverged:
         raise ValueError("the network diverged: reset the playground")
     with LaneRun(ctx, PAGE, {**asdict(pg.cfg), "section": "playground"}, name="playground",
-                 run_name=f"playground {pg.cfg.dataset}", tags={"dll.section": "playground"},
+                 run_name=f"playground {pg.cfg.dataset}", tags={tracking.TAG_KIND: "playground"},
                  resume=pg.run_id) as lane:
         if pg.epoch == 0 and pg.run_id is None:
             lane.run.log_metrics({k: v for k, v in pg.history[0].items() if k != "epoch"}, 0)
@@ -406,35 +387,7 @@ def play(ctx: JobContext | None, req: PlayRequest) -> PlayResult:
         if lane.lane.stopped:
             lane.lane.status = FINISHED  # a Pause: the run goes on with the next Play
         pg.diverged = lane.lane.error
-        lane.run.set_tags({"dll.epochs": str(pg.epoch)})
-        _log_frame(lane.run, pg)
+        lane.run.set_tags({tracking.TAG_EPOCHS: str(pg.epoch)})
+        lane.run.log_figure("decision_map_png", "decision_map", pg.frame(resolution=200).probs, CLASS_RGB)
     pg.run_id = lane.lane.run_id
     return PlayResult(pg.state(), pg.frame())
-
-
-# The classes' colours, data only (the run's logged map and the page's charts both use them):
-# orange and blue as in TensorFlow Playground, then more distinct hues for extra classes.
-CLASS_RGB: list[tuple[int, int, int]] = [
-    (245, 147, 34), (8, 119, 189), (46, 160, 67), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-]
-
-
-def decision_image(
-    frame: Frame, colors: list[tuple[int, int, int]], strength: float = 0.6, discretize: bool = False
-) -> np.ndarray:
-    """[R, R, 3] uint8: white where the network hesitates, a pale version of the winning
-    class's colour where it is sure (the confidence above chance, times ``strength``, sets
-    the saturation, so that points in full colour stay visible on top). With ``discretize``
-    every pixel takes its class's pale colour outright (the boundary only). Row 0 is the lowest y."""
-    k = frame.probs.shape[-1]
-    probs = np.nan_to_num(frame.probs, nan=1.0 / frame.probs.shape[-1])  # a diverged net: all white
-    pmax, arg = probs.max(-1), probs.argmax(-1)
-    conf = np.ones_like(pmax) if discretize else np.clip((pmax - 1 / k) / (1 - 1 / k), 0, 1)
-    conf = strength * conf[..., None]
-    col = np.asarray(colors[:k], dtype=np.float32)[arg]
-    return (255 * (1 - conf) + col * conf).round().astype(np.uint8)
-
-
-def _log_frame(run: tracking.TrackedRun, pg: Playground) -> None:
-    img = decision_image(pg.frame(resolution=200), CLASS_RGB)[::-1]  # image rows go downward
-    run.log_image(img, "decision_map")

@@ -28,12 +28,15 @@ import numpy as np
 import torch
 
 from core.jobs.api import Outcome
+from core.settings import Settings, setting
 
 IMPLEMENTATIONS: tuple[str, ...] = ("Python loops", "NumPy", "torch CPU", "torch GPU")
 LAYER_ACTIVATIONS: tuple[str, ...] = ("ReLU", "sigmoid", "tanh")
 DTYPES: tuple[str, ...] = ("float32", "float64")
 MAX_SIZE = 2048
+SIZE_OPTIONS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)  # what the page offers
 MAX_LOOP_SIZE = 256  # 256³ ≈ 17 million multiply-adds: several seconds in the interpreter
+LOOP_CAP_OPTIONS: tuple[int, ...] = (0, 16, 32, 64, 128, MAX_LOOP_SIZE)  # what the page offers
 CELL_BUDGET_S = 1.0  # stop repeating one measurement once it has used this much time
 WARMUP_S = 0.1  # untimed calls of NumPy and torch before each measurement
 MIN_SAMPLE_S = 0.01  # a timed sample repeats a fast call until it lasts this long
@@ -115,38 +118,34 @@ def gpu_available() -> bool:
 
 
 @dataclass(frozen=True)
-class VectorizationConfig:
+class VectorizationConfig(Settings):
     """What to time: square layers of each size n (n inputs, n units, n examples)."""
 
-    sizes: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024)
-    loop_cap: int = 128  # Python loops only for n ≤ loop_cap (n = 128: about 0.1 s a pass; 256: 0.5 s or more)
-    activation: str = "ReLU"
-    dtype: str = "float32"  # NumPy and torch; the loops always use Python floats (float64)
-    repeats: int = 5
-    use_gpu: bool = True  # time torch on the GPU too, when one is present
+    sizes: tuple[int, ...] = setting((16, 32, 64, 128, 256, 512, 1024), lo=1, hi=MAX_SIZE, count=(1, 10**6),
+                                     widget="multiselect", label="Sizes n")  # the page offers SIZE_OPTIONS
+    # Python loops only for n ≤ loop_cap (n = 128: about 0.1 s a pass; 256: 0.5 s or more)
+    loop_cap: int = setting(128, lo=0, hi=MAX_LOOP_SIZE, widget="select_slider",
+                            label="Largest n for the Python loops",
+                            help="The loops' cost grows as n³: n = 128 takes about a tenth of a second per pass, "
+                                 "n = 256 eight times more, n = 512 would take several seconds. 0 skips them.")
+    activation: str = setting("ReLU", choices=LAYER_ACTIVATIONS, label="Layer activation")
+    # NumPy and torch; the loops always use Python floats (float64)
+    dtype: str = setting("float32", choices=DTYPES, widget="radio", label="Number type (NumPy and torch)",
+                         help="The loops always use Python floats (64-bit).")
+    repeats: int = setting(5, lo=1, hi=10, widget="slider", label="Repeats (the best is kept)")
+    use_gpu: bool = setting(True, label="Time on the GPU too")  # time torch on the GPU too, when one is present
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if not self.sizes:
-            raise ValueError("choose at least one size")
-        if any(not 1 <= n <= MAX_SIZE for n in self.sizes):
-            raise ValueError(f"sizes must be between 1 and {MAX_SIZE}")
+    def check(self) -> None:
         if len(set(self.sizes)) != len(self.sizes) or list(self.sizes) != sorted(self.sizes):
             raise ValueError("sizes must be distinct and in increasing order")
-        if not 0 <= self.loop_cap <= MAX_LOOP_SIZE:
-            raise ValueError(f"the loop cap must be between 0 and {MAX_LOOP_SIZE}, got {self.loop_cap}")
-        _check_activation(self.activation)
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}")
-        if not 1 <= self.repeats <= 20:
-            raise ValueError(f"repeats must be between 1 and 20, got {self.repeats}")
 
     def implementations(self) -> tuple[str, ...]:
         """The implementations this machine will time."""
         return tuple(i for i in IMPLEMENTATIONS if i != "torch GPU" or (self.use_gpu and gpu_available()))
 
 
-def warm_up(fn: Callable[[], object], sync: Callable[[], None] | None = None, min_calls: int = 2,
+def warm_up_timer(fn: Callable[[], object], sync: Callable[[], None] | None = None, min_calls: int = 2,
             min_s: float = WARMUP_S, max_calls: int = 1000) -> int:
     """Call ``fn()`` untimed at least ``min_calls`` times and until ``min_s`` seconds have passed
     (at most ``max_calls``): the first calls start the BLAS library's threads (on a busy machine
@@ -237,7 +236,7 @@ def time_layer(
                     sync = torch.cuda.synchronize
                 fn = lambda Wt=Wt, Xt=Xt, bt=bt: layer_torch(Wt, Xt, bt, cfg.activation)  # noqa: E731
             if impl != "Python loops":
-                warm_up(fn, sync)
+                warm_up_timer(fn, sync)
             seconds, runs, number, out = best_time(fn, cfg.repeats, sync)
             out_np = out.cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out, dtype=np.float64)
             diff = float(np.max(np.abs(out_np.astype(np.float64) - ref)))
@@ -338,7 +337,7 @@ def run_timing(ctx, cfg: VectorizationConfig) -> VectorizationResult:
     gpu = torch.cuda.get_device_name() if "torch GPU" in impls else None
     result = VectorizationResult(skipped_loop_sizes=tuple(n for n in cfg.sizes if n > cfg.loop_cap), gpu=gpu)
     total = sum(len(impls) - (n > cfg.loop_cap) for n in cfg.sizes)
-    with tracking.start_run("basics", cfg, run_name="vectorization timing", tags={"dll.kind": "vectorization"}) as run:
+    with tracking.start_run("basics", cfg, run_name="vectorization timing", tags={tracking.TAG_KIND: "vectorization"}) as run:
         if ctx is not None:
             ctx.report(0.0, "timing")
 

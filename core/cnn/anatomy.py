@@ -90,7 +90,7 @@ def _block_text(m: nn.Module) -> str:
     return f"{body}{f', s{stride}' if stride > 1 else ''} {skip}"
 
 
-def describe(m: nn.Module) -> tuple[str, str]:
+def describe_module(m: nn.Module) -> tuple[str, str]:
     """(text, kind) for a module, e.g. ("Conv 5×5, s1, p2", "conv")."""
     cls = type(m).__name__
     if cls in BLOCK_TYPES:
@@ -197,7 +197,7 @@ def trace(model: nn.Module, input_shape: Sequence[int], detail: str = "layers") 
             macs = pending_macs.pop(name, 0)
         params = 0 if name in seen else count_params(m)  # a module applied twice owns its weights once
         seen.add(name)
-        text, kind = describe(m)
+        text, kind = describe_module(m)
         rows.append(Layer(name, text, kind, out_shape, params, macs))
     return rows
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from core.settings import Settings, setting
+
 PADDING_MODES = ("valid", "same", "custom")
 POOLS = ("max", "average", "global max", "global average")
 
@@ -281,8 +283,12 @@ def prepare_image(image, long_side: int, *, gray: bool) -> np.ndarray:
     return to_array(pil, gray=gray)
 
 
+PADDING_HELP = {"valid": "no padding, p = 0", "same": "p = (f − 1)/2 zeros on each side, so stride 1 keeps the size",
+                "custom": "choose p yourself"}
+
+
 @dataclass(frozen=True)
-class ConvConfig:
+class ConvConfig(Settings):
     """One convolution as the explorer sets it up.
 
     ``kernel``: nested tuples [f][f] (or [C][f][f] for a filter spanning channels), square and
@@ -291,23 +297,25 @@ class ConvConfig:
     """
 
     kernel: tuple
-    stride: int = 1
-    padding_mode: str = "valid"
-    custom_padding: int = 0
-    bias: float = 0.0
-    relu: bool = False
+    stride: int = setting(1, lo=1, hi=8, widget="slider", label="Convolution stride s",
+                          help="How many pixels the filter moves between two outputs.")
+    padding_mode: str = setting("valid", choices=PADDING_MODES, widget="radio", label="Convolution padding",
+                                help="; ".join(f"{k}: {v}" for k, v in PADDING_HELP.items()))
+    custom_padding: int = setting(2, lo=0, hi=32, label="Custom padding p")
+    bias: float = setting(0.0, lo=-5.0, hi=5.0, step=0.1, label="Bias b",
+                          help="Added to every sum, as in a convolutional layer.")
+    relu: bool = setting(False, label="Apply ReLU",
+                         help="max(0, ·) on the feature map after the convolution, before pooling.")
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         k = np.asarray(self.kernel, dtype=float)
         if k.ndim not in (2, 3) or k.shape[-1] != k.shape[-2] or k.shape[-1] < 1:
             raise ValueError(f"the kernel must be square, f×f (or C×f×f), got shape {list(k.shape)}")
         if not np.isfinite(k).all():
             raise ValueError("every kernel cell needs a number (some are empty or not numbers)")
-        if int(self.stride) != self.stride or self.stride < 1:
+        if int(self.stride) != self.stride:
             raise ValueError(f"stride must be a whole number of at least 1, got {self.stride}")
-        if not np.isfinite(self.bias):
-            raise ValueError("the bias must be a finite number")
-        resolve_padding(self.padding_mode, k.shape[-1], self.custom_padding)  # raises for a bad mode or padding
+        resolve_padding(self.padding_mode, k.shape[-1], self.custom_padding)  # raises for a padding that does not fit
 
     @property
     def kernel_array(self) -> np.ndarray:

@@ -20,44 +20,30 @@ from core.device import pick_device, seed_everything
 from core.experiment import Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.settings import Settings, setting
 
 DEPTHS = (8, 14, 20, 32, 44, 56)  # 6n + 2
 
 
 @dataclass(frozen=True)
-class DegradationConfig:
-    dataset: str = "mnist_sample"
-    shallow: int = 8
-    deep: int = 56
-    width: int = 8  # channels of the first stage (16 in the paper; 8 keeps a CPU quick)
-    image_size: int = 14  # the images are scaled to this many pixels a side
-    n_train: int = 1500
-    epochs: int = 5
+class DegradationConfig(Settings):
+    dataset: str = setting("mnist_sample", choices=DATASETS, label="Images", labels=DATASETS)
+    shallow: int = setting(8, choices=DEPTHS, label="Shallow depth")
+    deep: int = setting(56, choices=DEPTHS, label="Deep depth")
+    # channels of the first stage (16 in the paper; 8 keeps a CPU quick)
+    width: int = setting(8, options=(4, 8, 16, 32), label="Channels in the first stage")
+    # the images are scaled to this many pixels a side
+    image_size: int = setting(14, options=(8, 14, 16, 28, 32), label="Image size (pixels)")
+    n_train: int = setting(1500, lo=50, hi=60000, step=250, label="Training images")
+    epochs: int = setting(5, lo=1, hi=30, widget="slider", label="Epochs  ", name="Epochs")
     batch_size: int = 64
-    optimizer: str = "Adam"
-    lr: float = 1e-3
+    optimizer: str = setting("Adam", choices=OPTIMIZERS, label="Optimizer")
+    lr: float = setting(1e-3, lo=1e-5, hi=10.0, fmt="%g", label="Learning rate α  ", name="Learning rate α")
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}")
-        for d in (self.shallow, self.deep):
-            if d not in DEPTHS:
-                raise ValueError(f"depth must be one of {', '.join(map(str, DEPTHS))} (6n + 2 layers)")
+    def check(self) -> None:
         if self.shallow >= self.deep:
             raise ValueError("the deep network must have more layers than the shallow one")
-        if not 4 <= self.width <= 64:
-            raise ValueError("the width must be between 4 and 64 channels")
-        if not 8 <= self.image_size <= 32:
-            raise ValueError("the image size must be between 8 and 32 pixels")
-        if not 50 <= self.n_train <= 60000:
-            raise ValueError("use between 50 and 60,000 training images")
-        if not 1 <= self.epochs <= 100:
-            raise ValueError("epochs must be between 1 and 100")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}")
-        if not 0 < self.lr <= 10:
-            raise ValueError("the learning rate must be above 0 and at most 10")
 
     def lanes(self) -> list[tuple[str, int, bool]]:
         """(name, depth, plain) for the four networks, shallow first."""

@@ -75,6 +75,19 @@ def lenet5(in_channels: int = 1, n_classes: int = 10, input_size: int = 32, acti
 # --------------------------------------------------------------------------------------------- AlexNet
 
 
+def _alex_features(in_channels: int, convs: Sequence[tuple[int, int, int, int]], pool: tuple[int, int]) -> nn.Sequential:
+    """AlexNet's five convolutions ``(out channels, kernel, stride, padding)``, each with ReLU, and max
+    pooling (``(window, stride)``) after the first, the second and the fifth."""
+    layers: list[nn.Module] = []
+    c = in_channels
+    for i, (out, k, stride, padding) in enumerate(convs):
+        layers += [nn.Conv2d(c, out, k, stride=stride, padding=padding), nn.ReLU(inplace=True)]
+        if i in (0, 1, 4):
+            layers.append(nn.MaxPool2d(*pool))
+        c = out
+    return nn.Sequential(*layers)
+
+
 class AlexNet(nn.Module):
     """AlexNet (Krizhevsky, Sutskever & Hinton 2012, "ImageNet classification with deep convolutional
     neural networks"), in the single-tower form torchvision uses: five convolutions with ReLU and
@@ -86,23 +99,13 @@ class AlexNet(nn.Module):
         super().__init__()
         _check(n_classes, in_channels)
         if small:  # 28–32 px: 5×5 then 3×3 convolutions at stride 1, 2×2 pooling, half the widths
-            self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-                nn.Conv2d(32, 96, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-                nn.Conv2d(96, 192, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(192, 128, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-            )
+            self.features = _alex_features(in_channels, ((32, 5, 1, 2), (96, 5, 1, 2), (192, 3, 1, 1), (128, 3, 1, 1),
+                                                         (128, 3, 1, 1)), pool=(2, 2))
             self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
             flat, hidden = 128 * 2 * 2, 512
         else:
-            self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 64, 11, stride=4, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-                nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-                nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-            )
+            self.features = _alex_features(in_channels, ((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1),
+                                                         (256, 3, 1, 1)), pool=(3, 2))
             self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
             flat, hidden = 256 * 6 * 6, 4096
         self.classifier = nn.Sequential(
@@ -214,7 +217,21 @@ class ShortcutA(nn.Module):
         return x
 
 
-class BasicBlock(nn.Module):
+class _Residual(nn.Module):
+    """What the residual blocks share: ReLU(F(x) + shortcut(x)), or ReLU(F(x)) when ``plain``."""
+
+    relu: nn.Module
+    plain: bool
+    downsample: nn.Module | None
+
+    def _join(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.plain:
+            return self.relu(out)
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class BasicBlock(_Residual):
     """Residual block of two 3×3 convolutions (He, Zhang, Ren & Sun 2016, "Deep residual learning for
     image recognition", Fig. 2 / Fig. 5 left): out = ReLU(F(x) + shortcut(x)), with
     F = BN∘conv3×3∘ReLU∘BN∘conv3×3. ``shortcut``: ``None`` for the identity, a module (1×1 projection
@@ -235,14 +252,10 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.plain:
-            return self.relu(out)
-        identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return self._join(self.bn2(self.conv2(out)), x)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_Residual):
     """Bottleneck residual block (He et al. 2016, Fig. 5 right): 1×1 reduce → 3×3 → 1×1 expand (×4),
     out = ReLU(F(x) + shortcut(x)). The stride sits on the 3×3 convolution, as in torchvision
     ("ResNet v1.5")."""
@@ -264,11 +277,7 @@ class Bottleneck(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.plain:
-            return self.relu(out)
-        identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return self._join(self.bn3(self.conv3(out)), x)
 
 
 class ResNet(nn.Module):
@@ -470,6 +479,20 @@ _HE = "He, Zhang, Ren & Sun (2016). Deep residual learning for image recognition
 
 _RESNET_SMALL = "A 3×3 stride-1 first convolution and no max pool, so a 32×32 image keeps its size through the first stage."
 
+def _imagenet(name: str, build: Callable[..., nn.Module], paper: str, blurb: str, small_note: str) -> ArchSpec:
+    """An ImageNet network of the page (224×224 colour at full size, 32×32 small); its torchvision twin is
+    ``name`` in lower case without the dash."""
+    return ArchSpec(name, build, (3, 224, 224), (3, 32, 32), paper, name.lower().replace("-", ""), blurb,
+                    small_note=small_note)
+
+
+def _cifar_resnet(depth: int, blurb: str) -> ArchSpec:
+    """A CIFAR ResNet of the page (no torchvision twin), shown small on a 28×28 grey image."""
+    return ArchSpec(f"ResNet-{depth} (CIFAR)", lambda n_classes, in_channels, small: cifar_resnet(depth, n_classes, in_channels),
+                    (3, 32, 32), (1, 28, 28), _HE, None, blurb, 10, 10,
+                    "The same network on a 28×28 grey image: it ends in global average pooling, so any size works.")
+
+
 ARCHITECTURES: dict[str, ArchSpec] = {
     "LeNet-5": ArchSpec(
         "LeNet-5", lambda n_classes, in_channels, small: lenet5(in_channels, n_classes, 28 if small else 32),
@@ -479,53 +502,31 @@ ARCHITECTURES: dict[str, ArchSpec] = {
         "Two rounds of 5×5 convolution and average pooling shrink a digit to sixteen 5×5 maps, and three fully "
         "connected layers turn them into class scores.", 10, 10,
         "A 28×28 digit gets 2 pixels of zero padding in the first convolution, so every later shape is the original's."),
-    "AlexNet": ArchSpec(
-        "AlexNet", lambda n_classes, in_channels, small: alexnet(n_classes, in_channels, small),
-        (3, 224, 224), (3, 32, 32),
-        "Krizhevsky, Sutskever & Hinton (2012). ImageNet classification with deep convolutional neural networks. NeurIPS.",
-        "alexnet",
-        "A large 11×11 stride-4 first filter, ReLU, overlapping max pooling and dropout in two huge fully connected "
-        "layers, which hold most of its 61 M parameters.",
-        small_note="5×5 and 3×3 convolutions at stride 1, 2×2 pooling and half the channels; FC layers of 512."),
-    "VGG-16": ArchSpec(
-        "VGG-16", lambda n_classes, in_channels, small: vgg16(n_classes, in_channels, small),
-        (3, 224, 224), (3, 32, 32),
-        "Simonyan & Zisserman (2015). Very deep convolutional networks for large-scale image recognition. ICLR.",
-        "vgg16",
-        "Only 3×3 convolutions and 2×2 pools, doubling the channels each time the size halves: simple and uniform, "
-        "but with 138 M parameters and about 15 G multiply-adds per image.",
-        small_note="The same 13 convolutions with a quarter of the channels, four pools instead of five, global average "
-                   "pooling and FC layers of 256."),
-    "ResNet-18": ArchSpec(
-        "ResNet-18", lambda n_classes, in_channels, small: resnet18(n_classes, in_channels, small),
-        (3, 224, 224), (3, 32, 32), _HE, "resnet18",
-        "Eight basic residual blocks (two 3×3 convolutions plus a skip connection) between a strided stem and "
-        "global average pooling.",
-        small_note=_RESNET_SMALL),
-    "ResNet-34": ArchSpec(
-        "ResNet-34", lambda n_classes, in_channels, small: resnet34(n_classes, in_channels, small),
-        (3, 224, 224), (3, 32, 32), _HE, "resnet34",
-        "The same basic blocks as ResNet-18, sixteen of them: twice the depth, still trainable thanks to the "
-        "skip connections.",
-        small_note=_RESNET_SMALL),
-    "ResNet-50": ArchSpec(
-        "ResNet-50", lambda n_classes, in_channels, small: resnet50(n_classes, in_channels, small),
-        (3, 224, 224), (3, 32, 32), _HE, "resnet50",
-        "Sixteen bottleneck blocks (1×1 reduce, 3×3, 1×1 expand) make it deeper than ResNet-34 for only a "
-        "little more computation.",
-        small_note=_RESNET_SMALL),
-    "ResNet-20 (CIFAR)": ArchSpec(
-        "ResNet-20 (CIFAR)", lambda n_classes, in_channels, small: cifar_resnet(20, n_classes, in_channels),
-        (3, 32, 32), (1, 28, 28), _HE, None,
-        "The paper's small CIFAR-10 network: three stages of three basic blocks with 16, 32 and 64 filters and "
-        "parameter-free identity shortcuts, about 0.27 M parameters.", 10, 10,
-        "The same network on a 28×28 grey image: it ends in global average pooling, so any size works."),
-    "ResNet-56 (CIFAR)": ArchSpec(
-        "ResNet-56 (CIFAR)", lambda n_classes, in_channels, small: cifar_resnet(56, n_classes, in_channels),
-        (3, 32, 32), (1, 28, 28), _HE, None,
-        "The same recipe as ResNet-20 with nine blocks per stage: 56 layers, where a plain network of that depth "
-        "already trains worse than a shallow one.", 10, 10,
-        "The same network on a 28×28 grey image: it ends in global average pooling, so any size works."),
+    **{spec.name: spec for spec in (
+        _imagenet("AlexNet", alexnet, "Krizhevsky, Sutskever & Hinton (2012). ImageNet classification with deep "
+                  "convolutional neural networks. NeurIPS.",
+                  "A large 11×11 stride-4 first filter, ReLU, overlapping max pooling and dropout in two huge fully "
+                  "connected layers, which hold most of its 61 M parameters.",
+                  "5×5 and 3×3 convolutions at stride 1, 2×2 pooling and half the channels; FC layers of 512."),
+        _imagenet("VGG-16", vgg16, "Simonyan & Zisserman (2015). Very deep convolutional networks for large-scale "
+                  "image recognition. ICLR.",
+                  "Only 3×3 convolutions and 2×2 pools, doubling the channels each time the size halves: simple and "
+                  "uniform, but with 138 M parameters and about 15 G multiply-adds per image.",
+                  "The same 13 convolutions with a quarter of the channels, four pools instead of five, global average "
+                  "pooling and FC layers of 256."),
+        _imagenet("ResNet-18", resnet18, _HE, "Eight basic residual blocks (two 3×3 convolutions plus a skip "
+                  "connection) between a strided stem and global average pooling.", _RESNET_SMALL),
+        _imagenet("ResNet-34", resnet34, _HE, "The same basic blocks as ResNet-18, sixteen of them: twice the depth, "
+                  "still trainable thanks to the skip connections.", _RESNET_SMALL),
+        _imagenet("ResNet-50", resnet50, _HE, "Sixteen bottleneck blocks (1×1 reduce, 3×3, 1×1 expand) make it deeper "
+                  "than ResNet-34 for only a little more computation.", _RESNET_SMALL),
+    )},
+    **{f"ResNet-{depth} (CIFAR)": _cifar_resnet(depth, blurb) for depth, blurb in (
+        (20, "The paper's small CIFAR-10 network: three stages of three basic blocks with 16, 32 and 64 filters and "
+             "parameter-free identity shortcuts, about 0.27 M parameters."),
+        (56, "The same recipe as ResNet-20 with nine blocks per stage: 56 layers, where a plain network of that depth "
+             "already trains worse than a shallow one."),
+    )},
     "Inception (small)": ArchSpec(
         "Inception (small)",
         lambda n_classes, in_channels, small: small_inception(in_channels, n_classes) if small else inception_3a(n_classes),

@@ -1,6 +1,6 @@
 """Training a CNN on images as one tracked run (the "Train a CNN" tab).
 
-:func:`run_training` is a job function: it prepares the images (:mod:`core.cnn.data`),
+:func:`run_cnn` is a job function: it prepares the images (:mod:`core.cnn.data`),
 builds LeNet-5, a small VGG or a ResNet-20 (:mod:`core.cnn.models`), trains it with the
 shared :func:`core.experiment.train_tracked` and, inside the run, logs the dev confusion
 matrix and the most confident mistakes as images. On a GPU it takes the fast path: the
@@ -26,11 +26,11 @@ from core import tracking
 from core.cnn import models
 from core.cnn.data import DATASETS, ImageData, InputSpec, prepare_images
 from core.device import pick_device, seed_everything
-from core.experiment import Lane, train_tracked
+from core.experiment import Lane, confusion_matrix, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.render import confusion_png, image_grid
+from core.settings import Settings, setting
 
 PAGE = "cnn"
 MODELS = {
@@ -41,34 +41,23 @@ MODELS = {
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """One training of the "Train a CNN" tab (also the tracked run's params)."""
 
-    dataset: str = "mnist_sample"
-    model: str = "LeNet-5"
-    optimizer: str = "Adam"
-    lr: float = 2e-3
-    epochs: int = 4
-    batch_size: int = 64
-    max_train: int = 0  # 0 = the whole training split
+    dataset: str = setting("mnist_sample", choices=DATASETS, label="Training data", labels=DATASETS)
+    model: str = setting("LeNet-5", choices=MODELS, label="Network")
+    optimizer: str = setting("Adam", choices=OPTIMIZERS, label="Optimizer ", name="Optimizer")
+    lr: float = setting(2e-3, lo=1e-5, hi=10.0, fmt="%g", label="Learning rate α ", name="Learning rate α")
+    epochs: int = setting(4, lo=1, hi=200, widget="slider", label="Epochs ", name="Epochs")
+    batch_size: int = setting(64, options=(16, 32, 64, 128, 256, 512), label="Mini-batch size ", name="Mini-batch size")
+    max_train: int = setting(0, lo=0, hi=60000, step=500, label="Training images (0 = all)",  # 0 = the whole split
+                             help="On a CPU, a few thousand images keep a full MNIST run to a minute or two.")
     seed: int = 0
-    fast_path: bool = True  # channels_last (+ bf16 autocast on a GPU); the data always stays on the device
-
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}: choose one of {', '.join(DATASETS)}")
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}")
-        if not 0 < self.lr <= 10:
-            raise ValueError("the learning rate must be above 0 and at most 10")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
-        if not 1 <= self.batch_size <= 4096:
-            raise ValueError("the batch size must be between 1 and 4,096")
-        if self.max_train < 0:
-            raise ValueError("the training-set limit must be 0 (all) or more")
+    # channels_last (+ bf16 autocast on a GPU); the data always stays on the device
+    fast_path: bool = setting(True, widget="checkbox", label="Fast path",
+                              help="Keeps the images on the device as one tensor, stores them and the weights "
+                                   "channels-last (faster convolutions on CPUs and GPUs) and, on a GPU, computes in "
+                                   "bf16.")
 
 
 @dataclass
@@ -92,7 +81,7 @@ class TrainResult(Outcome):
         return self.lane.stopped
 
 
-def build_model(name: str, spec: InputSpec) -> nn.Module:
+def build_cnn(name: str, spec: InputSpec) -> nn.Module:
     """The network ``name`` (a key of :data:`MODELS`) for inputs shaped like ``spec``."""
     k = len(spec.classes)
     if name == "LeNet-5":
@@ -115,7 +104,7 @@ def use_fast_path(model: nn.Module, x: torch.Tensor, device: torch.device) -> tu
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def class_probabilities(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Class probabilities [N, K] of ``model`` in eval mode (on the model's device)."""
     device = next(model.parameters()).device
     was = model.training
@@ -123,12 +112,6 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.
     out = [torch.softmax(model(x[i: i + batch_size].to(device)).float(), 1).cpu() for i in range(0, len(x), batch_size)]
     model.train(was)
     return torch.cat(out) if out else torch.empty(0)
-
-
-def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, n_classes: int) -> np.ndarray:
-    """Counts [K, K]: entry (i, j) = examples of true class i predicted as j."""
-    idx = y_true.long().cpu() * n_classes + y_pred.long().cpu()
-    return torch.bincount(idx, minlength=n_classes * n_classes).view(n_classes, n_classes).numpy()
 
 
 def worst_mistakes(probs: torch.Tensor, y: torch.Tensor, limit: int = 24) -> list[dict[str, Any]]:
@@ -146,7 +129,7 @@ def display_images(spec: InputSpec, x: torch.Tensor) -> np.ndarray:
     return x[:, 0].numpy() if spec.channels == 1 else x.permute(0, 2, 3, 1).numpy()
 
 
-def run_training(ctx: JobContext | None, cfg: TrainConfig, device: torch.device | None = None,
+def run_cnn(ctx: JobContext | None, cfg: TrainConfig, device: torch.device | None = None,
                  data: ImageData | None = None) -> TrainResult:
     """Train ``cfg.model`` on ``cfg.dataset`` as one tracked run (a job function).
 
@@ -160,7 +143,7 @@ def run_training(ctx: JobContext | None, cfg: TrainConfig, device: torch.device 
     data = data or prepare_images(cfg.dataset, max_train=cfg.max_train, seed=cfg.seed)
     spec = data.spec
     seed_everything(cfg.seed)
-    model = build_model(cfg.model, spec).to(device)
+    model = build_cnn(cfg.model, spec).to(device)
     xt, xd = data.train[0].to(device), data.dev[0].to(device)
     if cfg.fast_path:
         model, xt = use_fast_path(model, xt, device)
@@ -170,16 +153,16 @@ def run_training(ctx: JobContext | None, cfg: TrainConfig, device: torch.device 
     k = len(spec.classes)
 
     def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
-        probs = predict(model, xd)
+        probs = class_probabilities(model, xd)
         pred = probs.argmax(1)
         result.confusion = confusion_matrix(data.dev[1], pred, k)
         result.mistakes = worst_mistakes(probs, data.dev[1])
         idx = [m["index"] for m in result.mistakes]
         result.mistake_images = display_images(spec, data.dev[0][idx]) if idx else None
         run.log_metrics({"dev_errors": float((pred != data.dev[1]).sum())}, hist.steps_done)
-        run.log_image(confusion_png(result.confusion, spec.classes), "confusion_matrix")
+        run.log_confusion(result.confusion, spec.classes, "confusion_matrix")
         if result.mistake_images is not None:
-            run.log_image(image_grid(result.mistake_images), "misclassified")
+            run.log_tiles(result.mistake_images, "misclassified")
         run.log_text("\n".join(f"{m['index']}\t{spec.classes[m['true']]}\t{spec.classes[m['predicted']]}\t"
                                f"{m['confidence']:.3f}" for m in result.mistakes), "misclassified.tsv")
 
@@ -209,6 +192,6 @@ def load_tracked(run_id: str, user: User = LOCAL_USER) -> tuple[nn.Module, Input
     params = tracking.run_params(run_id, user=user)
     spec = spec_from_params(params)
     state = tracking.saved_weights(run_id, user=user)
-    model = build_model(params.get("model", ""), spec)
+    model = build_cnn(params.get("model", ""), spec)
     model.load_state_dict(state)
     return model.eval(), spec

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "Detections",
     "NmsRound",
     "area",
     "batched_nms",
@@ -31,6 +32,54 @@ __all__ = [
     "xyxy_to_cxcywh",
     "xyxy_to_xywh",
 ]
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes found in one image, sorted by decreasing score: what a detector returns, the YOLO grid's
+    decoder (:func:`core.detection.yolo.decode`) and a pretrained COCO detector
+    (:func:`core.detection.pretrained.detect`) alike.
+
+    boxes [N, 4] float32 xyxy in pixels · scores [N] in [0, 1] · labels [N] int64 class ids ·
+    names: the class name of each box, or ``()`` when the boxes carry class ids only ·
+    inference_ms: the model's wall time (0 for hand-made or decoded sets) ·
+    score_floor: every candidate the model scored above this is in the set, so
+    :func:`~core.detection.pretrained.refilter` with a score threshold at or above it gives exactly the
+    model's own result (0 for a set that was not cut).
+    """
+
+    boxes: Tensor
+    scores: Tensor
+    labels: Tensor
+    names: tuple[str, ...] = ()
+    inference_ms: float = 0.0
+    score_floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        n = self.scores.shape[0] if self.scores.ndim == 1 else -1
+        names_ok = len(self.names) == n or (not self.names and n >= 0)
+        if self.boxes.shape != (n, 4) or self.labels.shape != (n,) or not names_ok:
+            raise ValueError(
+                f"detections need boxes [N, 4], scores [N], labels [N] and N names; got {tuple(self.boxes.shape)}, "
+                f"{tuple(self.scores.shape)}, {tuple(self.labels.shape)} and {len(self.names)} names"
+            )
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def select(self, keep: Tensor) -> Detections:
+        """The detections at indices ``keep`` (in that order), same inference time and score floor."""
+        names = tuple(self.names[i] for i in keep.tolist()) if self.names else ()
+        return Detections(self.boxes[keep], self.scores[keep], self.labels[keep], names, self.inference_ms,
+                          self.score_floor)
+
+    def rows(self) -> list[dict[str, object]]:
+        """One dict per box (label, score, x1, y1, x2, y2), for a results table or a CSV."""
+        names = self.names or tuple(str(i) for i in self.labels.tolist())
+        return [
+            {"label": name, "score": round(float(s), 4), **{k: round(float(v), 1) for k, v in zip(("x1", "y1", "x2", "y2"), b)}}
+            for name, s, b in zip(names, self.scores, self.boxes)
+        ]
 
 
 def _as_boxes(boxes: Tensor | Sequence, name: str = "boxes", *, check_order: bool = True) -> Tensor:

@@ -29,14 +29,13 @@ from pathlib import Path
 
 import torch
 import torchvision
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image
 from torch import nn
 from torchvision.models import detection as tvd
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from core import pretrained
-from core.colors import PALETTE
-from core.detection.boxes import batched_nms  # the course's NMS (checked against torchvision in its tests)
+from core.detection.boxes import Detections, batched_nms  # the course's NMS (checked against torchvision in its tests)
 from core.device import pick_device, synchronize
 from core.pretrained import WeightsUnavailable as WeightsUnavailable  # re-exported for the page
 from core.pretrained import hub_path
@@ -177,51 +176,6 @@ def load_detector(
     return model.eval().to(torch.device(device) if device is not None else pick_device())
 
 
-@dataclass(frozen=True)
-class Detections:
-    """Boxes found in one image (CPU tensors, sorted by decreasing score).
-
-    boxes [N, 4] float32 xyxy in pixels · scores [N] in [0, 1] · labels [N] int64 class ids ·
-    names: the class name of each box · inference_ms: the model's wall time (0 for hand-made sets) ·
-    score_floor: every candidate the model scored above this is in the set, so :func:`refilter` with a
-    score threshold at or above it gives exactly the model's own result (``RAW_SCORE_THRESHOLD``, or the
-    lowest kept score when the raw set was cut at ``RAW_MAX_DETECTIONS``).
-    """
-
-    boxes: torch.Tensor
-    scores: torch.Tensor
-    labels: torch.Tensor
-    names: tuple[str, ...]
-    inference_ms: float = 0.0
-    score_floor: float = 0.0
-
-    def __post_init__(self) -> None:
-        n = self.scores.shape[0] if self.scores.ndim == 1 else -1
-        if self.boxes.shape != (n, 4) or self.labels.shape != (n,) or len(self.names) != n:
-            raise ValueError(
-                f"detections need boxes [N, 4], scores [N], labels [N] and N names; got {tuple(self.boxes.shape)}, "
-                f"{tuple(self.scores.shape)}, {tuple(self.labels.shape)} and {len(self.names)} names"
-            )
-
-    def __len__(self) -> int:
-        return int(self.scores.shape[0])
-
-    def select(self, keep: torch.Tensor) -> Detections:
-        """The detections at indices ``keep`` (in that order), same inference time and score floor."""
-        idx = keep.tolist()
-        return Detections(
-            self.boxes[keep], self.scores[keep], self.labels[keep], tuple(self.names[i] for i in idx),
-            self.inference_ms, self.score_floor,
-        )
-
-    def rows(self) -> list[dict[str, object]]:
-        """One dict per box (label, score, x1, y1, x2, y2), for a results table or a CSV."""
-        return [
-            {"label": name, "score": round(float(s), 4), **{k: round(float(v), 1) for k, v in zip(("x1", "y1", "x2", "y2"), b)}}
-            for name, s, b in zip(self.names, self.scores, self.boxes)
-        ]
-
-
 def _names_for(labels: torch.Tensor, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names[i] if 0 <= i < len(names) else str(i) for i in labels.tolist())
 
@@ -283,41 +237,3 @@ def refilter(
     if max_detections is not None:
         keep = keep[:max_detections]
     return dets.select(keep)
-
-
-def _colour(label: int) -> tuple[int, int, int]:
-    return ImageColor.getrgb(PALETTE[label % len(PALETTE)])[:3]
-
-
-def annotate(image: Image.Image, dets: Detections, names: Sequence[str] | None = None) -> Image.Image:
-    """A copy of ``image`` (RGB) with each box drawn in its class colour and labelled "name score".
-
-    ``names`` maps label ids to names (default: the names the detections carry). Line width and
-    font size grow with the image; the label sits on a filled tag above the box (inside it when
-    the box touches the top edge), in black or white, whichever reads better on the colour.
-    """
-    out = image.convert("RGB").copy()
-    if len(dets) == 0:
-        return out
-    w, h = out.size
-    side = min(w, h)
-    width = max(2, round(side / 250))
-    font = ImageFont.load_default(size=max(11, round(side / 38)))
-    draw = ImageDraw.Draw(out)
-    labels = _names_for(dets.labels, names) if names is not None else dets.names
-    # draw the weakest first so the strongest boxes and tags end up on top
-    for i in reversed(range(len(dets))):
-        x1, y1, x2, y2 = dets.boxes[i].tolist()
-        colour = _colour(int(dets.labels[i]))
-        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
-        text = f"{labels[i]} {float(dets.scores[i]):.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
-        pad = max(2, width)
-        tag_h = th + 2 * pad
-        ty = y1 - tag_h if y1 - tag_h >= 0 else y1  # above the box, else inside it
-        tx = min(max(0.0, x1), max(0.0, w - tw - 2 * pad))
-        draw.rectangle((tx, ty, tx + tw + 2 * pad, ty + tag_h), fill=colour)
-        luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-        draw.text((tx + pad - left, ty + pad - top), text, fill=(0, 0, 0) if luminance > 140 else (255, 255, 255), font=font)
-    return out

@@ -27,22 +27,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageColor, ImageDraw, ImageFont
 from torch import Tensor, nn
 
 from core import tracking
-from core.colors import PALETTE
-from core.detection import pretrained
-from core.detection.boxes import batched_nms
+from core.detection.boxes import Detections, batched_nms
 from core.detection.detector import TinyYolo, downsampling_steps, yolo_loss
 from core.detection.metrics import MAPResult, PRCurve, mean_average_precision
 from core.detection.scenes import DEFAULT_CLASSES, SHAPES, make_dataset
-from core.detection.yolo import DEFAULT_ANCHORS, Detections, GridSpec, activate, decode, encode
+from core.detection.yolo import DEFAULT_ANCHORS, GridSpec, activate, decode, encode
 from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.settings import Settings, setting
 
 __all__ = [
     "LANE",
@@ -50,11 +48,9 @@ __all__ = [
     "DetectorConfig",
     "DetectorResult",
     "SceneExample",
-    "draw_scene",
     "encode_targets",
     "evaluate_detector",
     "evaluate_outputs",
-    "examples_png",
     "load_tracked",
     "postprocess",
     "predict_outputs",
@@ -66,7 +62,7 @@ LANE = "TinyYOLO"
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
+class DetectorConfig(Settings):
     """One training of the shapes detector (also the tracked run's params).
 
     Scenes: ``n_train`` for training and ``n_test`` held out, ``image_size`` pixels square, 1 to
@@ -76,58 +72,30 @@ class DetectorConfig:
     boxes scoring above ``score_threshold``, per-class NMS at IoU ``nms_iou``, mAP at IoU 0.5.
     """
 
-    n_train: int = 3000
-    n_test: int = 300
-    image_size: int = 64
-    S: int = 4
-    classes: tuple[str, ...] = DEFAULT_CLASSES
-    max_objects: int = 4
-    clutter: float = 0.5
-    epochs: int = 8
-    batch_size: int = 32
-    lr: float = 2e-3
-    optimizer: str = "Adam"
-    width: int = 16
-    score_threshold: float = 0.3
-    nms_iou: float = 0.5
+    n_train: int = setting(3000, lo=10, hi=20_000, step=100, label="Training scenes")
+    n_test: int = setting(300, lo=10, hi=5_000, step=50, label="Held-out scenes")
+    image_size: int = setting(64, lo=32, hi=256, label="Image size (pixels)")
+    S: int = setting(4, options=(2, 4, 8), label="Grid size S (64-pixel scenes)")
+    classes: tuple[str, ...] = setting(DEFAULT_CLASSES, choices=SHAPES, count=(1, 10**6), label="Shapes to detect")
+    max_objects: int = setting(4, lo=1, hi=8, widget="slider", label="Shapes per scene (at most)")
+    clutter: float = setting(0.5, lo=0.0, hi=1.0, step=0.1, widget="slider", label="Background clutter")
+    epochs: int = setting(8, lo=1, hi=200, widget="slider", label="Epochs")
+    batch_size: int = setting(32, lo=1, hi=4096, label="Batch size")
+    lr: float = setting(2e-3, lo=0.0, above=True, hi=10.0, fmt="%g", label="Learning rate α")
+    optimizer: str = setting("Adam", choices=OPTIMIZERS, label="Optimizer")
+    width: int = setting(16, options=(4, 8, 16, 32), label="Network width (channels)")
+    score_threshold: float = setting(0.3, lo=0.0, hi=0.95, step=0.05, widget="slider", label="Shapes: score threshold",
+                                     help="Slots scoring p_c · (best class probability) at or below this are dropped.")
+    nms_iou: float = setting(0.5, lo=0.0, hi=1.0, step=0.05, widget="slider", label="Shapes: NMS IoU threshold")
     seed: int = 0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if isinstance(self.classes, str):
             raise ValueError("classes must be a list of shape names, not one string")
         object.__setattr__(self, "classes", tuple(self.classes))
-        if not 10 <= self.n_train <= 20_000:
-            raise ValueError("the number of training scenes must be between 10 and 20,000")
-        if not 10 <= self.n_test <= 5_000:
-            raise ValueError("the number of held-out scenes must be between 10 and 5,000")
-        if not 32 <= self.image_size <= 256:
-            raise ValueError("the image size must be between 32 and 256 pixels")
-        downsampling_steps(self.image_size, self.S)  # ValueError: image size / S must be a power of two
-        if not self.classes:
-            raise ValueError("choose at least one shape class")
-        unknown = [c for c in self.classes if c not in SHAPES]
-        if unknown:
-            raise ValueError(f"unknown shape {unknown[0]!r}: choose from {', '.join(SHAPES)}")
         if len(set(self.classes)) != len(self.classes):
             raise ValueError("each shape class may appear only once")
-        if not 1 <= self.max_objects <= 10:
-            raise ValueError("the number of shapes per scene must be between 1 and 10")
-        if not 0 <= self.clutter <= 1:
-            raise ValueError("clutter must be between 0 and 1")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
-        if not 1 <= self.batch_size <= 4096:
-            raise ValueError("the batch size must be between 1 and 4,096")
-        if not 0 < self.lr <= 10:
-            raise ValueError("the learning rate must be above 0 and at most 10")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-        if not 1 <= self.width <= 64:
-            raise ValueError("the network width must be between 1 and 64 channels")
-        if not 0 <= self.score_threshold < 1:
-            raise ValueError("the score threshold must be at least 0 and below 1")
-        if not 0 <= self.nms_iou <= 1:
-            raise ValueError("the NMS IoU threshold must be between 0 and 1")
+        downsampling_steps(self.image_size, self.S)  # ValueError: image size / S must be a power of two
 
     @property
     def grid(self) -> GridSpec:
@@ -265,7 +233,7 @@ def postprocess(output: Tensor | np.ndarray, grid: GridSpec, score_threshold: fl
     """
     raw = decode(output, grid, score_threshold)
     keep = batched_nms(raw.boxes, raw.scores, raw.labels, nms_iou)
-    return raw, keep, Detections(raw.boxes[keep], raw.scores[keep], raw.labels[keep])
+    return raw, keep, raw.select(keep)
 
 
 def evaluate_outputs(outputs: Tensor | np.ndarray, boxes: Sequence[Tensor | np.ndarray],
@@ -289,67 +257,6 @@ def evaluate_detector(model: nn.Module, images: Tensor, boxes: Sequence[Tensor],
                       score_threshold: float = 0.3, nms_iou: float = 0.5, iou_threshold: float = 0.5) -> MAPResult:
     """mAP of ``model`` on scenes ``images`` [N, 3, H, W] with their ground truth (see :func:`evaluate_outputs`)."""
     return evaluate_outputs(predict_outputs(model, images), boxes, labels, grid, score_threshold, nms_iou, iou_threshold)
-
-
-def _colour(label: int) -> tuple[int, int, int]:
-    return ImageColor.getrgb(PALETTE[label % len(PALETTE)])[:3]  # the colours pretrained.annotate uses
-
-
-def draw_scene(image: np.ndarray | Tensor, classes: Sequence[str], grid: GridSpec | None = None,
-               detections: Detections | None = None, truth: tuple[Tensor | np.ndarray, Tensor | np.ndarray] | None = None,
-               scale: int = 4) -> Image.Image:
-    """A scene enlarged ``scale`` times (nearest neighbour) with the grid's cell lines (when ``grid``),
-    ``detections`` drawn by :func:`core.detection.pretrained.annotate` ("class score" tags, class colours)
-    and/or the ground truth ``truth = (boxes [G, 4], labels [G])`` as thin outlines labelled with the
-    class name. ``image``: [H, W, 3] or [3, H, W], values in [0, 1]."""
-    arr = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
-    if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] != 3:
-        arr = arr.transpose(1, 2, 0)
-    if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ValueError(f"the image must be [H, W, 3] or [3, H, W], got {list(arr.shape)}")
-    if int(scale) != scale or scale < 1:
-        raise ValueError(f"the scale must be a whole number of at least 1, got {scale}")
-    h, w = arr.shape[:2]
-    pil = Image.fromarray((np.clip(arr, 0, 1) * 255).round().astype(np.uint8)).resize((w * scale, h * scale), Image.NEAREST)
-    draw = ImageDraw.Draw(pil)
-    if grid is not None:
-        cell_h, cell_w = grid.cell_size
-        for k in range(1, grid.S):
-            x, y = round(k * cell_w * scale), round(k * cell_h * scale)
-            draw.line((x, 0, x, h * scale), fill=(255, 255, 255), width=1)
-            draw.line((0, y, w * scale, y), fill=(255, 255, 255), width=1)
-    if truth is not None:
-        font = ImageFont.load_default(size=11)
-        for box, label in zip(truth[0].tolist(), truth[1].tolist()):
-            x1, y1, x2, y2 = (v * scale for v in box)
-            colour = _colour(int(label))
-            draw.rectangle((x1, y1, x2, y2), outline=colour, width=1)
-            draw.text((x1 + 2, y1 + 1), classes[int(label)], fill=colour, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
-    if detections is not None and len(detections.scores):
-        names = tuple(classes[i] for i in detections.labels.tolist())
-        dets = pretrained.Detections(detections.boxes.float() * scale, detections.scores.float(), detections.labels.long(), names)
-        pil = pretrained.annotate(pil, dets, classes)
-    return pil
-
-
-def examples_png(examples: Sequence[SceneExample], classes: Sequence[str], grid: GridSpec, scale: int = 4) -> Image.Image:
-    """One image with a row per scene: ground truth | before NMS | after NMS, the grid drawn on each."""
-    if not examples:
-        raise ValueError("there are no scenes to draw")
-    font = ImageFont.load_default(size=13)
-    panels = [[draw_scene(e.image, classes, grid, truth=(e.truth_boxes, e.truth_labels), scale=scale),
-               draw_scene(e.image, classes, grid, e.raw, scale=scale),
-               draw_scene(e.image, classes, grid, e.kept, scale=scale)] for e in examples]
-    pw, ph = panels[0][0].size
-    pad, header = 6, 22
-    sheet = Image.new("RGB", (3 * pw + 4 * pad, header + len(panels) * (ph + pad) + pad), (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-    for c, title in enumerate(("ground truth", "before NMS", "after NMS")):
-        draw.text((pad + c * (pw + pad), 4), title, fill=(0, 0, 0), font=font)
-    for r, row in enumerate(panels):
-        for c, panel in enumerate(row):
-            sheet.paste(panel, (pad + c * (pw + pad), header + r * (ph + pad)))
-    return sheet
 
 
 def _scene_examples(images: Tensor, outputs: Tensor, boxes: Sequence[Tensor], labels: Sequence[Tensor], grid: GridSpec,
@@ -402,7 +309,7 @@ def run_detector(ctx: JobContext | None, cfg: DetectorConfig, device: torch.devi
         run.log_metrics({"map50": ev.map, **{f"ap50_{name}": ap for name, ap in result.per_class_ap.items()}},
                         hist.steps_done)
         if result.examples:
-            run.log_image(examples_png(result.examples[:4], cfg.classes, grid), "test_scenes")
+            run.log_figure("detection_examples", "test_scenes", result.examples[:4], cfg.classes, grid)
 
     params = {**asdict(cfg), "anchors": grid.anchors, "device": str(device), **sizes}
     result.lane = train_tracked(ctx, PAGE, params, model, (x_train, t_train.to(device)), opt, name=LANE,

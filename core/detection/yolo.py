@@ -34,12 +34,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from core.detection.boxes import _as_boxes
+from core.detection.boxes import Detections, _as_boxes
+from core.settings import Settings, setting
 
 __all__ = [
     "DEFAULT_ANCHORS",
     "Assignment",
-    "Detections",
     "GridSpec",
     "Localization",
     "activate",
@@ -124,19 +124,17 @@ def localization_decode(y: Tensor, image_size: int | Sequence[int]) -> Localizat
 
 
 @dataclass(frozen=True)
-class GridSpec:
+class GridSpec(Settings):
     """A YOLO output layout: an ``S`` × ``S`` grid over an image of ``image_size`` pixels (int or
     (height, width)), ``anchors`` as (width, height) fractions of the image, and ``n_classes`` classes.
     The target/output tensor has shape ``[S, S, A, 5 + C]`` (:attr:`shape`)."""
 
-    S: int = 4
+    S: int = setting(4, options=tuple(range(1, 9)), label="Grid size S")
     anchors: tuple[tuple[float, float], ...] = DEFAULT_ANCHORS
-    n_classes: int = 3
+    n_classes: int = setting(3, lo=1, label="Number of classes")
     image_size: int | tuple[int, int] = 64
 
-    def __post_init__(self) -> None:
-        if int(self.S) != self.S or self.S < 1:
-            raise ValueError(f"the grid size S must be a whole number of at least 1, got {self.S}")
+    def check(self) -> None:
         try:
             anchors = tuple((float(a[0]), float(a[1])) for a in self.anchors if len(a) == 2)
         except TypeError:
@@ -145,8 +143,8 @@ class GridSpec:
             raise ValueError("anchors must be a non-empty list of (width, height) pairs")
         if any(not (0 < v <= 1) for a in anchors for v in a):
             raise ValueError("anchor widths and heights are fractions of the image: each must be in (0, 1]")
-        if int(self.n_classes) != self.n_classes or self.n_classes < 1:
-            raise ValueError(f"there must be at least one class, got {self.n_classes}")
+        if int(self.n_classes) != self.n_classes:
+            raise ValueError(f"there must be a whole number of classes, got {self.n_classes}")
         _image_hw(self.image_size)
         object.__setattr__(self, "S", int(self.S))
         object.__setattr__(self, "anchors", anchors)
@@ -273,14 +271,6 @@ def activate(raw: Tensor) -> Tensor:
     if raw.shape[-1] < 6:
         raise ValueError(f"the last dimension must be 5 + C with at least one class, got {raw.shape[-1]}")
     return torch.cat([torch.sigmoid(raw[..., :5]), torch.softmax(raw[..., 5:], dim=-1)], dim=-1)
-
-
-class Detections(NamedTuple):
-    """Boxes found in one image: ``boxes`` [K, 4] xyxy in pixels, ``scores`` [K], ``labels`` [K] (int64)."""
-
-    boxes: Tensor
-    scores: Tensor
-    labels: Tensor
 
 
 def decode(output: Tensor, grid: GridSpec, score_threshold: float = 0.5) -> Detections:

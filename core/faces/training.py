@@ -7,7 +7,7 @@ inside the run evaluates one-shot verification on the never-seen identities (ROC
 best threshold τ and its accuracy, a ROC PNG). The same evaluation of the untrained network
 is kept as the baseline, and ``trained_on`` says honestly what the model has seen. The result is
 plain data (the evaluations' arrays, the unseen images, the run id); a page that needs the trained
-network loads it from the run with :func:`load_network`.
+network loads it from the run with :func:`load_tracked`.
 
 Mini-batches are drawn at random by :func:`core.training.fit` (no P×K sampler): in a
 batch of 64–128 images from a few dozen identities most anchors have a positive (digits
@@ -43,7 +43,7 @@ from core.faces.verification import OneShotEval, one_shot_evaluation
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.render import curves_png
+from core.settings import Settings, setting
 from core.training import Callback
 
 __all__ = [
@@ -52,11 +52,12 @@ __all__ = [
     "FaceResult",
     "TripletObjective",
     "Verification",
-    "build_model",
+    "build_embedding_net",
+    "dataset_label",
     "embed",
     "embed_images",
     "input_spec",
-    "load_network",
+    "load_tracked",
     "positives_in_random_batches",
     "run_faces",
     "trained_on",
@@ -67,50 +68,46 @@ PAGE = "faces"
 DEFAULT_UNSEEN = {"digits": 3, "mnist_sample": 3, "olivetti": 10, "lfw": 12}
 
 
+def dataset_label(name: str) -> str:
+    """How the page names an identity set: "olivetti (faces, download)", "digits (digits as identities, offline)"."""
+    info = FACE_SETS[name]
+    kind = "faces, download" if not info.offline else "digits as identities, offline"
+    return f"{name.replace('_', ' ')} ({kind})"
+
+
 @dataclass(frozen=True)
-class FaceConfig:
-    """One siamese training (also the tracked run's params)."""
+class FaceConfig(Settings):
+    """One siamese training (also the tracked run's params).
 
-    dataset: str = "digits"  # a key of core.faces.data.FACE_SETS
-    embedding_dim: int = 32
-    margin: float = 0.2  # α, on the squared-distance scale [0, 4] of the unit sphere
-    strategy: str = "semi-hard"  # a key of core.faces.triplets.STRATEGIES (see the module docstring)
-    epochs: int = 10
-    batch_size: int = 128  # random mini-batches (see the module docstring)
-    lr: float = 1e-3
-    optimizer: str = "Adam"
-    n_unseen: int = 3  # identities kept out of training for the one-shot evaluation
-    seed: int = 0
-    random_unseen: bool = False  # False: the last identities are unseen (digits 7–9); True: drawn with the seed
-    width: int = 32  # channels of the first convolution
-    n_pairs: int = 1000  # verification pairs (half same, half different)
+    ``margin`` α is on the squared-distance scale [0, 4] of the unit sphere; ``strategy`` a key of
+    :data:`core.faces.triplets.STRATEGIES` (see the module docstring); mini-batches are random (see the
+    module docstring); ``n_unseen`` identities are kept out of training for the one-shot evaluation
+    (0: the set's default, :data:`DEFAULT_UNSEEN`); ``random_unseen`` False keeps the last identities
+    unseen (digits 7–9), True draws them with the seed; ``width`` is the channels of the first
+    convolution; ``n_pairs`` the verification pairs (half same, half different).
+    """
 
-    def __post_init__(self) -> None:
-        if self.dataset not in FACE_SETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}: choose one of {', '.join(FACE_SETS)}")
-        if not 2 <= self.embedding_dim <= 512:
-            raise ValueError("the embedding size must be between 2 and 512")
-        if not 0 <= self.margin <= 4:
-            raise ValueError("the margin α must be between 0 and 4 (squared distances on the unit sphere lie in [0, 4])")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown mining strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
-        if not 4 <= self.batch_size <= 1024:
-            raise ValueError("the batch size must be between 4 and 1,024 (a triplet needs images of two identities)")
-        if not 0 < self.lr <= 10:
-            raise ValueError("the learning rate must be above 0 and at most 10")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    dataset: str = setting("digits", choices=FACE_SETS, labels=dataset_label, label="Identities to train on")
+    embedding_dim: int = setting(16, options=(2, 4, 8, 16, 32, 64, 128), label="Embedding size",
+                                 help="2 puts every embedding on the unit circle.")
+    margin: float = setting(0.2, lo=0.05, hi=1.0, step=0.05, widget="slider", label="Margin α for training")
+    strategy: str = setting("semi-hard", choices=STRATEGIES, label="Triplet mining")
+    epochs: int = setting(6, lo=1, hi=200, widget="slider", label="Epochs")
+    batch_size: int = setting(64, options=(16, 32, 64, 128, 256), label="Mini-batch size")
+    lr: float = setting(3e-3, lo=1e-5, hi=1.0, fmt="%g", label="Learning rate (Adam)")
+    optimizer: str = setting("Adam", choices=OPTIMIZERS, label="Optimizer")
+    n_unseen: int = setting(0, lo=0, hi=60, label="Identities kept unseen (0 = the set's default)")
+    seed: int = setting(0, lo=0, hi=2**32 - 1, label="Seed")
+    random_unseen: bool = False
+    width: int = setting(16, options=(8, 16, 32), label="Channels of the first convolution")
+    n_pairs: int = setting(1000, lo=2, hi=100_000, label="Verification pairs")
+
+    def check(self) -> None:
+        if self.n_unseen == 0:
+            object.__setattr__(self, "n_unseen", DEFAULT_UNSEEN[self.dataset])
         most = FACE_SETS[self.dataset].identities - 2
         if not 2 <= self.n_unseen <= most:
             raise ValueError(f"keep between 2 and {most} identities unseen for {self.dataset}")
-        if not 0 <= self.seed < 2**32:
-            raise ValueError("the seed must be between 0 and 4,294,967,295")
-        if not 1 <= self.width <= 256:
-            raise ValueError("the width must be between 1 and 256 channels")
-        if not 2 <= self.n_pairs <= 100_000:
-            raise ValueError("the number of verification pairs must be between 2 and 100,000")
 
 
 @dataclass
@@ -130,7 +127,7 @@ class Verification:
 @dataclass
 class FaceResult(Outcome):
     """What a finished (or stopped) siamese training leaves for the page (plain data: the network
-    itself stays in its tracked run, ``lane.run_id``; see :func:`load_network`)."""
+    itself stays in its tracked run, ``lane.run_id``; see :func:`load_tracked`)."""
 
     lane: Lane
     spec: InputSpec
@@ -235,7 +232,8 @@ def input_spec(ds: IdentitySet, train: IdentitySet) -> InputSpec:
                      tuple(float(v) for v in mean), tuple(float(v) for v in std))
 
 
-def build_model(cfg: FaceConfig, spec: InputSpec) -> EmbeddingNet:
+def build_embedding_net(cfg: FaceConfig, spec: InputSpec) -> EmbeddingNet:
+    """The untrained embedding network of ``cfg`` for images as ``spec`` describes them."""
     return EmbeddingNet(spec.channels, cfg.embedding_dim, spec.size, width=cfg.width)
 
 
@@ -302,13 +300,12 @@ def verify(model: nn.Module, image_a: Image.Image, image_b: Image.Image, spec: I
     return Verification(d, float(tau), (seen[0], seen[1]))
 
 
-def _roc_png(ev: OneShotEval, untrained: OneShotEval | None, title: str) -> np.ndarray:
+def _roc_series(ev: OneShotEval, untrained: OneShotEval | None) -> dict[str, tuple[Any, Any]]:
     series = {f"trained (AUC {ev.auc:.3f})": (ev.fpr, ev.tpr)}
     if untrained is not None:
         series[f"untrained (AUC {untrained.auc:.3f})"] = (untrained.fpr, untrained.tpr)
     series["chance"] = ([0.0, 1.0], [0.0, 1.0])
-    return curves_png(series, title=title, xlabel="false-accept rate (different pairs judged same)",
-                      ylabel="true-accept rate")
+    return series
 
 
 def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | None = None,
@@ -321,7 +318,7 @@ def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | No
     Raises :class:`core.data.DatasetUnavailable` when a face set cannot be downloaded. Returns a
     :class:`FaceResult` in every other case: finished (with the evaluation), stopped (``stopped``:
     the run ends KILLED and keeps the weights trained so far) or diverged (the lane FAILED with the
-    sentence). The trained network is in the run (:func:`load_network`).
+    sentence). The trained network is in the run (:func:`load_tracked`).
     """
     device = device or pick_device()
     if ctx is not None:
@@ -332,7 +329,7 @@ def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | No
     xt, yt = spec.normalize(split.train.X), split.train.y
     xu, yu = spec.normalize(split.unseen.X), split.unseen.y
     seed_everything(cfg.seed)
-    model = build_model(cfg, spec)
+    model = build_embedding_net(cfg, spec)
     untrained = one_shot_evaluation(embed(model, xu), yu, cfg.n_pairs, cfg.seed)
     model = model.to(device)
     opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
@@ -356,20 +353,22 @@ def run_faces(ctx: JobContext | None, cfg: FaceConfig, device: torch.device | No
         for row in result.triplet_history:
             run.log_metrics({f"triplets_{k.replace('-', '_')}": row[k] for k in ("easy", "semi-hard", "hard", "active")},
                             int(row["epoch"]))
-        run.log_image(_roc_png(ev, untrained, f"One-shot verification on unseen identities ({cfg.dataset})"), "roc_curve")
+        run.log_curves(_roc_series(ev, untrained), "roc_curve",
+                       title=f"One-shot verification on unseen identities ({cfg.dataset})",
+                       xlabel="false-accept rate (different pairs judged same)", ylabel="true-accept rate")
         run.log_text(result.trained_on, "trained_on.txt")
 
     params = {**asdict(cfg), **sizes, "device": str(device), "kind": ds.kind,
-              "unseen_ids": list(split.unseen_ids), "input": asdict(spec)}  # what load_network rebuilds it from
+              "unseen_ids": list(split.unseen_ids), "input": asdict(spec)}  # what load_tracked rebuilds it from
     result.lane = train_tracked(ctx, PAGE, params, model, (xt, yt.to(device)), opt, name="siamese",
                                 dev=(xu, yu), epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=objective,
                                 callbacks=[stats], run_name=f"siamese on {cfg.dataset} ({cfg.strategy})",
-                                tags={"kind": ds.kind}, device=device, seed=cfg.seed, finish=finish,
+                                tags={tracking.TAG_KIND: ds.kind}, device=device, seed=cfg.seed, finish=finish,
                                 figure_title=title, measure_accuracy=False)  # embeddings are not class scores
     return result
 
 
-def load_network(run_id: str, user: User = LOCAL_USER) -> EmbeddingNet:
+def load_tracked(run_id: str, user: User = LOCAL_USER) -> EmbeddingNet:
     """The embedding network a tracked siamese training saved (:func:`run_faces`), on the CPU in eval
     mode, rebuilt from the run's params. ``ValueError`` with a plain message when it cannot be."""
     params = tracking.run_params(run_id, user=user)

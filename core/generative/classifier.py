@@ -104,6 +104,7 @@ def digit_classifier(dataset: str = "mnist_sample", seed: int = 0, ctx=None) -> 
 
 
 def _load_or_train(dataset: str, seed: int, ctx) -> DigitClassifier | None:
+    from core import tracking
     from core.cnn.data import prepare_images
     from core.data import data_dir
     from core.experiment import LaneSlot, train_tracked
@@ -129,7 +130,7 @@ def _load_or_train(dataset: str, seed: int, ctx) -> DigitClassifier | None:
     lane = train_tracked(LaneSlot(ctx, span=(0.0, 0.0)), "generative", params, net, data.train,
                          torch.optim.Adam(net.parameters(), lr=2e-3), name="classifier", dev=data.dev, epochs=3,
                          batch_size=128, seed=seed, run_name=f"digit classifier ({dataset})",
-                         tags={"kind": "classifier"}, device=torch.device("cpu"))
+                         tags={tracking.TAG_KIND: "classifier"}, device=torch.device("cpu"))
     if lane.stopped:
         return None
     net.cpu().eval()

@@ -21,15 +21,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import tracking
 from core.device import cpu_speed, seed_everything
 from core.experiment import FINISHED, LaneRun, RunOutcome
-from core.generative.gan import GAN_LOSSES, PAGE, GanPair, GanStep
+from core.generative.gan import PAGE, GanStep
+from core.generative.losses import GAN_LOSSES
+from core.generative.nets import GanPair
 from core.jobs import JobContext
+from core.settings import Settings, setting
 from core.training import Hooks, Loop
 
 __all__ = [
     "PRESETS",
-    "TOY_KINDS",
+    "TOY_MIXTURES",
     "ModeCoverage",
     "ToyConfig",
     "ToyFrame",
@@ -42,55 +46,39 @@ __all__ = [
     "toy_data",
 ]
 
-TOY_KINDS = {"ring": "8 Gaussians on a ring of radius 2", "grid": "25 Gaussians on a 5×5 grid"}
+TOY_MIXTURES = {"ring": "8 Gaussians on a ring of radius 2", "grid": "25 Gaussians on a 5×5 grid"}
 SIGMA = {"ring": 0.1, "grid": 0.08}
 EXTENT = {"ring": 3.0, "grid": 3.0}  # the plotted square is [−extent, extent]²
 GRID = 60  # decision-surface resolution per side
 N_FAKE = 500  # generator samples per frame (a fixed noise batch)
 
 
+# the step and learning-rate choices the page offers (the settings allow any value in their range)
+STEP_CHOICES = (200, 500, 1000, 2000, 3000, 5000)
+LR_CHOICES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+
+
 @dataclass(frozen=True)
-class ToyConfig:
+class ToyConfig(Settings):
     """One toy GAN training (also the tracked run's params)."""
 
-    kind: str = "ring"
-    loss: str = "non-saturating"
-    k: int = 1
-    steps: int = 2000  # generator steps
-    batch_size: int = 128
-    lr_g: float = 1e-3
-    lr_d: float = 1e-3
-    beta1: float = 0.5
-    z_dim: int = 2
-    hidden: int = 128
-    n_real: int = 2048
-    every: int = 50  # a frame every this many generator steps
-    seed: int = 0
+    kind: str = setting("ring", choices=TOY_MIXTURES, label="Real data", labels=TOY_MIXTURES)
+    loss: str = setting("non-saturating", choices=GAN_LOSSES, widget="radio", label="Generator loss")
+    k: int = setting(1, lo=1, hi=10, widget="slider", label="k: D steps per G step")
+    steps: int = setting(2000, lo=1, hi=50_000, widget="select_slider", label="Generator steps")
+    batch_size: int = setting(128, lo=2, hi=100_000, label="Batch size")
+    lr_g: float = setting(1e-3, lo=0.0, above=True, hi=1e3, widget="select_slider", label="Learning rate of G")
+    lr_d: float = setting(1e-3, lo=0.0, above=True, hi=1e3, widget="select_slider", label="Learning rate of D")
+    beta1: float = setting(0.5, lo=0.0, hi=0.999, label="β1 of Adam")
+    z_dim: int = setting(2, options=(1, 2, 4, 8), label="Noise size (z)")
+    hidden: int = setting(128, lo=4, hi=512, label="Hidden width")
+    n_real: int = setting(2048, lo=64, hi=100_000, label="Real points")
+    every: int = setting(50, lo=1, label="Frame interval (generator steps)")  # a frame every this many steps
+    seed: int = setting(0, lo=0, hi=2**32 - 1, label="Seed")
 
-    def __post_init__(self) -> None:
-        if self.kind not in TOY_KINDS:
-            raise ValueError(f"the toy data must be one of {', '.join(TOY_KINDS)}, got {self.kind!r}")
-        if self.loss not in GAN_LOSSES:
-            raise ValueError(f"the generator loss must be one of {', '.join(GAN_LOSSES)}, got {self.loss!r}")
-        if not 1 <= self.k <= 10:
-            raise ValueError(f"k must be between 1 and 10, got {self.k}")
-        if not 1 <= self.steps <= 50_000:
-            raise ValueError(f"steps must be between 1 and 50,000, got {self.steps}")
-        if not 2 <= self.batch_size <= self.n_real:
-            raise ValueError(f"the batch size must be between 2 and the number of real points ({self.n_real})")
-        for name, lr in (("generator", self.lr_g), ("discriminator", self.lr_d)):
-            if not (math.isfinite(lr) and 0 < lr <= 1e3):
-                raise ValueError(f"the {name}'s learning rate must be a positive number up to 1000, got {lr}")
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"β1 must be in [0, 1), got {self.beta1}")
-        if not 1 <= self.z_dim <= 64:
-            raise ValueError(f"the noise size must be between 1 and 64, got {self.z_dim}")
-        if not 4 <= self.hidden <= 512:
-            raise ValueError(f"the hidden width must be between 4 and 512, got {self.hidden}")
-        if not 64 <= self.n_real <= 100_000:
-            raise ValueError(f"the number of real points must be between 64 and 100,000, got {self.n_real}")
-        if self.every < 1:
-            raise ValueError("the frame interval must be at least 1 step")
+    def check(self) -> None:
+        if self.batch_size > self.n_real:
+            raise ValueError(f"Batch size must be at most the number of real points ({self.n_real:,}), got {self.batch_size}")
 
 
 # Settings the page suggests, checked with seed 0 (tests/unit/test_gan.py): "healthy" reaches all 8 modes of the
@@ -111,7 +99,7 @@ def toy_centers(kind: str) -> np.ndarray:
     if kind == "grid":
         g = (np.arange(5) - 2) * 1.2
         return np.stack(np.meshgrid(g, g, indexing="xy"), -1).reshape(-1, 2)
-    raise ValueError(f"the toy data must be one of {', '.join(TOY_KINDS)}, got {kind!r}")
+    raise ValueError(f"the toy data must be one of {', '.join(TOY_MIXTURES)}, got {kind!r}")
 
 
 def toy_data(kind: str, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,7 +225,7 @@ def run_toy(ctx: JobContext | None, cfg: ToyConfig) -> ToyResult:
     cpu = torch.device("cpu")
 
     with LaneRun(ctx, PAGE, asdict(cfg), name="toy GAN", series="toy",
-                 run_name=f"toy {cfg.kind} · {cfg.loss} · k={cfg.k}", tags={"kind": "toy"}) as lane:
+                 run_name=f"toy {cfg.kind} · {cfg.loss} · k={cfg.k}", tags={tracking.TAG_KIND: "toy"}) as lane:
 
         def frame(step: int, row: Mapping[str, float]) -> None:
             with torch.no_grad():

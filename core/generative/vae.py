@@ -23,7 +23,6 @@ the training steps and of the dev set as separate metrics. The job hands back pl
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,7 +37,7 @@ from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
-from core.render import image_grid
+from core.settings import Settings, setting
 from core.training import Callback
 
 __all__ = [
@@ -48,13 +47,13 @@ __all__ = [
     "VAEConfig",
     "VAEObjective",
     "VAEResult",
-    "decode",
+    "decode_latents",
     "encode_mean",
     "interpolate",
     "kl_divergence",
     "latent_2d",
     "latent_grid",
-    "load_images",
+    "load_vae_images",
     "load_vae",
     "reconstruct",
     "reconstruction_loss",
@@ -216,47 +215,28 @@ class VAEObjective:
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(Settings):
     """One VAE training (also the tracked run's params)."""
 
-    dataset: str = "mnist_sample"  # a key of VAE_DATASETS
-    arch: str = "MLP"  # a key of ARCHS
-    latent_dim: int = 8
-    beta: float = 1.0  # weight of the KL term (β-VAE); 1 = the plain VAE
-    epochs: int = 15
-    batch_size: int = 64
-    lr: float = 2e-3  # Adam
-    hidden: int = 256  # MLP hidden units
-    width: int = 32  # channels of the first convolution (conv)
-    max_train: int = 0  # 0 = every training image
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.dataset not in VAE_DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}: choose one of {', '.join(VAE_DATASETS)}")
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture {self.arch!r}: choose one of {', '.join(ARCHS)}")
-        if not 2 <= self.latent_dim <= 64:
-            raise ValueError("the latent size must be between 2 and 64")
-        if not (math.isfinite(self.beta) and 0 <= self.beta <= 100):
-            raise ValueError("β must be between 0 and 100")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
-        if not 1 <= self.batch_size <= 4096:
-            raise ValueError("the batch size must be between 1 and 4,096")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= 1e6):
-            raise ValueError("the learning rate must be above 0")
-        if not 8 <= self.hidden <= 2048:
-            raise ValueError("the hidden layer must have between 8 and 2,048 units")
-        if not 4 <= self.width <= 128:
-            raise ValueError("the width must be between 4 and 128 channels")
-        if self.max_train < 0:
-            raise ValueError("the number of training images must be 0 (all) or more")
-        if not 0 <= self.seed < 2**32:
-            raise ValueError("the seed must be between 0 and 4,294,967,295")
+    dataset: str = setting("mnist_sample", choices=VAE_DATASETS, label="Images for the VAE",
+                           labels=VAE_DATASETS)
+    arch: str = setting("MLP", choices=ARCHS, widget="radio", label="Encoder and decoder",
+                        help="; ".join(f"{k}: {v}" for k, v in ARCHS.items())
+                        + ". On a CPU the convolutional one is about ten times slower per epoch: try 3–5 epochs.")
+    latent_dim: int = setting(8, options=(2, 4, 8, 16, 32, 64), label="Latent size L",
+                              help="2 shows the latent space as it is; larger sizes are drawn through PCA.")
+    # weight of the KL term (β-VAE); 1 = the plain VAE
+    beta: float = setting(1.0, options=(0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0), label="β (weight of the KL term)")
+    epochs: int = setting(15, lo=1, hi=200, widget="slider", label="Epochs")
+    batch_size: int = setting(64, options=(16, 32, 64, 128, 256, 512), label="Mini-batch size")
+    lr: float = setting(2e-3, lo=1e-5, hi=1e6, fmt="%g", label="Learning rate (Adam)")
+    hidden: int = setting(256, lo=8, hi=2048, label="Hidden units (MLP)")
+    width: int = setting(32, lo=4, hi=128, label="Width (channels of the first convolution)")
+    max_train: int = setting(0, lo=0, label="Training images used (0 = all)")
+    seed: int = setting(0, lo=0, hi=2**32 - 1, label="Seed")
 
 
-def load_images(cfg: VAEConfig) -> ImageData:
+def load_vae_images(cfg: VAEConfig) -> ImageData:
     """The dataset at its own size, split 80/20 with the seed; pixels in [0, 1] (not
     standardised: the Bernoulli likelihood needs them in [0, 1]). Raises
     :class:`core.data.DatasetUnavailable` when a download set cannot be had."""
@@ -358,7 +338,7 @@ def encode_mean(model: VAE, x: torch.Tensor, batch_size: int = 2048) -> tuple[np
 
 
 @torch.no_grad()
-def decode(model: VAE, z: np.ndarray | torch.Tensor) -> np.ndarray:
+def decode_latents(model: VAE, z: np.ndarray | torch.Tensor) -> np.ndarray:
     """Latent codes [N, L] → images [N, S, S] (grey) of Bernoulli probabilities in [0, 1]."""
     device, was = _eval(model)
     model.eval()
@@ -373,7 +353,7 @@ def decode(model: VAE, z: np.ndarray | torch.Tensor) -> np.ndarray:
 def reconstruct(model: VAE, x: torch.Tensor) -> np.ndarray:
     """Images [N, C, S, S] → their reconstructions from the mean code, decode(μ(x))."""
     mu, _ = encode_mean(model, x)
-    return decode(model, mu)
+    return decode_latents(model, mu)
 
 
 def sample_prior(model: VAE, n: int, seed: int = 0) -> np.ndarray:
@@ -381,7 +361,7 @@ def sample_prior(model: VAE, n: int, seed: int = 0) -> np.ndarray:
     if n < 1:
         raise ValueError("draw at least one sample")
     z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(int(seed)))
-    return decode(model, z)
+    return decode_latents(model, z)
 
 
 def latent_grid(model: VAE, n: int = 15, dims: tuple[int, int] = (0, 1), extent: float = GRID_EXTENT) -> np.ndarray:
@@ -397,7 +377,7 @@ def latent_grid(model: VAE, n: int = 15, dims: tuple[int, int] = (0, 1), extent:
     z = np.zeros((n, n, model.latent_dim), np.float32)
     z[:, :, a] = ticks[None, :]
     z[:, :, b] = ticks[::-1, None]
-    images = decode(model, z.reshape(n * n, -1))
+    images = decode_latents(model, z.reshape(n * n, -1))
     return images.reshape(n, n, *images.shape[1:])
 
 
@@ -408,7 +388,7 @@ def interpolate(model: VAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8
         raise ValueError("interpolate with at least 2 steps")
     mu, _ = encode_mean(model, torch.stack([x_a, x_b]))
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
-    return decode(model, (1 - t) * mu[0] + t * mu[1])
+    return decode_latents(model, (1 - t) * mu[0] + t * mu[1])
 
 
 def latent_2d(mu: np.ndarray) -> tuple[np.ndarray, str]:
@@ -428,10 +408,6 @@ def latent_2d(mu: np.ndarray) -> tuple[np.ndarray, str]:
 # --------------------------------------------------------------------------- the job
 
 
-def _rows(images: np.ndarray, cols: int) -> np.ndarray:
-    return image_grid(np.asarray(images, np.float32), cols=cols)
-
-
 def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None = None,
             data: ImageData | None = None) -> VAEResult:
     """Train a VAE on ``cfg.dataset`` as one tracked run in the "generative" experiment (a
@@ -447,7 +423,7 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
     device = device or pick_device()
     if ctx is not None:
         ctx.report(0.0, f"loading {cfg.dataset}")
-    data = data if data is not None else load_images(cfg)
+    data = data if data is not None else load_vae_images(cfg)
     (xt, _), (xd, yd) = data.train, data.dev
     seed_everything(cfg.seed)
     model = VAE(cfg.arch, image_size=data.spec.size, channels=data.spec.channels, latent_dim=cfg.latent_dim,
@@ -466,10 +442,10 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
         last = result.terms[-1] if result.terms else {}
         run.log_metrics({f"final_{k}": v for k, v in last.items() if k.startswith("dev_")}, hist.steps_done)
         inputs = shown[:, 0].numpy() if data.spec.channels == 1 else shown.permute(0, 2, 3, 1).numpy()
-        run.log_image(_rows(np.concatenate([inputs, reconstruct(model, shown)]), len(shown)), "reconstructions")
-        run.log_image(_rows(sample_prior(model, 64, cfg.seed), 8), "prior_samples")
+        run.log_tiles(np.concatenate([inputs, reconstruct(model, shown)]), "reconstructions", cols=len(shown))
+        run.log_tiles(sample_prior(model, 64, cfg.seed), "prior_samples", cols=8)
         grid = latent_grid(model, 12)
-        run.log_image(_rows(grid.reshape(-1, *grid.shape[2:]), 12), "latent_grid")
+        run.log_tiles(grid.reshape(-1, *grid.shape[2:]), "latent_grid", cols=12)
 
     params = {**asdict(cfg), "train_images": len(xt), "dev_images": len(xd), "image_size": data.spec.size,
               "channels": data.spec.channels, "device": str(device)}  # what load_vae needs to rebuild the model
@@ -479,7 +455,7 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
                                 epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=objective,
                                 callbacks=[_Terms(objective, ctx, result.terms)],
                                 run_name=f"VAE {cfg.arch} L={cfg.latent_dim} β={cfg.beta:g} on {cfg.dataset}",
-                                tags={"model": "vae"}, device=device, seed=cfg.seed, finish=finish,
+                                tags={tracking.TAG_KIND: "vae"}, device=device, seed=cfg.seed, finish=finish,
                                 figure_title=title, measure_accuracy=False)
     return result
 

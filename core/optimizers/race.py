@@ -18,52 +18,43 @@ from core.device import pick_device, seed_everything
 from core.experiment import Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.nets import mlp
-from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.optimizers.rules import BETA, BETA1, BETA2, EPS, OPTIMIZERS, make_optimizer
+from core.settings import Settings, setting
 
 PAGE = "optimizers"
 BATCH_REGIMES = ("mini-batch", "full batch", "stochastic")
+BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)  # what the page offers
+WIDTHS = (16, 32, 64, 128, 256)
 DEFAULT_LR = {"Gradient descent": 0.1, "Momentum": 0.1, "Adagrad": 0.05, "RMSprop": 0.002, "Adam": 0.002}
 
 
 @dataclass(frozen=True)
-class RaceConfig:
+class RaceConfig(Settings):
     """Everything that defines a race (logged as the runs' params)."""
 
-    dataset: str = "digits"
-    optimizers: tuple[str, ...] = ("Gradient descent", "Momentum", "RMSprop", "Adam")
-    learning_rates: tuple[float, ...] = (0.1, 0.1, 0.002, 0.002)
-    beta: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    batch_regime: str = "mini-batch"
-    batch_size: int = 64
-    hidden: tuple[int, ...] = (64,)
-    epochs: int = 5
+    dataset: str = setting("digits", choices=DATASETS, labels=lambda k: DATASETS[k].description, label="Dataset")
+    optimizers: tuple[str, ...] = setting(("Gradient descent", "Momentum", "RMSprop", "Adam"), choices=OPTIMIZERS,
+                                          count=(1, 10**6), label="Optimizers in the race")
+    # one per optimizer; the page's inputs are labelled "α <optimizer>"
+    learning_rates: tuple[float, ...] = setting((0.1, 0.1, 0.002, 0.002), lo=1e-5, hi=1e6, fmt="%g",
+                                                label="Learning rate α")
+    beta: float = setting(0.9, **BETA)
+    beta1: float = setting(0.9, **BETA1)
+    beta2: float = setting(0.999, **BETA2)
+    eps: float = setting(1e-8, **EPS)
+    batch_regime: str = setting("mini-batch", choices=BATCH_REGIMES, widget="radio", label="Batch regime")
+    batch_size: int = setting(64, lo=8, hi=512, widget="select_slider", label="Mini-batch size")  # offers BATCH_SIZES
+    # the page sets "Hidden layers" (the count) and "Units per hidden layer" (offers WIDTHS, the same for each)
+    hidden: tuple[int, ...] = setting((64,), lo=16, hi=256, count=(0, 4), widget="select_slider",
+                                      label="Units per hidden layer")
+    epochs: int = setting(5, lo=1, hi=30, widget="slider", label="Epochs")
     seed: int = 0
     toy_points: int = 600
     toy_noise: float = 0.15
 
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}")
-        if not self.optimizers:
-            raise ValueError("choose at least one optimizer")
-        unknown = [o for o in self.optimizers if o not in OPTIMIZERS]
-        if unknown:
-            raise ValueError(f"unknown optimizer(s): {', '.join(unknown)}")
+    def check(self) -> None:
         if len(self.learning_rates) != len(self.optimizers):
             raise ValueError("give one learning rate per optimizer")
-        if any(not lr > 0 for lr in self.learning_rates):
-            raise ValueError("learning rates must be positive")
-        if self.batch_regime not in BATCH_REGIMES:
-            raise ValueError(f"batch regime must be one of {', '.join(BATCH_REGIMES)}")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
-        if not 1 <= self.batch_size <= 100_000:
-            raise ValueError("batch size must be between 1 and 100,000")
-        if any(not 1 <= h <= 4096 for h in self.hidden) or len(self.hidden) > 6:
-            raise ValueError("up to 6 hidden layers of 1 to 4,096 units")
 
     @property
     def effective_batch_size(self) -> int | None:
@@ -71,24 +62,9 @@ class RaceConfig:
 
 
 @dataclass
-class LaneResult(Lane):
-    """One optimizer's outcome in a race (a :class:`Lane` that knows its optimizer and α)."""
-
-    optimizer: str = ""
-    lr: float = 0.0
-
-    @property
-    def step_loss(self) -> list[float]:
-        return self.history.step_loss
-
-    @property
-    def epochs(self) -> list[dict[str, float]]:
-        return self.history.epochs
-
-
-@dataclass
 class RaceResult(Comparison):
-    """The race's lanes (a :class:`LaneResult` each, SKIPPED after a Stop) and the split sizes."""
+    """The race's lanes (SKIPPED after a Stop; each lane's ``outputs`` hold its ``optimizer`` and ``lr``) and the
+    split sizes."""
 
     sizes: dict[str, int] = field(default_factory=dict)
 
@@ -114,7 +90,7 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
     params = {k: v for k, v in asdict(cfg).items() if k not in ("optimizers", "learning_rates")}
 
     def plan(name: str, lr: float) -> LanePlan:
-        def train(slot: LaneSlot) -> LaneResult:
+        def train(slot: LaneSlot) -> Lane:
             model = copy.deepcopy(base).to(device)  # identical initial weights in every lane
             opt = make_optimizer(name, model.parameters(), lr, beta=cfg.beta, beta1=cfg.beta1, beta2=cfg.beta2,
                                  eps=cfg.eps)
@@ -122,12 +98,12 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
                                  name=name, dev=split.dev, epochs=cfg.epochs, batch_size=bs,
                                  run_name=f"{name} lr={lr:g}", device=device, seed=cfg.seed,
                                  figure_title=f"{name}, α = {lr:g}", colors=OPTIMIZER_COLORS)
-            return LaneResult(**vars(lane), optimizer=name, lr=lr)
+            return lane
 
         return LanePlan(name, train, label=f"with {name}")
 
     plans = [plan(o, r) for o, r in zip(cfg.optimizers, cfg.learning_rates, strict=True)]
     race = run_comparison(ctx, plans, comparison=new_comparison("race"))
-    lanes = [ln if isinstance(ln, LaneResult) else LaneResult(**vars(ln), optimizer=p.name, lr=r)
-             for ln, p, r in zip(race.lanes, plans, cfg.learning_rates, strict=True)]
-    return RaceResult(race.comparison, lanes, sizes=split.sizes)
+    for lane, optimizer, lr in zip(race.lanes, cfg.optimizers, cfg.learning_rates, strict=True):
+        lane.outputs.update(optimizer=optimizer, lr=lr)  # also on the lanes a Stop skipped
+    return RaceResult(race.comparison, race.lanes, sizes=split.sizes)

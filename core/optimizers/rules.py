@@ -23,6 +23,11 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "BETA",
+    "BETA1",
+    "BETA2",
+    "EPS",
+    "EPS_OPTIONS",
     "OPTIMIZERS",
     "Adagrad",
     "Adam",
@@ -31,6 +36,14 @@ __all__ = [
     "RMSprop",
     "make_optimizer",
 ]
+
+# The hyper-parameters a page sets for the rules, declared once (``core.settings.setting(default, **BETA)``):
+# the loss-surface lab's and the race's configs share them.
+BETA: dict[str, Any] = {"lo": 0.0, "hi": 0.99, "step": 0.01, "widget": "slider", "label": "β (Momentum, RMSprop)"}
+BETA1: dict[str, Any] = {"lo": 0.0, "hi": 0.99, "step": 0.01, "widget": "slider", "label": "β1 (Adam)"}
+BETA2: dict[str, Any] = {"lo": 0.9, "hi": 0.9999, "step": 0.0001, "fmt": "%.4f", "widget": "slider", "label": "β2 (Adam)"}
+EPS: dict[str, Any] = {"lo": 0.0, "hi": 1.0, "widget": "select_slider", "label": "ε"}  # the page offers EPS_OPTIONS
+EPS_OPTIONS = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 Closure = Callable[[], float | Tensor] | None
@@ -156,7 +169,23 @@ class Momentum(CourseOptimizer):
         p.add_(v, alpha=-group["lr"])  # W := W − αv
 
 
-class Adagrad(CourseOptimizer):
+class _RootScaled(CourseOptimizer):
+    """Adagrad and RMSprop: keep ``s`` (their own way, :meth:`accumulate`), then step by
+    ``W := W − α / sqrt(s + ε) · dW`` — ε *inside* the square root, as in the course (PyTorch's
+    ``Adagrad`` and ``RMSprop`` add it outside: ``sqrt(s) + ε``)."""
+
+    state_names = ("s",)
+
+    def accumulate(self, s: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
+        raise TypeError(f"{type(self).__name__} defines no accumulation")
+
+    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        s = state["s"]
+        self.accumulate(s, grad, group)
+        p.addcdiv_(grad, (s + group["eps"]).sqrt_(), value=-group["lr"])  # W := W − α/sqrt(s + ε)·dW
+
+
+class Adagrad(_RootScaled):
     """Adagrad: per-coordinate step sizes from the running sum of squared gradients.
 
     Update, with ``s`` initialised to zeros (Duchi, Hazan & Singer, 2011, "Adaptive
@@ -174,46 +203,30 @@ class Adagrad(CourseOptimizer):
         eps: ε ≥ 0 added to ``s`` before the square root.
     """
 
-    state_names = ("s",)
-
     def __init__(self, params: Params, lr: float, eps: float = 1e-8) -> None:
         super().__init__(params, {"lr": _check_lr(lr), "eps": _check_eps(eps)})
 
-    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        s = state["s"]
+    def accumulate(self, s: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
         s.addcmul_(grad, grad)  # s = s + dW²
-        p.addcdiv_(grad, (s + group["eps"]).sqrt_(), value=-group["lr"])  # W := W − α/sqrt(s + ε)·dW
 
 
-class RMSprop(CourseOptimizer):
-    """RMSprop: divide the gradient by a running root-mean-square of recent gradients.
+class RMSprop(_RootScaled):
+    """RMSprop: divide the gradient by a running root-mean-square of recent gradients
+    (Tieleman & Hinton, 2012, Coursera "Neural Networks for Machine Learning", lecture 6.5).
 
-    Update, with ``s`` initialised to zeros (Tieleman & Hinton, 2012, Coursera
-    "Neural Networks for Machine Learning", lecture 6.5)::
-
-        s = β·s + (1 − β)·dW²
-        W := W − α / sqrt(s + ε) · dW
-
-    ε sits *inside* the square root, as in the course (``torch.optim.RMSprop`` adds it
-    outside: ``sqrt(s) + ε``).
-
-    Args:
-        params: tensors or parameter groups to optimise.
-        lr: learning rate α ≥ 0.
-        beta: decay β in [0, 1) of the squared-gradient average.
-        eps: ε ≥ 0 added to ``s`` before the square root.
+    Adagrad's step, but ``s`` forgets old gradients (from zeros): ``s = β·s + (1 − β)·dW²``, then
+    ``W := W − α / sqrt(s + ε) · dW`` with ε inside the root (``torch.optim.RMSprop``: ``sqrt(s) + ε``).
+    ``beta`` is the decay β in [0, 1) of the squared-gradient average, ``eps`` the ε ≥ 0 added to ``s``
+    (besides ``params`` and the learning rate ``lr`` ≥ 0).
     """
-
-    state_names = ("s",)
 
     def __init__(self, params: Params, lr: float, beta: float = 0.9, eps: float = 1e-8) -> None:
         defaults = {"lr": _check_lr(lr), "beta": _check_beta(beta, "beta"), "eps": _check_eps(eps)}
         super().__init__(params, defaults)
 
-    def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        beta, s = group["beta"], state["s"]
+    def accumulate(self, s: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
+        beta = group["beta"]
         s.mul_(beta).addcmul_(grad, grad, value=1.0 - beta)  # s = βs + (1−β)dW²
-        p.addcdiv_(grad, (s + group["eps"]).sqrt_(), value=-group["lr"])  # W := W − α/sqrt(s + ε)·dW
 
 
 class Adam(CourseOptimizer):

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.optimizers.rules import OPTIMIZERS, make_optimizer
+from core.optimizers.rules import BETA, BETA1, BETA2, EPS, OPTIMIZERS, make_optimizer
+from core.settings import Settings, setting
 from core.training import divergence
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "summary_table",
 ]
 
-MAX_STEPS = 20_000
+MAX_STEPS = 2_000
+LR_OPTIONS = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 0.1, 0.2, 0.3, 0.5, 1.0)  # the page offers
+NOISE_OPTIONS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
 DIVERGENCE_BOUND = 1e6  # the method's explosion bound (core.training.divergence): a coordinate beyond ±1e6 counts as diverged
 
 # f and grad are written with + − × and integer powers only, so one function serves
@@ -133,93 +136,27 @@ def _himmelblau_grad(x: Scalar, y: Scalar) -> tuple[Scalar, Scalar]:
     return 4.0 * x * a + 2.0 * b, 2.0 * a + 4.0 * y * b
 
 
+# name, f and its gradient, the plotted window (x, then y), the default start, the minima, the minimum value,
+# log-spaced contour levels, a learning rate at which gradient descent makes visible progress, one sentence.
 SURFACES: dict[str, Surface] = {
     s.name: s
     for s in (
-        Surface(
-            name="Ravine",
-            f=_ravine,
-            grad=_ravine_grad,
-            x_range=(-10.0, 10.0),
-            y_range=(-4.0, 4.0),
-            start=(-9.0, 3.0),
-            minima=((0.0, 0.0),),
-            f_min=0.0,
-            log_levels=False,
-            suggested_lr=0.07,
-            description=(
-                "f = ½(x² + 25y²): a long narrow valley, 25× steeper across than along, "
-                "where gradient descent zig-zags and momentum smooths the path."
-            ),
-        ),
-        Surface(
-            name="Rosenbrock",
-            f=_rosenbrock,
-            grad=_rosenbrock_grad,
-            x_range=(-2.0, 2.0),
-            y_range=(-1.0, 3.0),
-            start=(-1.5, 2.0),
-            minima=((1.0, 1.0),),
-            f_min=0.0,
-            log_levels=True,
-            suggested_lr=1e-3,
-            description=(
-                "f = (1 − x)² + 100(y − x²)²: a curved, almost flat banana-shaped valley; "
-                "finding it is easy, following it to (1, 1) is hard."
-            ),
-        ),
-        Surface(
-            name="Saddle",
-            f=_saddle,
-            grad=_saddle_grad,
-            x_range=(-2.0, 2.0),
-            y_range=(-2.0, 2.0),
-            start=(-1.8, 0.02),
-            minima=(),
-            f_min=-math.inf,
-            log_levels=False,
-            suggested_lr=0.05,
-            description=(
+        Surface("Ravine", _ravine, _ravine_grad, (-10.0, 10.0), (-4.0, 4.0), (-9.0, 3.0), ((0.0, 0.0),), 0.0,
+                False, 0.07, "f = ½(x² + 25y²): a long narrow valley, 25× steeper across than along, "
+                "where gradient descent zig-zags and momentum smooths the path."),
+        Surface("Rosenbrock", _rosenbrock, _rosenbrock_grad, (-2.0, 2.0), (-1.0, 3.0), (-1.5, 2.0), ((1.0, 1.0),),
+                0.0, True, 1e-3, "f = (1 − x)² + 100(y − x²)²: a curved, almost flat banana-shaped valley; "
+                "finding it is easy, following it to (1, 1) is hard."),
+        Surface("Saddle", _saddle, _saddle_grad, (-2.0, 2.0), (-2.0, 2.0), (-1.8, 0.02), (), -math.inf, False, 0.05,
                 "f = x² − y²: a saddle point at (0, 0) with no minimum; an optimizer slows "
-                "down near the saddle before it escapes downhill along y."
-            ),
-        ),
-        Surface(
-            name="Beale",
-            f=_beale,
-            grad=_beale_grad,
-            x_range=(-4.5, 4.5),
-            y_range=(-4.5, 4.5),
-            start=(1.0, 1.5),
-            minima=((3.0, 0.5),),
-            f_min=0.0,
-            log_levels=True,
-            suggested_lr=1e-2,
-            description=(
-                "Beale's function: flat plateaus and steep walls, minimum f = 0 at (3, 0.5)."
-            ),
-        ),
-        Surface(
-            name="Himmelblau",
-            f=_himmelblau,
-            grad=_himmelblau_grad,
-            x_range=(-5.0, 5.0),
-            y_range=(-5.0, 5.0),
-            start=(-0.3, -0.9),
-            minima=(
-                (3.0, 2.0),
-                (-2.805118086952745, 3.131312518250573),
-                (-3.779310253377747, -3.2831859912861696),
-                (3.5844283403304917, -1.8481265269644034),
-            ),
-            f_min=0.0,
-            log_levels=True,
-            suggested_lr=1e-2,
-            description=(
-                "Himmelblau's function: four equally deep minima; starting near the central "
-                "hill, different optimizers can end in different minima."
-            ),
-        ),
+                "down near the saddle before it escapes downhill along y."),
+        Surface("Beale", _beale, _beale_grad, (-4.5, 4.5), (-4.5, 4.5), (1.0, 1.5), ((3.0, 0.5),), 0.0, True, 1e-2,
+                "Beale's function: flat plateaus and steep walls, minimum f = 0 at (3, 0.5)."),
+        Surface("Himmelblau", _himmelblau, _himmelblau_grad, (-5.0, 5.0), (-5.0, 5.0), (-0.3, -0.9),
+                ((3.0, 2.0), (-2.805118086952745, 3.131312518250573), (-3.779310253377747, -3.2831859912861696),
+                 (3.5844283403304917, -1.8481265269644034)),
+                0.0, True, 1e-2, "Himmelblau's function: four equally deep minima; starting near the central "
+                "hill, different optimizers can end in different minima."),
     )
 }
 
@@ -227,13 +164,8 @@ SURFACES: dict[str, Surface] = {
 # --- configuration ------------------------------------------------------------------------
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
 @dataclass(frozen=True)
-class TrajectoryConfig:
+class TrajectoryConfig(Settings):
     """What to run on the loss-surface lab.
 
     Attributes:
@@ -243,7 +175,7 @@ class TrajectoryConfig:
         beta: β of Momentum and RMSprop.
         beta1, beta2: Adam's β1 and β2.
         eps: ε of Adagrad, RMSprop and Adam.
-        steps: number of updates, 1 … 20,000.
+        steps: number of updates, 1 … 2,000.
         start: starting point (x0, y0); ``None`` = the surface's default start.
         noise: standard deviation of Gaussian noise added to each gradient coordinate,
             imitating a mini-batch (stochastic) gradient; 0 = exact gradient.
@@ -251,70 +183,34 @@ class TrajectoryConfig:
         tol: "converged" once loss − f_min < tol.
     """
 
-    surface: str
-    optimizers: tuple[str, ...]
-    lr: float
-    beta: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    steps: int = 200
-    start: tuple[float, float] | None = None
-    noise: float = 0.0
+    surface: str = setting(choices=SURFACES, label="Surface")
+    optimizers: tuple[str, ...] = setting(choices=OPTIMIZERS, count=(1, 10**6), label="Optimizers")
+    lr: float = setting(lo=0.0, above=True, widget="select_slider", label="Learning rate α")  # offers LR_OPTIONS
+    beta: float = setting(0.9, **BETA)
+    beta1: float = setting(0.9, **BETA1)
+    beta2: float = setting(0.999, **BETA2)
+    eps: float = setting(1e-8, **EPS)
+    steps: int = setting(300, lo=1, hi=MAX_STEPS, widget="slider", label="Steps")
+    start: tuple[float, float] | None = None  # "Start x", "Start y": the page bounds them by the surface's window
+    noise: float = setting(0.0, lo=0.0, hi=10.0, widget="select_slider", label="Gradient noise σ",
+                           help="0 is batch gradient descent (the exact gradient). Larger noise imitates smaller "
+                                "mini-batches, down to stochastic gradient descent with one example per step.")
     seed: int = 0
-    tol: float = 1e-4
+    tol: float = setting(1e-4, lo=0.0, above=True, label="Convergence tolerance", name="tol")
 
-    def __post_init__(self) -> None:
-        known_surfaces = ", ".join(SURFACES)
-        _require(
-            self.surface in SURFACES,
-            f"Unknown surface {self.surface!r}; choose one of {known_surfaces}.",
-        )
-        optimizers = (self.optimizers,) if isinstance(self.optimizers, str) else self.optimizers
-        optimizers = tuple(optimizers)
+    def check(self) -> None:
+        optimizers = (self.optimizers,) if isinstance(self.optimizers, str) else tuple(self.optimizers)
         object.__setattr__(self, "optimizers", optimizers)
-        _require(len(optimizers) > 0, "Choose at least one optimizer.")
-        known_optimizers = ", ".join(OPTIMIZERS)
-        for name in optimizers:
-            _require(
-                name in OPTIMIZERS,
-                f"Unknown optimizer {name!r}; choose from {known_optimizers}.",
-            )
-        _require(len(set(optimizers)) == len(optimizers), "Each optimizer can be chosen once.")
-        _require(
-            isinstance(self.steps, int | np.integer) and not isinstance(self.steps, bool),
-            f"steps must be a whole number, got {self.steps!r}.",
-        )
-        _require(
-            1 <= self.steps <= MAX_STEPS,
-            f"steps must be between 1 and {MAX_STEPS:,}, got {self.steps}.",
-        )
-        _require(
-            math.isfinite(self.lr) and self.lr > 0,
-            f"The learning rate must be a positive number, got {self.lr}.",
-        )
-        for name in ("beta", "beta1", "beta2"):
-            value = getattr(self, name)
-            _require(0.0 <= value < 1.0, f"{name} must be in [0, 1), got {value}.")
-        _require(
-            math.isfinite(self.eps) and self.eps >= 0,
-            f"eps must be a number ≥ 0, got {self.eps}.",
-        )
-        _require(
-            math.isfinite(self.noise) and self.noise >= 0,
-            f"noise must be a number ≥ 0, got {self.noise}.",
-        )
-        _require(
-            math.isfinite(self.tol) and self.tol > 0,
-            f"tol must be a positive number, got {self.tol}.",
-        )
+        if len(set(optimizers)) != len(optimizers):
+            raise ValueError("Each optimizer can be chosen once.")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int | np.integer):
+            raise ValueError(f"steps must be a whole number, got {self.steps!r}.")
         if self.start is not None:
-            _require(len(self.start) == 2, f"start must be a point (x, y), got {self.start!r}.")
+            if len(self.start) != 2:
+                raise ValueError(f"start must be a point (x, y), got {self.start!r}.")
             x0, y0 = (float(v) for v in self.start)
-            _require(
-                all(math.isfinite(v) and abs(v) <= DIVERGENCE_BOUND for v in (x0, y0)),
-                f"start must be finite and within ±{DIVERGENCE_BOUND:g}, got {self.start!r}.",
-            )
+            if not all(math.isfinite(v) and abs(v) <= DIVERGENCE_BOUND for v in (x0, y0)):
+                raise ValueError(f"start must be finite and within ±{DIVERGENCE_BOUND:g}, got {self.start!r}.")
             object.__setattr__(self, "start", (x0, y0))
 
 

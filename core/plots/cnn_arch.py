@@ -51,7 +51,7 @@ def _path(points: Sequence[tuple[float, float]]) -> str:
     return "M " + " L ".join(f"{x:.3f},{y:.3f}" for x, y in points) + " Z"
 
 
-def shape_flow(flow: Sequence[Layer], *, title: str = "How the volume changes through the network") -> go.Figure:
+def shape_flow_figure(flow: Sequence[Layer], *, title: str = "How the volume changes through the network") -> go.Figure:
     """Each step of ``flow`` (from ``core.cnn.anatomy.shape_flow``) as a box seen at an angle: the
     front face's side grows with the spatial size H, the depth with the number of channels C (both
     on a log scale, so 224 px and 7 px, or 3 and 2048 channels, fit one picture). A vector of N

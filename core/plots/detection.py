@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.colors import PALETTE
+from core import colors
 
 KEPT_COLOR = "#00c853"
 DROP_COLOR = "#d62728"
@@ -25,8 +25,8 @@ ANCHOR_COLOR = "#d62728"
 
 
 def class_color(label: int) -> str:
-    """The colour of class ``label`` (the one :func:`core.detection.pretrained.annotate` uses too)."""
-    return PALETTE[int(label) % len(PALETTE)]
+    """The colour of class ``label`` (the one :func:`core.render.annotate_boxes` uses too)."""
+    return colors.color(int(label))
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,19 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from core.colors import color
 from core.plots.curves import curves
 
-REAL, FAKE = "#1f77b4", "#d62728"
+REAL, FAKE = color(10), color(13)  # D3 blue and red (core.colors)
 
-__all__ = ["class_coverage_bars", "d_output_curves", "fd_curve", "loss_curves", "sample_grid", "toy_frames"]
+__all__ = ["class_coverage_bars", "d_output_curves", "fd_curve", "gan_loss_curves", "sample_grid", "toy_frames"]
 
 
 def _smoothing(n: int) -> float:
     return 0.9 if n > 300 else 0.6 if n > 50 else 0.0
 
 
-def loss_curves(rows: Sequence[Mapping[str, float]], *, title: str = "Losses per generator step") -> go.Figure:
+def gan_loss_curves(rows: Sequence[Mapping[str, float]], *, title: str = "Losses per generator step") -> go.Figure:
     """D's loss (−V) and G's loss against the generator step."""
     steps = [r["step"] for r in rows]
     fig = curves({"D loss (−V)": (steps, [r["d_loss"] for r in rows]), "G loss": (steps, [r["g_loss"] for r in rows])},
@@ -48,13 +49,13 @@ def d_output_curves(rows: Sequence[Mapping[str, float]], *, title: str = "What D
 def fd_curve(epochs: Sequence[Mapping[str, float]], *, title: str = "Fréchet distance to real digits (lower is better)") -> go.Figure:
     rows = [r for r in epochs if "fd" in r]
     fig = curves({"FD": ([r["epoch"] for r in rows], [r["fd"] for r in rows])}, xlabel="epoch", ylabel="FD", title=title,
-                 log_y=True, colors={"FD": "#2ca02c"})
+                 log_y=True, colors={"FD": color(12)})
     fig.update_layout(height=340, showlegend=False)
     return fig
 
 
 def sample_grid(grid: np.ndarray, *, title: str = "", height: int = 420) -> go.Figure:
-    """A uint8 grey grid (see :func:`core.generative.gan.image_grid`) as an image figure."""
+    """A uint8 grey picture (GAN samples tiled with :func:`core.render.image_grid`, × 255) as an image figure."""
     fig = go.Figure(go.Heatmap(z=np.asarray(grid)[::-1], colorscale="gray", zmin=0, zmax=255, showscale=False,
                                hoverinfo="skip"))
     fig.update_xaxes(visible=False, constrain="domain")
@@ -66,7 +67,7 @@ def sample_grid(grid: np.ndarray, *, title: str = "", height: int = 420) -> go.F
 def class_coverage_bars(counts: Sequence[int], classes: Sequence[str], *, entropy_bits: float | None = None,
                         title: str = "Predicted classes of the samples") -> go.Figure:
     total = max(sum(counts), 1)
-    fig = go.Figure(go.Bar(x=[str(c) for c in classes], y=[c / total for c in counts], marker_color="#9467bd",
+    fig = go.Figure(go.Bar(x=[str(c) for c in classes], y=[c / total for c in counts], marker_color=color(14),
                            text=[str(c) for c in counts], textposition="outside",
                            hovertemplate="class %{x}<br>%{y:.1%} of the samples<extra></extra>"))
     fig.add_hline(y=1 / max(len(classes), 1), line=dict(color="grey", dash="dot", width=1),

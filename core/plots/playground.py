@@ -9,9 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from core.basics.playground import CLASS_RGB, Frame, decision_image
+from core.basics.playground import Frame
+from core.colors import CLASS_RGB
 from core.plots.curves import curves
-from core.render import png_bytes
+from core.render import decision_image, png_bytes
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
@@ -30,7 +31,7 @@ def decision_map(
     """The plane coloured by the network's prediction, the training points (white rim) and,
     optionally, the test points (dark rim) on top."""
     Xtr, ytr, Xte, yte = points
-    img = Image.fromarray(decision_image(frame, CLASS_RGB, discretize=discretize)[::-1])  # image rows go downward
+    img = Image.fromarray(decision_image(frame.probs, CLASS_RGB, discretize=discretize)[::-1])  # image rows go downward
     lo, hi = float(frame.grid_x[0]), float(frame.grid_x[-1])
     fig = go.Figure()
     k = frame.probs.shape[-1]

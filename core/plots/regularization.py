@@ -1,6 +1,6 @@
 """Figures of the Regularization page: train against dev curves with marked epochs, error
-bars per lane, a sweep's dev error against its setting, weight histograms, an image grid
-for augmented copies and a batch-norm layer's running against batch statistics."""
+bars per lane, a sweep's dev error against its setting, weight histograms, the preview
+of augmented copies and a batch-norm layer's running against batch statistics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from core.colors import PALETTE
 from core.plots.curves import curves
 from core.plots.training import lane_curves
+from core.render import image_grid
 
 METRICS = {"error": ("error", "accuracy"), "loss": ("loss", "loss")}
 
@@ -135,21 +136,22 @@ def weight_histogram_chart(edges: np.ndarray, fractions: Mapping[str, np.ndarray
     return fig
 
 
-def image_grid(images: np.ndarray, *, col_titles: Sequence[str] = (), cell: int = 110) -> go.Figure:
-    """A grid of images [rows, cols, C, H, W] with values in [0, 1] (C = 1 grey or 3 RGB)."""
+def preview_figure(images: np.ndarray, *, col_titles: Sequence[str] = (), cell: int = 110) -> go.Figure:
+    """Images [rows, cols, C, H, W] in [0, 1] (C = 1 grey or 3 RGB), tiled by :func:`core.render.image_grid`
+    into one picture, with a title over each column (the augmentation preview: original, copy 1, …)."""
     images = np.asarray(images)
     if images.ndim != 5 or images.shape[2] not in (1, 3):
         raise ValueError("images must be [rows, cols, C, H, W] with C = 1 or 3")
-    n_rows, n_cols = images.shape[:2]
-    titles = list(col_titles) + [""] * (n_rows * n_cols - len(col_titles))
-    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=titles[: n_rows * n_cols] if col_titles else None,
-                        horizontal_spacing=0.01, vertical_spacing=0.02)
-    rgb = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
-    if rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    for r in range(n_rows):
-        for c in range(n_cols):
-            fig.add_trace(go.Image(z=rgb[r, c].transpose(1, 2, 0), hoverinfo="skip"), row=r + 1, col=c + 1)
+    n_rows, n_cols, c, h, w = images.shape
+    tiles = np.clip(images, 0, 1).transpose(0, 1, 3, 4, 2).reshape(n_rows * n_cols, h, w, c)
+    if c == 1:
+        tiles = np.repeat(tiles, 3, axis=3)
+    pad = max(1, w // 8)
+    rgb = (image_grid(tiles, cols=n_cols, pad=pad) * 255).round().astype(np.uint8)
+    fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
+    for k, title in enumerate(list(col_titles)[:n_cols]):
+        fig.add_annotation(x=pad + k * (w + pad) + (w - 1) / 2, y=0, yshift=4, text=title, showarrow=False,
+                           xref="x", yref="y", yanchor="bottom")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=40 + cell * n_rows, width=None, margin=dict(l=5, r=5, t=35, b=5), template="plotly_white")

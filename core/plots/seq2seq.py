@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from core.plots.curves import curves
 
-__all__ = ["VARIANT_COLORS", "attention_heatmap", "beam_tree", "bleu_precisions", "loss_curves"]
+__all__ = ["VARIANT_COLORS", "attention_heatmap", "beam_tree", "bleu_precisions", "seq2seq_loss_curves"]
 
 VARIANT_COLORS = {"attention": "#1f77b4", "no attention": "#ff7f0e"}
 KEPT, PRUNED, DONE = "#2ca02c", "#b0b0b0", "#d62728"
@@ -24,7 +24,7 @@ def _layout(fig: go.Figure, title: str, height: int = 400, **kw: Any) -> go.Figu
     return fig
 
 
-def loss_curves(steps: Mapping[str, Sequence[Mapping[str, float]]],
+def seq2seq_loss_curves(steps: Mapping[str, Sequence[Mapping[str, float]]],
                 epochs: Mapping[str, Sequence[Mapping[str, float]]] | None = None, *,
                 title: str = "Token cross-entropy while training") -> go.Figure:
     """Per variant: the training loss per step (smoothed over a faint raw line) and, as

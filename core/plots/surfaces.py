@@ -44,6 +44,12 @@ def _grid(surface: Surface, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return xs, ys, surface.f(gx, gy)
 
 
+def _points(x: list, y: list, name: str, symbol: str, size: int, color: str, rim: float, hover: str) -> go.Scatter:
+    """Marked points with a dark rim (the start, the minima)."""
+    return go.Scatter(x=x, y=y, mode="markers", name=name, hovertemplate=f"{hover}<extra></extra>",
+                      marker={"symbol": symbol, "size": size, "color": color, "line": {"width": rim, "color": "#111"}})
+
+
 def surface_contour(
     surface: Surface | str,
     trajectories: dict[str, Trajectory],
@@ -111,38 +117,10 @@ def surface_contour(
 
     if trajectories:
         first = next(iter(trajectories.values()))
-        fig.add_trace(
-            go.Scatter(
-                x=[first.xs[0]],
-                y=[first.ys[0]],
-                mode="markers",
-                name="start",
-                marker={
-                    "symbol": "diamond",
-                    "size": 13,
-                    "color": "#fff",
-                    "line": {"width": 2, "color": "#111"},
-                },
-                hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>",
-            )
-        )
+        fig.add_trace(_points([first.xs[0]], [first.ys[0]], "start", "diamond", 13, "#fff", 2, "start (%{x:.3f}, %{y:.3f})"))
     if surface.minima:
         mx, my = zip(*surface.minima, strict=True)
-        fig.add_trace(
-            go.Scatter(
-                x=list(mx),
-                y=list(my),
-                mode="markers",
-                name="minima",
-                marker={
-                    "symbol": "star",
-                    "size": 17,
-                    "color": "#ffd400",
-                    "line": {"width": 1, "color": "#111"},
-                },
-                hovertemplate="minimum (%{x:.4f}, %{y:.4f})<extra></extra>",
-            )
-        )
+        fig.add_trace(_points(list(mx), list(my), "minima", "star", 17, "#ffd400", 1, "minimum (%{x:.4f}, %{y:.4f})"))
 
     x_span = surface.x_range[1] - surface.x_range[0]
     y_span = surface.y_range[1] - surface.y_range[0]

@@ -84,7 +84,7 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, classes: Sequence[str
                               marker=dict(size=5, color=PALETTE[k % len(PALETTE)], opacity=0.75))
     for i, (name, xy) in enumerate((highlight or {}).items()):
         fig.add_scatter(x=[xy[0]], y=[xy[1]], mode="markers+text", name=name, text=[name], textposition="top center",
-                        marker=dict(size=16, symbol="star", color="black" if i == 0 else "#d62728",
+                        marker=dict(size=16, symbol="star", color="black" if i == 0 else PALETTE[13],
                                     line=dict(color="white", width=1)))
     pca = "principal" in how
     fig.update_xaxes(title_text="PC 1" if pca else "z₁")

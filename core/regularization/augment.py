@@ -9,13 +9,19 @@ and a training with the same seed see the same copies.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("flip", "rotate", "crop", "colour", "noise")
+from core.data.augment import AUGMENTATIONS, AugmentSpec
+
+__all__ = ["AUGMENTATIONS", "DEFAULT_TRANSFORMS", "DESCRIPTIONS", "AugmentSpec", "add_noise", "adjust_colour", "augment",
+           "augment_spec", "augmented_training_set", "crop", "hflip", "preview", "rotate"]
+
+DEFAULT_TRANSFORMS = ("rotate", "crop", "noise")
 DESCRIPTIONS = {
     "flip": "mirror left-right (half of the copies)",
     "rotate": "turn by a random angle",
@@ -25,40 +31,13 @@ DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class AugmentSpec:
-    """Which transforms to chain, how strong, and how many copies per training image."""
-
-    transforms: tuple[str, ...] = ("rotate", "crop", "noise")
-    copies: int = 3
-    max_degrees: float = 15.0
-    crop_scale: float = 0.8  # the crop keeps at least this fraction of each side
-    brightness: float = 0.2  # added offset drawn from [-b, b]
-    contrast: float = 0.3  # contrast factor drawn from [1 - c, 1 + c]
-    noise_std: float = 0.1
-
-    def __post_init__(self) -> None:
-        unknown = [t for t in self.transforms if t not in AUGMENTATIONS]
-        if unknown:
-            raise ValueError(f"unknown transformation(s): {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
-        if not self.transforms:
-            raise ValueError("choose at least one transformation")
-        if not 1 <= self.copies <= 10:
-            raise ValueError("augmented copies per example must be between 1 and 10")
-        if not 0 <= self.max_degrees <= 180:
-            raise ValueError("the largest rotation must be between 0 and 180 degrees")
-        if not 0.3 <= self.crop_scale <= 1:
-            raise ValueError("the crop must keep between 0.3 and 1 of each side")
-        if not 0 <= self.brightness <= 1:
-            raise ValueError("the brightness change must be between 0 and 1")
-        if not 0 <= self.contrast < 1:
-            raise ValueError("the contrast change must be at least 0 and below 1")
-        if not 0 <= self.noise_std <= 1:
-            raise ValueError("the noise σ must be between 0 and 1")
-
-    @property
-    def label(self) -> str:
-        return f"{'+'.join(self.transforms)} ×{self.copies}"
+def augment_spec(transforms: Iterable[str] = DEFAULT_TRANSFORMS, **strengths: Any) -> AugmentSpec:
+    """The page's augmentation: ``transforms`` (at least one, from :data:`AUGMENTATIONS`) at
+    ``strengths`` (the other fields of :class:`AugmentSpec`)."""
+    spec = AugmentSpec.of(transforms, **strengths)
+    if not spec.any:
+        raise ValueError("choose at least one transformation")
+    return spec
 
 
 def _check(x: torch.Tensor) -> None:

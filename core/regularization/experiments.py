@@ -20,91 +20,73 @@ from torch import nn
 from core.experiment import FINISHED
 from core.jobs import JobContext
 from core.optimizers.rules import OPTIMIZERS
-from core.regularization.augment import AugmentSpec, augmented_training_set
-from core.regularization.lab import MONITORS, RegLane, RegResult, Setup, lane_spec, prepare, run_lanes
+from core.regularization.augment import AugmentSpec, augment_spec, augmented_training_set
+from core.regularization.lab import MONITORS, RegLane, RegResult, Setup, lane_spec, prepare_setup, run_lanes
 from core.regularization.measures import look_inside_batch_norm, weight_histograms, weight_values
+from core.settings import Settings, setting
 
+LAMBDAS = dict(lo=0.0, hi=1000.0)  # λ: the L2 strength
 
-def _check_lam(lam: float) -> None:
-    if not 0 <= lam <= 1000:
-        raise ValueError("λ must be between 0 and 1,000")
-
-
-def _check_keep(keep_prob: float) -> None:
-    if not 0 < keep_prob <= 1:
-        raise ValueError("keep_prob must be above 0 and at most 1")
 
 
 @dataclass(frozen=True)
-class OverfitConfig:
+class OverfitConfig(Settings):
     setup: Setup = field(default_factory=Setup)
-    lam: float = 1.0
-    keep_prob: float = 1.0
-    baseline: bool = True  # also train the set-up with no regularization
-
-    def __post_init__(self) -> None:
-        _check_lam(self.lam)
-        _check_keep(self.keep_prob)
+    lam: float = setting(1.0, **LAMBDAS, step=0.5, fmt="%g", label="λ (L2 strength)", name="λ")
+    keep_prob: float = setting(1.0, lo=0.05, hi=1.0, step=0.05, widget="slider", label="keep_prob (dropout)",
+                               name="keep_prob")
+    # also train the set-up with no regularization
+    baseline: bool = setting(True, widget="checkbox", label="Also train without regularization")
 
 
 @dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(Settings):
     setup: Setup = field(default_factory=Setup)
-    augment: AugmentSpec = field(default_factory=AugmentSpec)
+    augment: AugmentSpec = field(default_factory=augment_spec)
+
+    def check(self) -> None:
+        if not self.augment.any:
+            raise ValueError("choose at least one transformation")
 
 
 @dataclass(frozen=True)
-class EarlyStopConfig:
+class EarlyStopConfig(Settings):
     setup: Setup = field(default_factory=Setup)
-    patience: int = 5
-    monitor: str = "dev loss"
-    compare: bool = True  # also train all epochs without stopping
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.patience <= 100:
-            raise ValueError("patience must be between 1 and 100 epochs")
-        if self.monitor not in MONITORS:
-            raise ValueError(f"watch one of: {', '.join(MONITORS)}")
+    patience: int = setting(5, lo=1, hi=30, widget="slider", label="Patience (epochs without improvement)",
+                            name="patience")
+    monitor: str = setting("dev loss", choices=MONITORS, widget="radio", label="Watch", name="the measure to watch")
+    # also train all epochs without stopping
+    compare: bool = setting(True, widget="checkbox", label="Also train all epochs without stopping")
 
 
 @dataclass(frozen=True)
-class BatchNormConfig:
+class BatchNormConfig(Settings):
     setup: Setup = field(default_factory=Setup)
-    learning_rates: tuple[float, ...] = (0.05, 2.0)
-    optimizer: str = "Gradient descent"
-    n_train: int = 1000
-    epochs: int = 10
+    learning_rates: tuple[float, ...] = setting(
+        (0.05, 2.0), lo=0.0, above=True, hi=100.0, count=(1, 4), label="Learning rates α to compare",
+        help="Comma-separated, up to 4 values; each is trained with and without batch norm.", name="learning rates")
+    optimizer: str = setting("Gradient descent", choices=OPTIMIZERS, label="Optimizer for this comparison",
+                             name="the optimizer")
+    n_train: int = setting(1000, lo=10, hi=1000, step=10, widget="slider", label="Training examples for this comparison",
+                           name="training examples")
+    epochs: int = setting(10, lo=1, hi=50, widget="slider", label="Epochs for this comparison", name="epochs")
 
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.learning_rates) <= 4:
-            raise ValueError("give 1 to 4 learning rates")
-        if any(not 0 < lr <= 100 for lr in self.learning_rates):
-            raise ValueError("learning rates must be above 0 and at most 100")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}")
-        if not 10 <= self.n_train <= 1000:
-            raise ValueError("training examples must be between 10 and 1,000")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
+    def check(self) -> None:
         if self.setup.batch_size < 2:
             raise ValueError("batch normalization needs mini-batches of at least 2 examples")
 
 
 @dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(Settings):
     setup: Setup = field(default_factory=Setup)
-    lambdas: tuple[float, ...] = (0.0, 1.0, 10.0, 30.0)
-    keep_probs: tuple[float, ...] = (1.0, 0.8, 0.5, 0.3)
+    lambdas: tuple[float, ...] = setting((0.0, 1.0, 10.0, 30.0), **LAMBDAS, count=(0, 6),
+                                         label="λ values (comma-separated)", name="λ")
+    keep_probs: tuple[float, ...] = setting((1.0, 0.8, 0.5, 0.3), lo=0.0, above=True, hi=1.0, count=(0, 6),
+                                            label="keep_prob values (comma-separated)", name="keep_prob")
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.lambdas and not self.keep_probs:
             raise ValueError("give at least one λ or keep_prob value")
-        if len(self.lambdas) > 6 or len(self.keep_probs) > 6:
-            raise ValueError("sweep at most 6 values of each")
-        for lam in self.lambdas:
-            _check_lam(lam)
-        for kp in self.keep_probs:
-            _check_keep(kp)
 
 
 # ------------------------------------------------------------------------ experiments
@@ -117,7 +99,7 @@ def describe(lam: float, keep_prob: float) -> str:
 
 def run_overfit(ctx: JobContext | None, cfg: OverfitConfig, device: torch.device | None = None) -> RegResult:
     """The set-up without regularization and with the chosen λ and keep_prob."""
-    data = prepare(cfg.setup)
+    data = prepare_setup(cfg.setup)
     s = cfg.setup
     plans = []
     regularized = cfg.lam > 0 or cfg.keep_prob < 1
@@ -130,7 +112,7 @@ def run_overfit(ctx: JobContext | None, cfg: OverfitConfig, device: torch.device
 
 def run_augmentation(ctx: JobContext | None, cfg: AugmentConfig, device: torch.device | None = None) -> RegResult:
     """The small training set alone, then with ``copies`` modified copies of every image."""
-    data = prepare(cfg.setup)
+    data = prepare_setup(cfg.setup)
     s = cfg.setup
     augmented = augmented_training_set(*data.train, cfg.augment, seed=s.seed)
     plans = [
@@ -145,7 +127,7 @@ def run_augmentation(ctx: JobContext | None, cfg: AugmentConfig, device: torch.d
 def run_early_stopping(ctx: JobContext | None, cfg: EarlyStopConfig, device: torch.device | None = None) -> RegResult:
     """Stop once the watched dev measure has not improved for ``patience`` epochs and go
     back to the best epoch's weights (optionally next to a lane that trains all epochs)."""
-    data = prepare(cfg.setup)
+    data = prepare_setup(cfg.setup)
     s = cfg.setup
     plans = [(lane_spec(s, "early stopping", "all epochs"), None)] if cfg.compare else []
     plans.append((lane_spec(s, "early stopping", "early stopping", patience=cfg.patience, monitor=cfg.monitor), None))
@@ -156,7 +138,7 @@ def run_batch_norm(ctx: JobContext | None, cfg: BatchNormConfig, device: torch.d
     """Each learning rate without and with batch normalization; then a look inside the
     first batch-norm layer of the first network with it that finished."""
     s = replace(cfg.setup, n_train=cfg.n_train, epochs=cfg.epochs, optimizer=cfg.optimizer)
-    data = prepare(s)
+    data = prepare_setup(s)
     plans = []
     for lr in cfg.learning_rates:
         plans.append((lane_spec(s, "batch norm", f"no BN, α={lr:g}", lr=lr), None))
@@ -176,7 +158,7 @@ def run_batch_norm(ctx: JobContext | None, cfg: BatchNormConfig, device: torch.d
 def run_sweep(ctx: JobContext | None, cfg: SweepConfig, device: torch.device | None = None) -> RegResult:
     """One lane per λ (no dropout) and one per keep_prob (no L2); the weights of the λ
     lanes are kept as histograms."""
-    data = prepare(cfg.setup)
+    data = prepare_setup(cfg.setup)
     s = cfg.setup
     plans = [(lane_spec(s, "sweep", f"λ={lam:g}", lam=lam), None) for lam in cfg.lambdas]
     plans += [(lane_spec(s, "sweep", f"keep_prob={kp:g}", keep_prob=kp), None) for kp in cfg.keep_probs]

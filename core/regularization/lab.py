@@ -31,6 +31,7 @@ from core.nets import mlp, weight_matrices
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.regularization.formulas import l2_penalty
 from core.regularization.measures import weight_norms
+from core.settings import Settings, setting
 from core.training import Callback, EarlyStopping, History, evaluate
 
 PAGE = "regularization"
@@ -39,38 +40,31 @@ DATASET_LABELS = {"mnist_sample": "MNIST sample (28×28)", "digits": "scikit-lea
 SPLIT = (0.6, 0.2, 0.2)
 DEV_SIZE = 1000
 MONITORS = {"dev loss": ("dev_loss", "min"), "dev error": ("dev_accuracy", "max")}
+WIDTHS = (32, 64, 128, 256, 512, 1024)  # units per hidden layer the page offers
+BATCH_SIZES = (8, 16, 32, 64, 128, 256)  # mini-batch sizes the page offers
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
-class Setup:
+class Setup(Settings):
     """The overfitting set-up every experiment starts from."""
 
-    dataset: str = "mnist_sample"
-    n_train: int = 200
-    hidden: tuple[int, ...] = (256, 256)
-    optimizer: str = "Adam"
-    lr: float = 1e-3
-    batch_size: int = 32
-    epochs: int = 40
+    dataset: str = setting("mnist_sample", choices=DATASETS, label="Dataset", name="the image set",
+                           labels=DATASET_LABELS)
+    n_train: int = setting(200, lo=20, hi=1000, step=10, widget="slider", label="Training examples",
+                           help="A small subset of the training split; the dev set is up to 1,000 other images.",
+                           name="training examples")
+    # the page offers 1 to 4 layers of one of WIDTHS units each
+    hidden: tuple[int, ...] = setting((256, 256), lo=1, hi=2048, count=(1, 4), label="Hidden layers",
+                                      name="hidden layers")
+    optimizer: str = setting("Adam", choices=OPTIMIZERS, label="Optimizer", name="the optimizer")
+    lr: float = setting(1e-3, lo=1e-5, hi=10.0, fmt="%g", label="Learning rate α", name="the learning rate")
+    # any size a caller needs; the page offers BATCH_SIZES
+    batch_size: int = setting(32, lo=1, hi=4096, widget="select_slider", label="Mini-batch size",
+                              name="the mini-batch size")
+    epochs: int = setting(40, lo=1, hi=200, widget="slider", label="Epochs", name="epochs")
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"choose one of the image sets {', '.join(DATASETS)}")
-        if not 10 <= self.n_train <= 1000:
-            raise ValueError("training examples must be between 10 and 1,000")
-        if not 1 <= len(self.hidden) <= 4 or any(not 1 <= h <= 2048 for h in self.hidden):
-            raise ValueError("use 1 to 4 hidden layers of 1 to 2,048 units")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}")
-        if not 0 < self.lr <= 10:
-            raise ValueError("the learning rate must be above 0 and at most 10")
-        if not 1 <= self.batch_size <= 4096:
-            raise ValueError("the mini-batch size must be between 1 and 4,096")
-        if not 1 <= self.epochs <= 500:
-            raise ValueError("epochs must be between 1 and 500")
 
 
 @dataclass(frozen=True)
@@ -129,7 +123,7 @@ class LabData:
         return {"train": len(self.train[1]), "dev": len(self.dev[1])}
 
 
-def prepare(setup: Setup) -> LabData:
+def prepare_setup(setup: Setup) -> LabData:
     """The set-up's seeded small training subset and up to 1,000 dev examples."""
     ds = load_dataset(setup.dataset)
     split = split_dataset(ds, SPLIT, seed=setup.seed)
@@ -185,7 +179,7 @@ class RegResult(Comparison):
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def build_model(spec: LaneSpec, data: LabData) -> nn.Sequential:
+def build_lane_network(spec: LaneSpec, data: LabData) -> nn.Sequential:
     """The set-up's network for this lane, initialised from the lane's seed (lanes with
     the same layers start from the same weights; dropout layers hold no weights)."""
     torch.manual_seed(spec.seed)
@@ -217,7 +211,7 @@ def run_lanes(
         def train_lane(slot: LaneSlot) -> RegLane:
             lane_train = measure_on if train is None else (train[0].to(device), train[1].to(device))
             m = len(lane_train[1])
-            model = build_model(spec, data).to(device)
+            model = build_lane_network(spec, data).to(device)
             opt = make_optimizer(spec.optimizer, model.parameters(), spec.lr)
             weights = weight_matrices(model)
             penalty = (lambda: l2_penalty(weights, spec.lam, m)) if spec.lam > 0 else None

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.regularization.augment import AUGMENTATIONS, DESCRIPTIONS, AugmentSpec, preview
-from core.regularization.lab import RegLane, RegResult, Setup, diagnosis, prepare, results_table
+from core.regularization.lab import RegLane, RegResult, Setup, diagnosis, prepare_setup, results_table
 from core.regularization.measures import BatchNormLook
 
 Rows = list[dict[str, Any]]
@@ -149,7 +149,7 @@ def transform_legend() -> str:
 def preview_grid(setup: Setup, spec: AugmentSpec, n_examples: int = 4) -> np.ndarray:
     """The first ``n_examples`` training images of the set-up and their copies, as the
     training will get them: [rows, 1 + copies, C, H, W]."""
-    return preview(prepare(setup).train[0], spec, n_examples=n_examples, seed=setup.seed)
+    return preview(prepare_setup(setup).train[0], spec, n_examples=n_examples, seed=setup.seed)
 
 
 def preview_titles(copies: int) -> list[str]:

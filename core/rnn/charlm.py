@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,18 +32,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core import tracking
+from core.data.vocab import Vocab
 from core.device import pick_device, seed_everything
 from core.experiment import FAILED, Lane, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.rnn.corpora import CORPORA, MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, NEWLINE, CorpusError, decode_text, load_corpus
+from core.settings import Settings, setting
 from core.training import Callback
 
 __all__ = [
     "CORPORA",
     "LM_CELLS",
     "MAX_UPLOAD_BYTES",
+    "UPLOAD",
     "CharLM",
     "CharLMConfig",
     "CharLMResult",
@@ -62,43 +64,16 @@ __all__ = [
 ]
 
 PAGE = "rnn"
+UPLOAD = "upload"  # the corpus of an uploaded text
+
+
+def corpus_label(key: str) -> str:
+    """How the page names a corpus (or the upload)."""
+    return "Your own text (.txt upload)" if key == UPLOAD else CORPORA[key].label
 LM_CELLS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
 
 
 # --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Vocab:
-    """The characters of a text, sorted; ids are positions in ``chars``."""
-
-    chars: tuple[str, ...]
-
-    @classmethod
-    def of(cls, text: str) -> Vocab:
-        return cls(tuple(sorted(set(text))))
-
-    def __len__(self) -> int:
-        return len(self.chars)
-
-    @property
-    def index(self) -> dict[str, int]:
-        return {c: i for i, c in enumerate(self.chars)}
-
-    def unknown(self, text: str) -> list[str]:
-        """The characters of ``text`` that are not in the vocabulary, in order of appearance."""
-        known = set(self.chars)
-        return list(dict.fromkeys(c for c in text if c not in known))
-
-    def encode(self, text: str) -> Tensor:
-        idx = self.index
-        missing = self.unknown(text)
-        if missing:
-            raise ValueError(f"characters not in the vocabulary: {''.join(missing)!r}")
-        return torch.tensor([idx[c] for c in text], dtype=torch.int64)
-
-    def decode(self, ids: Sequence[int] | Tensor) -> str:
-        return "".join(self.chars[int(i)] for i in ids)
 
 
 def make_windows(ids: Tensor, seq_len: int, stride: int | None = None) -> tuple[Tensor, Tensor]:
@@ -204,63 +179,40 @@ def sample(model: CharLM, vocab: Vocab, *, n: int = 5, temperature: float = 1.0,
 
 
 @dataclass(frozen=True)
-class CharLMConfig:
+class CharLMConfig(Settings):
     """One character-model training (also the tracked run's params, without ``text``)."""
 
-    corpus: str = "first names"  # a key of CORPORA, or "upload" (then ``text`` holds the text)
-    cell: str = "LSTM"
-    num_layers: int = 1
-    embedding_size: int = 16
-    hidden_size: int = 128
-    seq_len: int = 24
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 0.005
-    optimizer: str = "Adam"
-    temperature: float = 0.8  # for the samples drawn after each epoch
-    n_samples: int = 8
-    max_chars: int = 300_000  # a longer text is cut (a few epochs must fit in a minute)
-    dev_fraction: float = 0.1
+    # a key of CORPORA, or UPLOAD (then ``text`` holds the text)
+    corpus: str = setting("first names", label="Text to learn", choices=lambda: (*CORPORA, UPLOAD),
+                          labels=lambda key: corpus_label(key))
+    cell: str = setting("LSTM", label="Cell", choices=("LSTM", "GRU", "RNN"))
+    num_layers: int = setting(1, label="Layers", options=(1, 2, 3))
+    embedding_size: int = setting(16, label="Embedding size", options=(4, 8, 16, 32, 64))
+    hidden_size: int = setting(128, label="Hidden size", options=(16, 32, 64, 128, 256))
+    seq_len: int = setting(24, label="Sequence length (characters)", options=(8, 16, 24, 32, 48, 64, 128))
+    epochs: int = setting(20, label="Epochs", lo=1, hi=200, widget="slider")
+    batch_size: int = setting(64, label="Batch size", lo=1, hi=4096)
+    # the page offers up to 10; tests use absurd rates to overflow float32
+    lr: float = setting(0.005, label="Learning rate", lo=1e-5, hi=1e36, fmt="%g")
+    optimizer: str = setting("Adam", label="Optimizer", choices=OPTIMIZERS)
+    temperature: float = setting(0.8, label="Temperature of the samples shown while training", lo=0.0, hi=2.0,
+                                 step=0.1, widget="slider")  # for the samples drawn after each epoch
+    n_samples: int = setting(8, label="Samples drawn after each epoch", lo=1, hi=50)
+    # a longer text is cut (a few epochs must fit in a minute)
+    max_chars: int = setting(300_000, label="Characters of text kept", lo=1000)
+    dev_fraction: float = setting(0.1, label="Dev fraction", lo=0.0, hi=0.5)
     seed: int = 0
     text: str = field(default="", repr=False, compare=False)
     text_name: str = ""
 
-    def __post_init__(self) -> None:
-        if self.corpus != "upload" and self.corpus not in CORPORA:
-            raise ValueError(f"unknown corpus {self.corpus!r}: choose one of {', '.join(CORPORA)} or upload a text")
-        if self.corpus == "upload" and len(self.text.strip()) < MIN_TEXT_CHARS:
+    def check(self) -> None:
+        if self.corpus == UPLOAD and len(self.text.strip()) < MIN_TEXT_CHARS:
             raise ValueError(f"upload a text of at least {MIN_TEXT_CHARS} characters first")
-        if self.cell not in LM_CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}: choose one of {', '.join(LM_CELLS)}")
-        if not 1 <= self.num_layers <= 3:
-            raise ValueError("use 1 to 3 layers")
-        if not 2 <= self.embedding_size <= 256:
-            raise ValueError("the embedding size must be between 2 and 256")
-        if not 4 <= self.hidden_size <= 1024:
-            raise ValueError("the hidden size must be between 4 and 1,024")
-        if not 4 <= self.seq_len <= 256:
-            raise ValueError("the sequence length must be between 4 and 256 characters")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
-        if not 1 <= self.batch_size <= 4096:
-            raise ValueError("the batch size must be between 1 and 4,096")
-        if not 0 < self.lr <= 1e36:  # the page offers up to 10; tests use absurd rates to overflow float32
-            raise ValueError("the learning rate must be a positive number")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-        if not 0 <= self.temperature <= 5:
-            raise ValueError("the temperature must be between 0 and 5")
-        if not 1 <= self.n_samples <= 50:
-            raise ValueError("draw between 1 and 50 samples")
-        if not 0 <= self.dev_fraction < 0.5:
-            raise ValueError("the dev fraction must be between 0 and 0.5")
-        if self.max_chars < 1000:
-            raise ValueError("keep at least 1,000 characters of text")
 
     def params(self) -> dict[str, Any]:
         """The run's params: the config without the uploaded text itself (its size and hash instead)."""
         p = {k: v for k, v in asdict(self).items() if k != "text"}
-        if self.corpus == "upload":
+        if self.corpus == UPLOAD:
             p["text_chars"] = len(self.text)
             p["text_sha1"] = hashlib.sha1(self.text.encode()).hexdigest()[:12]
         return p
@@ -310,6 +262,14 @@ def _split_text(text: str, lines: bool, dev_fraction: float, seed: int) -> tuple
     return text[:k], text[k:]
 
 
+def perplexities(record: dict[str, float]) -> dict[str, float]:
+    """e^loss of an epoch's record: {"train": …, "dev": … (when it has a dev loss)} (capped at e^50)."""
+    out = {"train": math.exp(min(record["train_loss"], 50))}
+    if "dev_loss" in record:
+        out["dev"] = math.exp(min(record["dev_loss"], 50))
+    return out
+
+
 class _EpochSamples(Callback):
     """After every epoch: draw samples, push them to the live view and keep them."""
 
@@ -324,15 +284,12 @@ class _EpochSamples(Callback):
         self.rows.append(row)
         if self.ctx is not None:
             self.ctx.push("samples", epoch=epoch, text="\n".join(texts))
-            perplexity = {"train": math.exp(min(record["train_loss"], 50))}
-            if "dev_loss" in record:
-                perplexity["dev"] = math.exp(min(record["dev_loss"], 50))
-            self.ctx.push("perplexity", epoch=epoch, **perplexity)
+            self.ctx.push("perplexity", epoch=epoch, **perplexities(record))
 
 
 def prepare_text(cfg: CharLMConfig) -> tuple[str, bool]:
     """(the corpus text, whether it is a list of lines), cut to ``cfg.max_chars``."""
-    if cfg.corpus == "upload":
+    if cfg.corpus == UPLOAD:
         text, lines = cfg.text, False
     else:
         text, lines = load_corpus(cfg.corpus), CORPORA[cfg.corpus].lines
@@ -369,10 +326,7 @@ def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device |
 
     def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
         for row in hist.epochs:
-            m = {"train_perplexity": math.exp(min(row["train_loss"], 50))}
-            if "dev_loss" in row:
-                m["dev_perplexity"] = math.exp(min(row["dev_loss"], 50))
-            run.log_metrics(m, int(row["epoch"]))
+            run.log_metrics({f"{k}_perplexity": v for k, v in perplexities(row).items()}, int(row["epoch"]))
         run.log_metrics({"unigram_entropy": result.unigram}, hist.steps_done)
         for row in result.samples:
             run.log_text("\n".join(row["samples"]) + "\n", f"samples_epoch_{row['epoch']:03d}.txt")
@@ -383,7 +337,7 @@ def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device |
     # "LSTM diverged: the loss became NaN at step 12 — …" in the job panel
     result.lane = train_tracked(ctx, PAGE, params, model, (X, y), opt, name=cfg.cell, dev=dev, epochs=cfg.epochs,
                                 batch_size=cfg.batch_size, loss_fn=sequence_cross_entropy, callbacks=[samples],
-                                run_name=name, tags={"task": "char-lm"}, device=device, seed=cfg.seed,
+                                run_name=name, tags={tracking.TAG_KIND: "char-lm"}, device=device, seed=cfg.seed,
                                 finish=finish, figure_title=name, measure_accuracy=False)  # [N, T, V] logits
     return result
 
@@ -401,8 +355,6 @@ def load_charlm(run_id: str, user: User = LOCAL_USER) -> CharLM:
     except (KeyError, ValueError, RuntimeError) as exc:
         raise ValueError("this run is not a character language model of this lab (its weights do not fit)") from exc
     return model.eval()
-
-
 
 
 def sample_text_file(result: CharLMResult) -> str:

@@ -29,10 +29,12 @@ from core.device import pick_device, seed_everything
 from core.experiment import Comparison, Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.jobs import JobContext
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
-from core.rnn.cells import CELLS, BidirectionalTagger
+from core.rnn.cells import BidirectionalTagger
+from core.settings import Settings, setting
 
 __all__ = [
     "IGNORE",
+    "TRAINING_STRINGS",
     "TaggingConfig",
     "TaggingResult",
     "make_tagging_data",
@@ -96,40 +98,23 @@ def per_position_accuracy(pred: Tensor, y: Tensor) -> list[float]:
 
 
 @dataclass(frozen=True)
-class TaggingConfig:
+class TaggingConfig(Settings):
     """The comparison: one unidirectional and one bidirectional tagger (also the runs' params)."""
 
-    cell: str = "GRU"
-    hidden_size: int = 16
-    length: int = 12
-    n_symbols: int = 10
-    n_train: int = 1500
-    n_dev: int = 500
-    epochs: int = 8
-    batch_size: int = 64
-    lr: float = 0.01
-    optimizer: str = "Adam"
+    cell: str = setting("GRU", label="Cell (our course cells)", choices=("GRU", "LSTM", "RNN"))
+    hidden_size: int = setting(16, label="Hidden size (each direction)", options=(4, 8, 16, 32))
+    length: int = setting(12, label="String length", lo=4, hi=30, widget="slider")
+    n_symbols: int = setting(10, label="Symbols", lo=2, hi=26)
+    n_train: int = setting(1500, label="Training strings", lo=10, hi=50_000, widget="select_slider")
+    n_dev: int = setting(500, label="Dev strings", lo=10, hi=20_000)
+    epochs: int = setting(8, label="Epochs", lo=1, hi=200, widget="slider")
+    batch_size: int = setting(64, label="Batch size", lo=1, hi=4096)
+    lr: float = setting(0.01, label="Learning rate (Adam)", lo=1e-4, hi=1.0, fmt="%g")
+    optimizer: str = setting("Adam", label="Optimizer", choices=OPTIMIZERS)
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}: choose one of {', '.join(CELLS)}")
-        if not 2 <= self.hidden_size <= 256:
-            raise ValueError("the hidden size must be between 2 and 256")
-        if not 2 <= self.length <= 60:
-            raise ValueError("the string length must be between 2 and 60")
-        if not 2 <= self.n_symbols <= 26:
-            raise ValueError("use between 2 and 26 symbols")
-        if not 10 <= self.n_train <= 50_000 or not 10 <= self.n_dev <= 20_000:
-            raise ValueError("use 10 to 50,000 training strings and 10 to 20,000 dev strings")
-        if not 1 <= self.epochs <= 100:
-            raise ValueError("epochs must be between 1 and 100")
-        if not 1 <= self.batch_size <= 4096:
-            raise ValueError("the batch size must be between 1 and 4,096")
-        if not 0 < self.lr <= 1000:
-            raise ValueError("the learning rate must be above 0 (and at most 1,000)")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+
+TRAINING_STRINGS = (200, 500, 1000, 1500, 3000, 5000)  # the page's choices of ``n_train``
 
 
 @dataclass
@@ -174,7 +159,7 @@ def run_tagging(ctx: JobContext | None, cfg: TaggingConfig, device: torch.device
             params = {**asdict(cfg), "direction": name, "task": "next digit larger"}
             return train_tracked(slot, PAGE, params, model, train, opt, name=name, dev=dev, epochs=cfg.epochs,
                                  batch_size=cfg.batch_size, loss_fn=tagging_loss, run_name=f"tagger: {name} {cfg.cell}",
-                                 tags={"task": "bidirectional"}, device=device, seed=cfg.seed, finish=finish,
+                                 tags={tracking.TAG_KIND: "bidirectional"}, device=device, seed=cfg.seed, finish=finish,
                                  figure_title=f"{name} {cfg.cell} tagger",
                                  measure_accuracy=False)  # logits are [B, 2, T]: accuracy is measured in finish
 

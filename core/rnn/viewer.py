@@ -18,8 +18,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from core.data.vocab import Vocab
 from core.rnn.cells import GATES, LSTMCell, RNNCell, TorchGRUCell, make_cell, run_cell
-from core.rnn.charlm import CharLM, Vocab
+from core.rnn.charlm import CharLM
 
 __all__ = ["MAX_VIEW_CHARS", "VIEWER_ALPHABET", "GateTrace", "Viewer", "check_view_text", "gates_table",
            "random_viewer", "trace_gates", "viewer_from_charlm"]
@@ -65,7 +66,7 @@ def check_view_text(text: str, vocab: Vocab) -> str | None:
 
 def random_viewer(kind: str, hidden_size: int = 8, seed: int = 0, alphabet: str = VIEWER_ALPHABET) -> Viewer:
     """A seeded random course cell ("RNN", "LSTM" or "GRU") reading one-hot characters."""
-    vocab = Vocab(tuple(sorted(set(alphabet))))
+    vocab = Vocab.of(alphabet)
     torch.manual_seed(seed)
     cell = make_cell(kind, len(vocab), hidden_size).eval()
 

@@ -1,6 +1,7 @@
 """Sequence models: encoder–decoders with and without attention on generated dates and
 number words, greedy and beam-search decoding with length normalization, and BLEU."""
 
+from core.data.vocab import EOS, PAD, SOS, UNK, Vocab
 from core.seq2seq.beam import BeamResult, Hypothesis, TreeNode, beam_search, greedy_search, normalized_score
 from core.seq2seq.bleu import BleuBreakdown, bleu, explain_bleu, tokenize
 from core.seq2seq.data import MAX_INPUT_CHARS, Codec, Seq2SeqData, check_source, make_data, split_pairs
@@ -8,7 +9,7 @@ from core.seq2seq.dates import DATE_FORMATS, LANGUAGES, format_human, generate_d
 from core.seq2seq.model import Seq2Seq
 from core.seq2seq.numbers import generate_number_pairs, number_to_words
 from core.seq2seq.training import (
-    VARIANTS,
+    ATTENTION_VARIANTS,
     Seq2SeqConfig,
     Seq2SeqResult,
     Translation,
@@ -20,7 +21,6 @@ from core.seq2seq.training import (
     sequence_loss,
     translate,
 )
-from core.seq2seq.vocab import EOS, PAD, SOS, UNK, Vocab
 
 __all__ = [
     "DATE_FORMATS",
@@ -30,7 +30,7 @@ __all__ = [
     "PAD",
     "SOS",
     "UNK",
-    "VARIANTS",
+    "ATTENTION_VARIANTS",
     "BeamResult",
     "BleuBreakdown",
     "Codec",

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
+from core.data.vocab import Vocab, pad_batch
 from core.seq2seq.dates import LANGUAGES, generate_date_pairs
 from core.seq2seq.numbers import generate_number_pairs
-from core.seq2seq.vocab import Vocab, pad_batch
 
 __all__ = ["DIRECTIONS", "MAX_INPUT_CHARS", "TASKS", "Codec", "Seq2SeqData", "check_source", "make_data",
            "split_pairs"]
@@ -19,14 +19,6 @@ __all__ = ["DIRECTIONS", "MAX_INPUT_CHARS", "TASKS", "Codec", "Seq2SeqData", "ch
 MAX_INPUT_CHARS = 60
 TASKS = ("dates", "numbers")
 DIRECTIONS = ("digits→words", "words→digits")
-
-
-def _chars(text: str) -> list[str]:
-    return list(text)
-
-
-def _words(text: str) -> list[str]:
-    return text.split()
 
 
 @dataclass(frozen=True)
@@ -44,13 +36,13 @@ class Codec:
     max_out: int
 
     def src_tokens(self, text: str) -> list[str]:
-        return _chars(text) if self.src_unit == "char" else _words(text)
+        return self.src_vocab.split(text)
 
     def tgt_tokens(self, text: str) -> list[str]:
-        return _chars(text) if self.tgt_unit == "char" else _words(text)
+        return self.tgt_vocab.split(text)
 
     def join(self, tokens: Sequence[str]) -> str:
-        return ("" if self.tgt_unit == "char" else " ").join(tokens)
+        return self.tgt_vocab.join(tokens)
 
     @property
     def bleu_tokenize(self) -> str:
@@ -58,10 +50,10 @@ class Codec:
         return "char" if self.tgt_unit == "char" else "13a"
 
     def encode_sources(self, texts: Sequence[str], length: int | None = None) -> torch.Tensor:
-        return pad_batch([self.src_vocab.encode(self.src_tokens(t)) for t in texts], length)
+        return pad_batch([self.src_vocab.ids(t) for t in texts], length)
 
     def decode_output(self, ids: Sequence[int]) -> str:
-        return self.join(self.tgt_vocab.decode(ids))
+        return self.tgt_vocab.decode(ids)
 
 
 @dataclass
@@ -92,7 +84,7 @@ def split_pairs(pairs: Sequence[tuple[str, str]], n_dev: int, seed: int = 0) -> 
 
 def _tensors(codec: Codec, pairs: Sequence[tuple[str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
     src = codec.encode_sources([s for s, _ in pairs], codec.src_len)
-    tgt = pad_batch([codec.tgt_vocab.encode(codec.tgt_tokens(t), sos=True, eos=True) for _, t in pairs],
+    tgt = pad_batch([codec.tgt_vocab.ids(t, sos=True, eos=True) for _, t in pairs],
                     codec.max_out + 1)  # (N, T + 1): <sos> y … <eos> <pad>…
     return torch.cat([src, tgt[:, :-1]], 1), tgt[:, 1:].contiguous()
 
@@ -112,12 +104,10 @@ def make_data(task: str = "dates", n_train: int = 8000, n_dev: int = 500, seed: 
         pairs = generate_number_pairs(total, seed, high, direction)
         src_unit, tgt_unit = ("char", "word") if direction == "digits→words" else ("word", "char")
     train_pairs, dev_pairs = split_pairs(pairs, n_dev, seed)
-    split = _chars if src_unit == "char" else _words
-    tsplit = _chars if tgt_unit == "char" else _words
-    src_vocab = Vocab.build(split(s) for s, _ in train_pairs)
-    tgt_vocab = Vocab.build(tsplit(t) for _, t in train_pairs)
-    src_len = max(len(split(s)) for s, _ in pairs)
-    max_out = max(len(tsplit(t)) for _, t in pairs) + 1
+    src_vocab = Vocab.build((s for s, _ in train_pairs), src_unit)
+    tgt_vocab = Vocab.build((t for _, t in train_pairs), tgt_unit)
+    src_len = max(len(src_vocab.split(s)) for s, _ in pairs)
+    max_out = max(len(tgt_vocab.split(t)) for _, t in pairs) + 1
     codec = Codec(task, src_unit, tgt_unit, src_vocab, tgt_vocab, src_len, max_out)
     return Seq2SeqData(codec, train_pairs, dev_pairs, _tensors(codec, train_pairs), _tensors(codec, dev_pairs))
 

@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.seq2seq.vocab import PAD, SOS
+from core.data.vocab import PAD, SOS
 
-__all__ = ["CELLS", "Seq2Seq"]
+__all__ = ["ENCODER_CELLS", "Seq2Seq"]
 
-CELLS = ("GRU", "LSTM")
+ENCODER_CELLS = ("GRU", "LSTM")
 
 
 class Seq2Seq(nn.Module):
@@ -39,8 +39,8 @@ class Seq2Seq(nn.Module):
     def __init__(self, src_vocab: int, tgt_vocab: int, src_len: int, *, attention: bool = True, cell: str = "GRU",
                  embed_dim: int = 32, hidden: int = 64, teacher_forcing: float = 1.0) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}")
+        if cell not in ENCODER_CELLS:
+            raise ValueError(f"cell must be one of {', '.join(ENCODER_CELLS)}")
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError("the teacher-forcing ratio must be between 0 and 1")
         self.src_len, self.attention, self.cell_type = src_len, attention, cell

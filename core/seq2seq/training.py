@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import tracking
+from core.data.vocab import EOS, PAD, SOS
 from core.device import cpu_threads, pick_device, seed_everything
 from core.experiment import FINISHED as LANE_FINISHED
 from core.experiment import KILLED as LANE_KILLED
@@ -39,18 +40,19 @@ from core.seq2seq.beam import BeamResult, Hypothesis, beam_search, greedy_search
 from core.seq2seq.bleu import bleu
 from core.seq2seq.data import DIRECTIONS, TASKS, Codec, Seq2SeqData, check_source, make_data
 from core.seq2seq.dates import LANGUAGES
-from core.seq2seq.model import CELLS, Seq2Seq
-from core.seq2seq.vocab import EOS, PAD, SOS
+from core.seq2seq.model import ENCODER_CELLS, Seq2Seq
+from core.settings import Settings, setting
 
 __all__ = [
+    "LARGEST_NUMBERS",
     "PAGE",
-    "VARIANTS",
+    "TRAINING_PAIRS",
+    "ATTENTION_VARIANTS",
     "Seq2SeqConfig",
     "Seq2SeqResult",
     "Translation",
     "VariantResult",
     "beam_translate",
-    "build_model",
     "evaluate_dev",
     "load_seq2seq",
     "run_seq2seq",
@@ -60,64 +62,50 @@ __all__ = [
 ]
 
 PAGE = "seq2seq"
-VARIANTS = ("attention", "no attention")
+ATTENTION_VARIANTS = ("attention", "no attention")
+
+
+TRAINING_PAIRS = (500, 1000, 2000, 4000, 6000, 10000, 20000)  # the page's choices of ``n_train``
+LARGEST_NUMBERS = (999, 9_999, 99_999, 999_999)  # the page's choices of ``high``
+MANY = 10**6  # "at least one" of a multiple choice
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
+class Seq2SeqConfig(Settings):
     """One training job (also each tracked run's params)."""
 
-    task: str = "dates"  # "dates" | "numbers"
-    variants: tuple[str, ...] = ("attention",)  # any of VARIANTS, trained one after the other
-    languages: tuple[str, ...] = tuple(LANGUAGES)  # dates: the languages of the written forms
-    direction: str = "digits→words"  # numbers: "digits→words" | "words→digits"
-    high: int = 9_999  # numbers: the largest number
-    n_train: int = 6_000
-    n_dev: int = 500
-    cell: str = "GRU"
-    embed_dim: int = 32
-    hidden: int = 64
-    teacher_forcing: float = 1.0  # the probability of feeding the ground truth while training
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 5e-3
-    optimizer: str = "Adam"
-    seed: int = 0
+    task: str = setting("dates", label="Task", choices=TASKS)
+    # any of ATTENTION_VARIANTS, trained one after the other
+    variants: tuple[str, ...] = setting(("attention",), label="Models to train", choices=ATTENTION_VARIANTS,
+                                        count=(1, MANY), widget="segmented",
+                                        help="Pick both to compare them on the same data in one job.")
+    # dates: the languages of the written forms
+    languages: tuple[str, ...] = setting(tuple(LANGUAGES), label="Languages of the written dates", choices=LANGUAGES,
+                                         count=(1, MANY), labels=LANGUAGES)
+    direction: str = setting("digits→words", label="Direction", choices=DIRECTIONS, widget="radio")  # numbers
+    high: int = setting(9_999, label="Largest number", lo=10, hi=999_999, widget="select_slider")  # numbers
+    n_train: int = setting(6_000, label="Training pairs", lo=8, hi=100_000, widget="select_slider")
+    n_dev: int = setting(500, label="Dev pairs", lo=4, hi=10_000)
+    cell: str = setting("GRU", label="Recurrent cell", choices=ENCODER_CELLS, widget="radio")
+    embed_dim: int = setting(32, label="Embedding size", lo=2, hi=512)
+    hidden: int = setting(64, label="Hidden units", options=(8, 16, 32, 64, 128, 256))
+    # the probability of feeding the ground truth while training
+    teacher_forcing: float = setting(
+        1.0, label="Teacher-forcing ratio", lo=0.0, hi=1.0, step=0.05, widget="slider",
+        help="While training, the decoder gets the true previous token with this probability and its own "
+             "previous guess otherwise. 1 = always the truth (fast and stable); 0 = always its own guesses.")
+    epochs: int = setting(3, label="Epochs", lo=1, hi=200, widget="slider")
+    batch_size: int = setting(128, label="Mini-batch size", options=(16, 32, 64, 128, 256))
+    lr: float = setting(5e-3, label="Learning rate (Adam)", lo=1e-5, hi=1e9, fmt="%g")
+    optimizer: str = setting("Adam", label="Optimizer", choices=OPTIMIZERS)
+    seed: int = setting(0, label="Seed", lo=0, hi=2**32 - 1)
 
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}: choose one of {', '.join(TASKS)}")
-        if not self.variants or any(v not in VARIANTS for v in self.variants) or len(set(self.variants)) != len(self.variants):
-            raise ValueError("choose at least one variant: 'attention', 'no attention' or both")
-        if not self.languages or any(lang not in LANGUAGES for lang in self.languages):
-            raise ValueError(f"choose at least one language among {', '.join(LANGUAGES)}")
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"the direction must be one of {', '.join(DIRECTIONS)}")
-        if not 10 <= self.high <= 999_999:
-            raise ValueError("the largest number must be between 10 and 999,999")
-        if not 8 <= self.n_train <= 100_000:
-            raise ValueError("the training set must have between 8 and 100,000 pairs")
-        if not 4 <= self.n_dev <= 10_000:
-            raise ValueError("the dev set must have between 4 and 10,000 pairs")
+    def check(self) -> None:
+        if len(set(self.variants)) != len(self.variants):
+            raise ValueError("Models to train: choose each model once")
         if self.task == "numbers" and self.n_train + self.n_dev > self.high + 1:
-            raise ValueError(f"there are only {self.high + 1:,} numbers up to {self.high:,}: "
-                             "ask for fewer pairs or a larger largest number")
-        if self.cell not in CELLS:
-            raise ValueError(f"the cell must be one of {', '.join(CELLS)}")
-        if not 2 <= self.embed_dim <= 512 or not 2 <= self.hidden <= 1024:
-            raise ValueError("the embedding size must be 2–512 and the hidden size 2–1,024")
-        if not 0.0 <= self.teacher_forcing <= 1.0:
-            raise ValueError("the teacher-forcing ratio must be between 0 and 1")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError("epochs must be between 1 and 200")
-        if not 1 <= self.batch_size <= 4096:
-            raise ValueError("the batch size must be between 1 and 4,096")
-        if not 0 < self.lr <= 1e9:
-            raise ValueError("the learning rate must be above 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-        if not 0 <= self.seed < 2**32:
-            raise ValueError("the seed must be between 0 and 4,294,967,295")
+            raise ValueError(f"There are only {self.high + 1:,} numbers up to {self.high:,}: "
+                             "ask for fewer pairs or a larger largest number.")
 
 
 @dataclass
@@ -168,7 +156,8 @@ def sequence_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
 
 
-def build_model(cfg: Seq2SeqConfig, codec: Codec, variant: str) -> Seq2Seq:
+def build_seq2seq(cfg: Seq2SeqConfig, codec: Codec, variant: str) -> Seq2Seq:
+    """The untrained encoder–decoder of ``variant`` for the config's sizes and the codec's vocabularies."""
     return Seq2Seq(len(codec.src_vocab), len(codec.tgt_vocab), codec.src_len, attention=variant == "attention",
                    cell=cfg.cell, embed_dim=cfg.embed_dim, hidden=cfg.hidden, teacher_forcing=cfg.teacher_forcing)
 
@@ -312,14 +301,14 @@ def _plan(ctx: JobContext | None, cfg: Seq2SeqConfig, data: Seq2SeqData, result:
 
     def train(slot: LaneSlot) -> Lane:
         seed_everything(cfg.seed)
-        model = build_model(cfg, codec, variant).to(device)
+        model = build_seq2seq(cfg, codec, variant).to(device)
         opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
         vr = result.variants[variant] = VariantResult(variant, Lane(variant))
         params = {**asdict(cfg), "variant": variant, **sizes, "device": str(device)}
         t0 = time.perf_counter()
         vr.lane = train_tracked(slot, PAGE, params, model, data.train, opt, name=variant, dev=data.dev,
                                 epochs=cfg.epochs, batch_size=cfg.batch_size, loss_fn=sequence_loss,
-                                run_name=f"{cfg.task}: {variant}", tags={"task": cfg.task, "variant": variant},
+                                run_name=f"{cfg.task}: {variant}", tags={tracking.TAG_KIND: cfg.task, tracking.TAG_VARIANT: variant},
                                 device=device, seed=cfg.seed, finish=finish,
                                 figure_title=f"{cfg.task}, {variant}: token cross-entropy",
                                 measure_accuracy=False)  # logits are [N, T, V], not [N, K]

@@ -226,7 +226,7 @@ def advice_markdown(dx: dict[str, Any]) -> str:
     return "**What to try**\n" + "\n".join(f"- {a}" for a in dx["advice"])
 
 
-def run_labels(table: Any) -> dict[str, str]:
+def error_run_labels(table: Any) -> dict[str, str]:
     """``run_id`` -> :func:`run_label` for every row of a :func:`runs_with_errors` table."""
     return {str(row["run_id"]): run_label(row) for _, row in table.iterrows()}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.tracking import TAG_SUMMARY
+from core.tags import TAG_SUMMARY
 
 BUILTIN_CATEGORIES = ("blurry/ambiguous", "looks like the predicted digit", "mislabelled", "unusual stroke")
 FIXED_COLUMNS = ("example", "true", "predicted", "confidence")
@@ -83,7 +83,7 @@ def ceiling_sentence(row: Mapping[str, Any], dev_error: float) -> str:
             f"from {dev_error:.1%} to {row['ceiling']:.1%} at best.")
 
 
-def to_csv(table: pd.DataFrame) -> str:
+def tags_csv(table: pd.DataFrame) -> str:
     """The tag table as CSV text (categories as True/False columns)."""
     return table.to_csv(index=False)
 

@@ -44,8 +44,9 @@ from core.identity import LOCAL_USER, User
 from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers import Adam
-from core.runs import store_error_message
-from core.strategy.metrics import CANDIDATE_PREFIX
+from core.settings import Setting, Settings, check_value, setting
+from core.strategy import errors
+from core.strategy.metrics import CANDIDATE_PREFIX, pr_curve, precision_recall_f1
 from core.training import evaluate
 
 PAGE = "strategy"
@@ -53,21 +54,34 @@ IMAGE_SETS = ("digits", "mnist_sample")
 MAX_SIZES = 10
 
 
-def check_training(hidden: tuple[int, ...], epochs: int, lr: float, batch_size: int, max_epochs: int = 500) -> None:
-    """Plain-message ``ValueError`` for a network/training setting out of range."""
-    if len(hidden) > 4 or any(not 1 <= h <= 2048 for h in hidden):
-        raise ValueError("use up to 4 hidden layers of 1 to 2,048 units")
-    if not 1 <= epochs <= max_epochs:
-        raise ValueError(f"epochs must be between 1 and {max_epochs}")
-    if not (lr > 0 and math.isfinite(lr)) or lr > 10:
-        raise ValueError("the learning rate must be a positive number up to 10")
-    if not 1 <= batch_size <= 10_000:
-        raise ValueError("the mini-batch size must be between 1 and 10,000")
+# Hidden-layer choices offered by the page's pickers: label -> hidden sizes.
+HIDDEN_CHOICES: dict[str, tuple[int, ...]] = {
+    "none (linear)": (), "8": (8,), "16": (16,), "32": (32,), "64": (64,), "128": (128,), "32×32": (32, 32),
+    "64×64": (64, 64), "256×256": (256, 256), "1024×1024": (1024, 1024)}
+# Candidate networks for optimizing vs satisficing: label -> hidden sizes; and the ones ticked at first.
+CANDIDATE_NETS: dict[str, tuple[int, ...]] = {
+    "16": (16,), "64": (64,), "256": (256,), "256×256": (256, 256), "1024×1024": (1024, 1024),
+    "1024×1024×1024": (1024, 1024, 1024)}
+CANDIDATE_DEFAULT = ("16", "64", "256×256", "1024×1024")
+CURVE_STEPS = (50, 100, 200, 300, 500, 1000, 2000)  # the steps per size the page offers for the learning curves
+HIDDEN_LAYERS = Setting(label="Hidden units", lo=1, hi=2048, count=(0, 4))  # up to 4 layers of 1 to 2,048 units
 
 
-def _check_image_set(dataset: str) -> None:
-    if dataset not in IMAGE_SETS:
-        raise ValueError(f"choose one of the built-in image sets: {', '.join(IMAGE_SETS)}")
+def hidden_setting(default: tuple[int, ...], label: str) -> Any:
+    """A network's hidden layer sizes (:data:`HIDDEN_LAYERS`), picked by ``label`` among :data:`HIDDEN_CHOICES`."""
+    return setting(default, label=label, lo=HIDDEN_LAYERS.lo, hi=HIDDEN_LAYERS.hi, count=HIDDEN_LAYERS.count)
+
+
+def lr_setting(default: float) -> Any:
+    return setting(default, lo=0, above=True, hi=10, label="Learning rate")
+
+
+def batch_setting(default: int = 64) -> Any:
+    return setting(default, lo=1, hi=10_000, label="Mini-batch size")
+
+
+def image_set_setting(label: str = "Dataset") -> Any:
+    return setting("digits", choices=IMAGE_SETS, label=label, labels=lambda name: dataset_label(name))
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -94,28 +108,21 @@ def _hidden_label(hidden: tuple[int, ...]) -> str:
 
 
 @dataclass(frozen=True)
-class LearningCurveConfig:
+class LearningCurveConfig(Settings):
     """Train the same network on nested training sets of growing size; the dev set is fixed."""
 
-    dataset: str = "digits"
-    sizes: tuple[int, ...] = (25, 50, 100, 200, 400, 800, 1200)
-    hidden: tuple[int, ...] = (64,)
-    steps: int = 300  # optimisation steps per size, so small sets are not under-trained
-    batch_size: int = 64
-    lr: float = 0.003
-    dev_share: float = 0.25
+    dataset: str = setting("digits", choices=offline_names, label="Dataset for the learning curves",
+                           labels=lambda name: dataset_label(name))
+    sizes: tuple[int, ...] = setting((25, 50, 100, 200, 400, 800, 1200), lo=5, count=(1, MAX_SIZES),
+                                     label="Training-set sizes",
+                                     help="Whole numbers separated by commas. Each size is one tracked run.")
+    hidden: tuple[int, ...] = hidden_setting((64,), "Hidden units (learning curves)")
+    # optimisation steps per size, so small sets are not under-trained (the page offers CURVE_STEPS)
+    steps: int = setting(300, lo=10, hi=20_000, widget="select_slider", label="Steps per size")
+    batch_size: int = batch_setting()
+    lr: float = setting(0.003, options=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2), label="Learning rate (learning curves)")
+    dev_share: float = setting(0.25, lo=0.05, hi=0.5, label="Dev share")
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.dataset not in offline_names():
-            raise ValueError(f"choose a built-in dataset: {', '.join(offline_names())}")
-        if not self.sizes or len(self.sizes) > MAX_SIZES or any(s < 5 for s in self.sizes):
-            raise ValueError(f"give 1 to {MAX_SIZES} training-set sizes of at least 5 examples")
-        if not 10 <= self.steps <= 20_000:
-            raise ValueError("steps per size must be between 10 and 20,000")
-        if not 0.05 <= self.dev_share <= 0.5:
-            raise ValueError("the dev share must be between 5 % and 50 %")
-        check_training(self.hidden, 1, self.lr, self.batch_size)
 
 
 @dataclass
@@ -174,25 +181,17 @@ def run_learning_curves(ctx: JobContext | None, cfg: LearningCurveConfig) -> Lea
 
 
 @dataclass(frozen=True)
-class BinaryConfig:
+class BinaryConfig(Settings):
     """"Is it a <positive>?" on a built-in digit set: a two-class network."""
 
-    dataset: str = "digits"
-    positive: int = 3
-    hidden: tuple[int, ...] = (16,)
-    epochs: int = 5
-    lr: float = 0.01
-    batch_size: int = 64
-    dev_share: float = 0.4
+    dataset: str = image_set_setting()
+    positive: int = setting(3, choices=tuple(range(10)), label="Positive digit")
+    hidden: tuple[int, ...] = hidden_setting((16,), "Hidden units (classifier)")
+    epochs: int = setting(5, lo=1, hi=30, widget="slider", label="Epochs (classifier)")
+    lr: float = lr_setting(0.01)
+    batch_size: int = batch_setting()
+    dev_share: float = setting(0.4, lo=0.1, hi=0.6, label="Dev share")
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_image_set(self.dataset)
-        if not 0 <= self.positive <= 9:
-            raise ValueError("the positive class must be a digit from 0 to 9")
-        if not 0.1 <= self.dev_share <= 0.6:
-            raise ValueError("the dev share must be between 10 % and 60 %")
-        check_training(self.hidden, self.epochs, self.lr, self.batch_size)
 
 
 @dataclass
@@ -218,8 +217,6 @@ def run_binary(ctx: JobContext | None, cfg: BinaryConfig) -> BinaryResult:
     result = BinaryResult(None, KILLED, cfg.positive, np.zeros(0, int), np.zeros(0))
 
     def finish(run, model, hist) -> None:
-        from core.strategy.metrics import pr_curve, precision_recall_f1
-
         model.eval()
         with torch.no_grad():
             scores = torch.softmax(model(split.dev[0]).float(), 1)[:, 1].cpu().numpy()
@@ -240,22 +237,22 @@ def run_binary(ctx: JobContext | None, cfg: BinaryConfig) -> BinaryResult:
 
 
 @dataclass(frozen=True)
-class CandidatesConfig:
+class CandidatesConfig(Settings):
     """Networks of several sizes on one dataset, for accuracy-vs-inference-time selection."""
 
-    dataset: str = "digits"
-    architectures: tuple[tuple[int, ...], ...] = ((16,), (64,), (256, 256), (1024, 1024))
-    epochs: int = 4
-    lr: float = 0.003
-    batch_size: int = 64
+    dataset: str = image_set_setting("Dataset for the candidates")
+    architectures: tuple[tuple[int, ...], ...] = setting(((16,), (64,), (256, 256), (1024, 1024)), count=(1, 8),
+                                                         label="Candidate networks")
+    epochs: int = setting(4, lo=1, hi=500, label="Epochs")
+    lr: float = lr_setting(0.003)
+    batch_size: int = batch_setting()
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        _check_image_set(self.dataset)
-        if not 1 <= len(self.architectures) <= 8:
-            raise ValueError("choose 1 to 8 candidate networks")
-        for h in self.architectures:
-            check_training(h, self.epochs, self.lr, self.batch_size)
+    def check(self) -> None:
+        for hidden in self.architectures:
+            problem = check_value(HIDDEN_LAYERS, hidden)
+            if problem:
+                raise ValueError(problem)
 
 
 @dataclass
@@ -292,25 +289,17 @@ def run_candidates(ctx: JobContext | None, cfg: CandidatesConfig) -> CandidatesR
 
 
 @dataclass(frozen=True)
-class ErrorModelConfig:
+class ErrorModelConfig(Settings):
     """A digit classifier whose misclassified dev examples the learner tags by hand."""
 
-    dataset: str = "digits"
-    hidden: tuple[int, ...] = (32,)
-    epochs: int = 5
-    lr: float = 0.003
-    batch_size: int = 64
-    dev_share: float = 0.3
-    max_examples: int = 60
+    dataset: str = image_set_setting("Dataset to analyse")
+    hidden: tuple[int, ...] = hidden_setting((32,), "Hidden units (error analysis)")
+    epochs: int = setting(5, lo=1, hi=30, widget="slider", label="Epochs (error analysis)")
+    lr: float = lr_setting(0.003)
+    batch_size: int = batch_setting()
+    dev_share: float = setting(0.3, lo=0.1, hi=0.5, label="Dev share")
+    max_examples: int = setting(60, lo=1, hi=200, widget="slider", label="Misclassified examples to show")
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_image_set(self.dataset)
-        if not 0.1 <= self.dev_share <= 0.5:
-            raise ValueError("the dev share must be between 10 % and 50 %")
-        if not 1 <= self.max_examples <= 200:
-            raise ValueError("show between 1 and 200 misclassified examples")
-        check_training(self.hidden, self.epochs, self.lr, self.batch_size)
 
 
 @dataclass
@@ -326,17 +315,6 @@ class ErrorModelResult(RunOutcome):
     images: np.ndarray = field(repr=False)  # [K, H, W] in [0, 1], the examples' images
 
 
-def montage(images: np.ndarray, cols: int = 10, pad: int = 1) -> np.ndarray:
-    """[K, H, W] images tiled into one [rows·(H+pad), cols·(W+pad)] picture (white gaps)."""
-    k, h, w = images.shape
-    rows = max(1, -(-k // cols))
-    out = np.ones((rows * (h + pad), cols * (w + pad)), dtype=np.float32)
-    for i, img in enumerate(images):
-        r, c = divmod(i, cols)
-        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = img
-    return out
-
-
 def upscale(image: np.ndarray, size: int = 64, pad: int = 4) -> np.ndarray:
     """A [H, W] image in [0, 1] as a uint8 tile for the browser: enlarged by whole pixels
     (nearest neighbour) to about ``size`` pixels, dark ink on white, with a white margin of
@@ -348,7 +326,7 @@ def upscale(image: np.ndarray, size: int = 64, pad: int = 4) -> np.ndarray:
 
 def run_error_model(ctx: JobContext | None, cfg: ErrorModelConfig) -> ErrorModelResult:
     """Train the classifier, then collect up to ``max_examples`` misclassified dev examples
-    (most confident mistakes first) with their images; the run gets their montage."""
+    (most confident mistakes first) with their images; the run gets them tiled into one picture."""
     device = pick_device()
     ds = load_dataset(cfg.dataset)
     split = split_dataset(ds, (1 - cfg.dev_share, cfg.dev_share, 0.0), seed=cfg.seed).to(device)
@@ -372,7 +350,7 @@ def run_error_model(ctx: JobContext | None, cfg: ErrorModelConfig) -> ErrorModel
         result.images = Xd[wrong].cpu().numpy()[:, 0] if len(idx) else np.zeros((0, *Xd.shape[2:]), np.float32)
         run.log_metrics({"dev_error": result.dev_error, "misclassified": result.n_errors}, hist.steps_done)
         if len(idx):
-            run.log_image(montage(result.images), "misclassified_dev_examples")
+            run.log_tiles(result.images, "misclassified_dev_examples", cols=10, pad=1, border=False)
 
     lane = train_tracked(ctx, PAGE, cfg, model, split.train, Adam(model.parameters(), cfg.lr), name="classifier",
                          dev=split.dev, epochs=cfg.epochs, batch_size=cfg.batch_size,
@@ -383,17 +361,6 @@ def run_error_model(ctx: JobContext | None, cfg: ErrorModelConfig) -> ErrorModel
 
 
 # ------------------------------------------------------------ choices and reports
-
-# Hidden-layer choices offered by the page's pickers: label -> hidden sizes.
-HIDDEN_CHOICES: dict[str, tuple[int, ...]] = {
-    "none (linear)": (), "8": (8,), "16": (16,), "32": (32,), "64": (64,), "128": (128,), "32×32": (32, 32),
-    "64×64": (64, 64), "256×256": (256, 256), "1024×1024": (1024, 1024)}
-# Candidate networks for optimizing vs satisficing: label -> hidden sizes; and the ones ticked at first.
-CANDIDATE_NETS: dict[str, tuple[int, ...]] = {
-    "16": (16,), "64": (64,), "256": (256,), "256×256": (256, 256), "1024×1024": (1024, 1024),
-    "1024×1024×1024": (1024, 1024, 1024)}
-CANDIDATE_DEFAULT = ("16", "64", "256×256", "1024×1024")
-
 
 def curve_datasets() -> list[str]:
     """The built-in datasets the learning curves can use: image sets first, then toy 2-D sets."""
@@ -439,22 +406,20 @@ def load_runs(user: User = LOCAL_USER) -> tuple[pd.DataFrame, str | None]:
     try:
         return tracking.search_runs(user=user), None
     except Exception as exc:  # noqa: BLE001 - a store failure is shown, never raised
-        return pd.DataFrame(columns=["run_id"]), store_error_message(exc, tracking.tracking_uri())
+        return pd.DataFrame(columns=["run_id"]), tracking.store_error_message(exc, tracking.tracking_uri())
 
 
 def save_error_tags(run_id: str, table: pd.DataFrame, counts: pd.DataFrame,
                     user: User = LOCAL_USER) -> tuple[str, str]:
     """Keep error-analysis tags with their run: summary tags and the table as ``error_analysis.csv``.
     Returns ``("success", message)``, or ``("error", message)`` when the store fails."""
-    from core.strategy import errors
-
     try:
-        tracking.annotate_run(run_id, tags=errors.summary_tag(counts, len(table)), text=errors.to_csv(table),
+        tracking.annotate_run(run_id, tags=errors.summary_tag(counts, len(table)), text=errors.tags_csv(table),
                               name="error_analysis.csv", user=user)
     except PermissionError as exc:
         return "error", str(exc)
     except Exception as exc:  # noqa: BLE001 - a store failure is shown, never raised
-        return "error", store_error_message(exc, tracking.tracking_uri())
+        return "error", tracking.store_error_message(exc, tracking.tracking_uri())
     return "success", errors.SAVED_MESSAGE
 
 

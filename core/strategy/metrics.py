@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from core.experiment import confusion_matrix
+from core.runs import COMPARISON_TAG
+
 ACCURACY = "metrics.final_dev_accuracy"
 TIME = "metrics.inference_ms_per_example"
-COMPARISON = "tags.dll.comparison"
 CANDIDATE_PREFIX = "candidates-"  # comparison tag of the page's candidate networks
 ALL = "all tracked runs"
 
@@ -74,11 +76,7 @@ def precision_recall_f1(y_true: Any, scores: Any, threshold: float = 0.5) -> dic
     y, s = _binary_inputs(y_true, scores)
     if not np.isfinite(threshold):
         raise ValueError("the threshold must be a finite number")
-    pred = s >= threshold
-    tp = int(np.sum(pred & (y == 1)))
-    fp = int(np.sum(pred & (y == 0)))
-    fn = int(np.sum(~pred & (y == 1)))
-    tn = int(np.sum(~pred & (y == 0)))
+    (tn, fp), (fn, tp) = confusion_matrix(y, s >= threshold, 2).tolist()
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -130,7 +128,7 @@ def candidate_runs(runs):  # (pandas.DataFrame) -> pandas.DataFrame
         "run_name": df.get("run_name", ""),
         "dev_accuracy": df[ACCURACY].astype(float),
         "ms_per_example": df[TIME].astype(float),
-        "comparison": df.get(COMPARISON),
+        "comparison": df.get(COMPARISON_TAG),
     })
     return out.reset_index(drop=True)
 

@@ -22,40 +22,31 @@ from core.experiment import FINISHED, KILLED, RunOutcome, train_tracked
 from core.jobs import JobContext
 from core.nets import mlp
 from core.optimizers import Adam
-from core.strategy.experiments import PAGE, check_training
+from core.settings import Settings, setting
+from core.strategy.experiments import PAGE, batch_setting, hidden_setting, lr_setting
 from core.training import evaluate
+
+HIDDEN_OFFERED = ("8", "32", "32×32", "64×64")  # the networks the page offers (labels of HIDDEN_CHOICES)
 
 
 @dataclass(frozen=True)
-class MismatchConfig:
+class MismatchConfig(Settings):
     """Toy 2-D data: train and train-dev from one distribution, dev rotated and shifted."""
 
-    dataset: str = "moons"
-    n_train: int = 600
-    n_train_dev: int = 200
-    n_dev: int = 200
-    noise: float = 0.12
-    rotation: float = 35.0  # degrees, applied to the dev set around the origin
-    shift: float = 0.25  # added to the dev set's x coordinate
-    hidden: tuple[int, ...] = (32, 32)
-    epochs: int = 30
-    lr: float = 0.02
-    batch_size: int = 128
+    dataset: str = setting("moons", choices=TOY_KINDS, label="Toy data set")
+    n_train: int = setting(600, lo=20, hi=20_000, label="Training points")
+    n_train_dev: int = setting(200, lo=20, hi=20_000, label="Train-dev points")
+    n_dev: int = setting(200, lo=20, hi=20_000, label="Dev points")
+    noise: float = setting(0.12, lo=0.0, hi=0.4, step=0.02, widget="slider", label="Noise")
+    # degrees, applied to the dev set around the origin
+    rotation: float = setting(35.0, lo=-90.0, hi=90.0, step=5.0, widget="slider", label="Dev rotation (degrees)")
+    # added to the dev set's x coordinate
+    shift: float = setting(0.25, lo=-1.0, hi=1.0, step=0.05, widget="slider", label="Dev shift along x")
+    hidden: tuple[int, ...] = hidden_setting((32, 32), "Hidden units (mismatch demo)")
+    epochs: int = setting(30, lo=1, hi=200, widget="slider", label="Epochs (mismatch demo)")
+    lr: float = lr_setting(0.02)
+    batch_size: int = batch_setting(128)
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.dataset not in TOY_KINDS:
-            raise ValueError(f"choose a toy 2-D set: {', '.join(TOY_KINDS)}")
-        for name in ("n_train", "n_train_dev", "n_dev"):
-            if not 20 <= getattr(self, name) <= 20_000:
-                raise ValueError("each set needs between 20 and 20,000 points")
-        if not 0 <= self.noise <= 0.5:
-            raise ValueError("noise must be between 0 and 0.5")
-        if not -180 <= self.rotation <= 180:
-            raise ValueError("the rotation must be between -180° and 180°")
-        if not -2 <= self.shift <= 2:
-            raise ValueError("the shift must be between -2 and 2")
-        check_training(self.hidden, self.epochs, self.lr, self.batch_size)
 
 
 def shift_points(X: np.ndarray, rotation: float, shift: float) -> np.ndarray:

@@ -20,7 +20,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from core.style import vgg
 from core.style.costs import content_cost, gram_matrix, layer_style_cost_from_grams
-from core.style.transfer import prepare_pair, to_tensor
+from core.style.transfer import image_tensor, prepare_pair
 
 VARIANTS = ("as it is", "blurred", "mirrored", "shifted", "grey")
 """What can be done to image B after it is cropped to A's shape: nothing; a Gaussian blur (radius 1 % of the longer side);
@@ -59,7 +59,7 @@ def variant(image: Image.Image, kind: str) -> Image.Image:
     return image.copy()
 
 
-def prepare(image_a: Image.Image, image_b: Image.Image, size: int, kind: str = "as it is") -> tuple[Image.Image, Image.Image]:
+def prepare_comparison(image_a: Image.Image, image_b: Image.Image, size: int, kind: str = "as it is") -> tuple[Image.Image, Image.Image]:
     """A at ``size`` pixels on its longer side; B cover-cropped to A's shape, then changed as ``kind`` says."""
     if not 16 <= int(size) <= 1024:
         raise ValueError(f"the size must be between 16 and 1024 pixels, got {size}")
@@ -83,7 +83,7 @@ class LayerCosts:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class StyleComparison:
     """Everything the page shows about two images at one layer, plus the style costs of the five style layers."""
 
     layer: str
@@ -125,14 +125,14 @@ class Comparison:
 
 def compare(image_a: Image.Image, image_b: Image.Image, layer: str, size: int, *, kind: str = "as it is",
             extractor_module: vgg.Extractor | None = None,
-            features_module: torch.nn.Sequential | None = None) -> Comparison:
+            features_module: torch.nn.Sequential | None = None) -> StyleComparison:
     """Compare A and B (B cropped to A's shape and changed as ``kind`` says) at ``layer`` and the style layers.
 
     Pass ``extractor_module`` (from :func:`extractor` for this ``layer``) to reuse one, or
     ``features_module`` (a VGG-19 features module) to build one here; with neither, VGG-19 comes from
     :func:`core.style.transfer.features` without any download (random weights when the file is missing).
     """
-    a, b = prepare(image_a, image_b, size, kind)
+    a, b = prepare_comparison(image_a, image_b, size, kind)
     if extractor_module is None:
         if features_module is None:
             from core.style.transfer import features
@@ -142,7 +142,7 @@ def compare(image_a: Image.Image, image_b: Image.Image, layer: str, size: int, *
     missing = [name for name in layers_for(layer) if name not in extractor_module.layers]
     if missing:
         raise ValueError(f"the extractor does not give the layer {missing[0]}")
-    x = torch.cat([to_tensor(a), to_tensor(b)])  # [2, 3, H, W]: A and B in one batch
+    x = torch.cat([image_tensor(a), image_tensor(b)])  # [2, 3, H, W]: A and B in one batch
     with torch.no_grad():
         acts = extractor_module(x)
     rows = []
@@ -157,14 +157,14 @@ def compare(image_a: Image.Image, image_b: Image.Image, layer: str, size: int, *
         ))
     chosen = acts[layer].float()
     grams = gram_matrix(chosen)
-    return Comparison(
+    return StyleComparison(
         layer=layer, size=int(size), kind=kind, image_a=np.asarray(a), image_b=np.asarray(b),
         acts_a=chosen[0].numpy(), acts_b=chosen[1].numpy(), gram_a=grams[0].numpy(), gram_b=grams[1].numpy(),
         costs=tuple(rows),
     )
 
 
-def strongest_channels(comparison: Comparison, how: str = "A", count: int = 4) -> list[int]:
+def strongest_channels(comparison: StyleComparison, how: str = "A", count: int = 4) -> list[int]:
     """``count`` channels to show as feature maps: the most active on A (``how="A"``) or on B (``"B"``) by
     their Gram diagonal G_kk (the energy Σ a²), or those whose energies differ most between A and B (``"differ"``)."""
     energy_a, energy_b = np.diag(comparison.gram_a), np.diag(comparison.gram_b)

@@ -5,7 +5,7 @@
 - Style only (α = 0, β = 1) over the first k style layers (conv1_1, then + conv2_1, ...): the Gram
   matrices keep colours and textures at a growing scale and throw away where things are.
 
-One job, one tracked run (experiment ``style``, tag ``kind=reconstruction``) with every image: the
+One job, one tracked run (experiment ``style``, tag ``dll.kind=reconstruction``) with every image: the
 reconstructions run one after the other, each a :class:`core.style.transfer.StyleStep` in the lab's
 one loop, inside one :class:`core.experiment.LaneRun`. Stop ends the run KILLED and the result
 (``stopped``) holds the reconstructions finished so far; a divergence ends it FAILED with the sentence
@@ -21,25 +21,32 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from core import tracking
 from core.device import pick_device, seed_everything
 from core.experiment import LaneRun
 from core.jobs.api import JobContext, Outcome
+from core.settings import Settings, meta, setting
 from core.style import vgg
 from core.style.transfer import (
     PAGE,
+    POOLINGS,
+    PRECISIONS,
+    SMALLEST_SIZE,
     StyleConfig,
     Transfer,
+    check_size,
     features,
+    image_tensor,
     pil_image,
     prepare_pair,
     rgb_array,
     style_loop,
-    to_tensor,
     to_uint8,
 )
 from core.training import Callback
 
 CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+STYLE_DEPTHS = tuple(range(1, len(vgg.STYLE_LAYERS_GATYS) + 1))  # the first 1 … 5 of Gatys et al.'s style layers
 
 
 def style_set(depth: int) -> tuple[str, ...]:
@@ -50,29 +57,28 @@ def style_set(depth: int) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class ReconstructConfig:
-    content_layers: tuple[str, ...] = ("conv1_2", "conv3_2", "conv5_2")
-    style_depths: tuple[int, ...] = (1, 3, 5)
-    steps: int = 80
-    size: int = 128
-    pooling: str = "max"
-    precision: str = "auto"
-    seed: int = 0
-    max_size: int = 1024
+class ReconstructConfig(Settings):
+    content_layers: tuple[str, ...] = setting(("conv1_2", "conv3_2", "conv5_2"), choices=CONTENT_LAYERS,
+                                              label="Content layers")
+    style_depths: tuple[int, ...] = setting((1, 3, 5), choices=STYLE_DEPTHS, label="Style layers (the first …)",
+                                         labels=lambda depth: label_of(depth))
+    # any whole number above 0; the page's slider moves 10 at a time
+    steps: int = setting(80, lo=0, above=True, hi=500, step=10, widget="slider", label="Steps per image")
+    size: int = setting(128, lo=SMALLEST_SIZE, hi=256, step=16, widget="slider", label="Size (px)")
+    pooling: str = setting("max", choices=POOLINGS, label="Pooling in VGG-19")
+    precision: str = setting("auto", choices=PRECISIONS, label="Precision")
+    seed: int = setting(0, lo=0, hi=2**32 - 1, label="Seed")
+    max_size: int = setting(1024, lo=SMALLEST_SIZE, hi=1024, label="Largest image size on this device (px)")
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.content_layers and not self.style_depths:
             raise ValueError("pick at least one content layer or one style depth")
-        vgg.check_layers(self.content_layers)
-        for d in self.style_depths:
-            style_set(d)
-        # the shared checks (steps, size, pooling, precision) live in StyleConfig
-        self.one("conv1_1", content=True)
+        check_size(meta(self, "size").called, self.size, self.max_size)
 
     def one(self, layer_or_depth: str | int, *, content: bool) -> StyleConfig:
         """The StyleConfig of one reconstruction: from noise, with one of the two costs switched off."""
         common = dict(steps=self.steps, size=self.size, init="noise", pooling=self.pooling, precision=self.precision,
-                      seed=self.seed, max_size=self.max_size, every=max(1, self.steps))
+                      seed=self.seed, max_size=self.max_size)
         if content:
             return StyleConfig(content_layer=str(layer_or_depth), alpha=1.0, beta=0.0, style_strength=None, **common)
         layers = style_set(int(layer_or_depth))
@@ -94,11 +100,12 @@ class ReconstructRequest:
     style: np.ndarray
     content_name: str = "content"
     style_name: str = "style"
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # more run tags, of the lab's vocabulary (core.tracking.TAGS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content", rgb_array(self.content))
         object.__setattr__(self, "style", rgb_array(self.style))
+        tracking.check_tags(self.tags)
 
 
 @dataclass
@@ -160,11 +167,12 @@ def run_reconstructions(ctx: JobContext | None, request: ReconstructRequest, *,
     if ctx is not None and not is_pretrained:
         ctx.warn(note)
     content_img, style_img = prepare_pair(pil_image(request.content), pil_image(request.style), cfg.size)
-    c, s = to_tensor(content_img), to_tensor(style_img)
+    c, s = image_tensor(content_img), image_tensor(style_img)
     res = ReconstructResult(np.asarray(content_img), np.asarray(style_img), [], is_pretrained, note)
     plan = [("content", layer) for layer in cfg.content_layers] + [("style", d) for d in cfg.style_depths]
-    tags = {"kind": "reconstruction", "weights": "imagenet" if is_pretrained else "random",
-            "content_image": request.content_name[:200], "style_image": request.style_name[:200], **request.tags}
+    tags = {tracking.TAG_KIND: "reconstruction", tracking.TAG_WEIGHTS: "imagenet" if is_pretrained else "random",
+            tracking.TAG_CONTENT_IMAGE: request.content_name[:200], tracking.TAG_STYLE_IMAGE: request.style_name[:200],
+            **request.tags}
     with LaneRun(ctx, PAGE, cfg, name="Reconstruction", run_name=f"reconstructions · {cfg.size}px", tags=tags) as lane:
         lane.run.log_image(res.content, "content.png")
         lane.run.log_image(res.style, "style.png")

@@ -38,19 +38,33 @@ from core.device import autocast, fast_bf16, pick_device, seed_everything
 from core.experiment import LaneRun
 from core.jobs.api import JobContext, Outcome
 from core.pretrained import WeightsUnavailable, hub_path
+from core.settings import Settings, meta, setting
 from core.style import vgg
 from core.style.costs import content_cost, gram_matrix, layer_style_cost_from_grams, style_cost, total_cost
 from core.training import Callback, CancelToken, Loop, Step
 
 PAGE = "style"
-OPTIMIZERS = ("L-BFGS", "Adam")
-INITS = ("content", "noise")
+STYLE_OPTIMIZERS = ("L-BFGS", "Adam")
+START_IMAGES = ("content", "noise")
 PRECISIONS = ("auto", "fp32")
-DEFAULT_LR = {"L-BFGS": 1.0, "Adam": 0.02}
+POOLINGS = ("max", "avg")
+# the style strengths and the βs the page offers (the settings allow any value in their range)
+STRENGTH_CHOICES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+BETA_CHOICES = tuple(10.0**k for k in range(-2, 13))
+STYLE_DEFAULT_LR = {"L-BFGS": 1.0, "Adam": 0.02}
 
 # Longest image side, by device kind: (default, cap). On a CPU every step runs VGG-19 up to conv5_1 forward
 # and backward, so a modest default keeps a run to a minute or two.
 SIZE_LIMITS = {"cpu": (192, 512), "mps": (256, 768), "cuda": (512, 1024)}
+
+
+SMALLEST_SIZE = 32  # the smallest image side style transfer takes, in pixels
+
+
+def check_size(called: str, size: int, max_size: int) -> None:
+    """Refuse an image side outside SMALLEST_SIZE … ``max_size`` (the device's cap), in the settings' wording."""
+    if not (isinstance(size, int) and SMALLEST_SIZE <= size <= max_size):
+        raise ValueError(f"{called} must be between {SMALLEST_SIZE} and {max_size:,} pixels on this device, got {size}")
 
 
 def size_limits(device: torch.device | str | None = None) -> tuple[int, int]:
@@ -59,39 +73,55 @@ def size_limits(device: torch.device | str | None = None) -> tuple[int, int]:
     return SIZE_LIMITS.get(kind, SIZE_LIMITS["cpu"])
 
 
+def default_steps(device: torch.device | str | None = None) -> int:
+    """The page's default number of steps on ``device``: fewer on a CPU, where each step is slow."""
+    kind = torch.device(device).type if device is not None else pick_device().type
+    return 100 if kind == "cpu" else 300
+
+
 @dataclass(frozen=True)
-class StyleConfig:
+class StyleConfig(Settings):
     """Every setting of one style transfer (the tracked run's params)."""
 
-    content_layer: str = vgg.CONTENT_LAYER_GATYS
-    style_layers: tuple[tuple[str, float], ...] = tuple((name, 0.2) for name in vgg.STYLE_LAYERS_GATYS)
-    alpha: float = 1.0
-    beta: float = 1e4  # used as given when style_strength is None
+    content_layer: str = setting(vgg.CONTENT_LAYER_GATYS, choices=("", *vgg.LAYERS), label="Content layer",
+                                 help="Deeper layers keep the arrangement of things and let the pixels go.")
+    # (layer, λ) pairs; the names and weights are checked in check()
+    style_layers: tuple[tuple[str, float], ...] = setting(
+        tuple((name, 0.2) for name in vgg.STYLE_LAYERS_GATYS), label="Style layers",
+        help="Gatys et al. use the first convolution of every block: shallow layers carry colours and fine "
+             "texture, deep ones larger patterns.")
+    alpha: float = setting(1.0, lo=0.0, hi=1e6, fmt="%g", label="α (content weight)")
+    beta: float = setting(1e4, lo=0.0, hi=BETA_CHOICES[-1], widget="select_slider", label="β")  # used as given when style_strength is None
     # r: when set, β is chosen before the first step as r · α · J_content(C, S) / J_style(S, C), i.e. so that
     # β·J_style of the content image is r times α·J_content of the style image (see balanced_beta)
-    style_strength: float | None = 0.3
-    steps: int = 100
-    size: int = 192  # longest side of the generated image, in pixels
-    optimizer: str = "L-BFGS"
-    learning_rate: float = 1.0
-    init: str = "content"
-    pooling: str = "max"
-    precision: str = "auto"  # "auto": bf16 convolutions where the hardware has bf16 units; "fp32": always fp32
-    every: int = 10  # the live view gets the image every this many steps
-    seed: int = 0
-    max_size: int = 1024  # the device's cap (size_limits), checked here so that no caller can pass a bigger size
+    style_strength: float | None = setting(0.3, widget="select_slider", label="Style strength r")
+    # any whole number above 0; the page's slider moves 10 at a time (0, 10, …, 1,000)
+    steps: int = setting(100, lo=0, above=True, hi=1000, step=10, widget="slider", label="Steps")
+    # longest side of the generated image, in pixels: from SMALLEST_SIZE to max_size, the device's cap (check())
+    size: int = setting(192, step=16, widget="slider", label="Image size (longer side, px)")
+    optimizer: str = setting("L-BFGS", choices=STYLE_OPTIMIZERS, label="Optimizer")
+    learning_rate: float = setting(
+        1.0, lo=1e-4, hi=10.0, fmt="%g", label="Learning rate",
+        help="L-BFGS: the step along its quasi-Newton direction (1 is standard). Adam: pixels move about this much "
+             "per step (0.01–0.05 on a 0–1 scale).")
+    init: str = setting("content", choices=START_IMAGES, label="Start from")
+    pooling: str = setting("max", choices=POOLINGS, widget="radio", label="Pooling in VGG-19",
+                           help="Gatys et al. found average pooling gives slightly smoother images.")
+    # "auto": bf16 convolutions where the hardware has bf16 units; "fp32": always fp32
+    precision: str = setting("auto", choices=PRECISIONS, widget="radio", label="Precision")
+    every: int = setting(5, lo=1, hi=50, widget="slider", label="Show the image every … steps")  # for the live view
+    seed: int = setting(0, lo=0, hi=2**32 - 1, label="Seed")
+    # the device's cap (size_limits), checked here so that no caller can pass a bigger size
+    max_size: int = setting(1024, lo=SMALLEST_SIZE, hi=1024, label="Largest image size on this device (px)")
 
-    def __post_init__(self) -> None:
-        vgg.check_layers([self.content_layer] if self.content_layer else [])
+    def check(self) -> None:
         vgg.check_layers(name for name, _ in self.style_layers)
         names = [name for name, _ in self.style_layers]
         if len(set(names)) != len(names):
             raise ValueError("each style layer can be listed once")
         if any(not math.isfinite(w) or w < 0 for _, w in self.style_layers):
             raise ValueError("style layer weights λ must be finite and at least 0")
-        for what, value in (("α", self.alpha), ("β", self.beta)):
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{what} must be a finite number ≥ 0, got {value}")
+        # an optional number: None means "β as given"
         if self.style_strength is not None and not (math.isfinite(self.style_strength) and self.style_strength > 0):
             raise ValueError(f"the style strength must be a positive number, got {self.style_strength}")
         if self.alpha == 0 and not self.style_on:
@@ -100,22 +130,7 @@ class StyleConfig:
             raise ValueError("α > 0 needs a content layer")
         if self.style_on and not any(w > 0 for _, w in self.style_layers):
             raise ValueError("β > 0 needs at least one style layer with a weight above 0")
-        if not 1 <= self.steps <= 5000:
-            raise ValueError(f"steps must be between 1 and 5000, got {self.steps}")
-        if not 32 <= self.size <= self.max_size:
-            raise ValueError(f"the image size must be between 32 and {self.max_size} pixels on this device, got {self.size}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"the learning rate must be a positive number, got {self.learning_rate}")
-        if self.init not in INITS:
-            raise ValueError(f"the start image must be one of {INITS}, got {self.init!r}")
-        if self.pooling not in ("max", "avg"):
-            raise ValueError(f"pooling must be 'max' or 'avg', got {self.pooling!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.every < 1:
-            raise ValueError("the live image interval must be at least 1 step")
+        check_size(meta(self, "size").called, self.size, self.max_size)
 
     @property
     def style_on(self) -> bool:
@@ -137,7 +152,8 @@ class StyleConfig:
 @dataclass(frozen=True)
 class StyleRequest:
     """The job's input (plain data): the settings plus the two pictures, given as PIL images or arrays
-    and kept as [H, W, 3] uint8 RGB arrays; the names go into the run's tags."""
+    and kept as [H, W, 3] uint8 RGB arrays; the names go into the run's tags, and ``tags`` adds run tags of
+    the lab's vocabulary (:data:`core.tracking.TAGS`, e.g. ``{tracking.TAG_KIND: ...}``)."""
 
     config: StyleConfig
     content: np.ndarray
@@ -151,6 +167,7 @@ class StyleRequest:
         object.__setattr__(self, "content", rgb_array(self.content))
         object.__setattr__(self, "style", rgb_array(self.style))
         object.__setattr__(self, "tags", dict(self.tags))
+        tracking.check_tags(self.tags)
 
 
 # ------------------------------------------------------------------------------------------ images
@@ -172,7 +189,7 @@ def pil_image(image: np.ndarray | None) -> Image.Image | None:
     return None if image is None else Image.fromarray(image)
 
 
-def to_tensor(image: Image.Image) -> torch.Tensor:
+def image_tensor(image: Image.Image) -> torch.Tensor:
     """A PIL image as a [1, 3, H, W] float tensor in [0, 1]."""
     arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
@@ -541,14 +558,14 @@ def run_style(ctx: JobContext | None, request: StyleRequest, *,
     if not is_pretrained and ctx is not None:
         ctx.warn(note)
     content_img, style_img = prepare_pair(pil_image(request.content), pil_image(request.style) if cfg.style_on else None, cfg.size)
-    transfer = Transfer(cfg, to_tensor(content_img), to_tensor(style_img) if style_img is not None else None, net, dev)
+    transfer = Transfer(cfg, image_tensor(content_img), image_tensor(style_img) if style_img is not None else None, net, dev)
     beta = transfer.balance()
     tags = {
-        "weights": "imagenet" if is_pretrained else "random",
-        "precision": "bf16" if transfer.bf16 else "fp32",
-        "content_image": request.content_name[:200],
-        "style_image": (request.style_name if style_img is not None else "")[:200],
-        "device": dev.type,
+        tracking.TAG_WEIGHTS: "imagenet" if is_pretrained else "random",
+        tracking.TAG_PRECISION: "bf16" if transfer.bf16 else "fp32",
+        tracking.TAG_CONTENT_IMAGE: request.content_name[:200],
+        tracking.TAG_STYLE_IMAGE: (request.style_name if style_img is not None else "")[:200],
+        tracking.TAG_DEVICE: dev.type,
         **request.tags,
     }
     run_name = request.run_name or f"{cfg.optimizer} {cfg.steps} steps · {cfg.size}px"
@@ -586,30 +603,27 @@ def run_style(ctx: JobContext | None, request: StyleRequest, *,
 
 def _log_outputs(run: tracking.TrackedRun, res: StyleResult) -> None:
     """The result, the progress strip and the cost curves as artifacts of the run."""
-    from core.render import curves_png
-
     run.log_image(res.image, "result.png")
     if len(res.snapshots) > 1:
-        run.log_image(progress_strip(res.snapshots), "progress.png")
+        frames = progress_frames(res.snapshots)
+        run.log_tiles(frames / 255, "progress.png", cols=len(frames), **PROGRESS_TILES)
     if res.history:
         steps = [r["step"] for r in res.history]
         series = {k: (steps, [r[k] for r in res.history]) for k in ("J_content", "J_style", "J_total")
                   if any(r[k] > 0 for r in res.history)}
         if series:
-            run.log_image(curves_png(series, title="Costs per step", ylabel="cost", log_y=True), "costs.png")
+            run.log_curves(series, "costs.png", title="Costs per step", ylabel="cost", log_y=True)
 
 
-def progress_strip(snapshots: list[tuple[int, np.ndarray]], most: int = 8) -> np.ndarray:
-    """Up to ``most`` snapshots side by side (evenly picked, always the first and the last), 4 px apart."""
+# how the progress strip is tiled (core.render.image_grid), in the run's images and on the page: side by side,
+# 4 white pixels apart
+PROGRESS_TILES = {"pad": 4, "border": False}
+
+
+def progress_frames(snapshots: list[tuple[int, np.ndarray]], most: int = 8) -> np.ndarray:
+    """Up to ``most`` snapshots (evenly picked, always the first and the last) as [k, H, W, 3] uint8, for a
+    strip side by side (:data:`PROGRESS_TILES`)."""
     if not snapshots:
         raise ValueError("no snapshots")
     idx = sorted({round(i * (len(snapshots) - 1) / max(most - 1, 1)) for i in range(min(most, len(snapshots)))})
-    images = [snapshots[i][1] for i in idx]
-    h = max(im.shape[0] for im in images)
-    gap = np.full((h, 4, 3), 255, dtype=np.uint8)
-    parts: list[np.ndarray] = []
-    for im in images:
-        pad = np.full((h, im.shape[1], 3), 255, dtype=np.uint8)
-        pad[: im.shape[0]] = im
-        parts += [pad, gap]
-    return np.concatenate(parts[:-1], axis=1)
+    return np.stack([snapshots[i][1] for i in idx])

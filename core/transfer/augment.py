@@ -9,7 +9,12 @@ there. Each image gets its own draw of:
 - ``crop``: a random zoom into 70–100 % of the side at a random position (a "random resized crop"
   that keeps the aspect ratio);
 - ``rotate``: a turn of up to ±15°;
-- ``color``: brightness, contrast and saturation each scaled by a factor in [0.7, 1.3].
+- ``colour``: brightness, contrast and saturation each scaled by a factor in [0.7, 1.3].
+
+Which changes are drawn comes from the lab's one :class:`core.data.augment.AugmentSpec` (none by default,
+as on the page: a frozen body then trains on cached features); the strengths are this module's (the
+spec's strengths and ``copies`` are for the Regularization page's precomputed copies; ``noise`` is not
+drawn here).
 
 Crop and rotation are one affine resampling (``F.affine_grid`` / ``F.grid_sample``, bilinear,
 border pixels repeated).
@@ -18,34 +23,16 @@ border pixels repeated).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.data.augment import AugmentSpec
+
 MIN_ZOOM = 0.7
 MAX_DEGREES = 15.0
 COLOR_RANGE = 0.3
-
-
-@dataclass(frozen=True)
-class AugmentSpec:
-    """Which changes to draw (none by default, as on the page: a frozen body then trains on cached features)."""
-
-    flip: bool = False
-    crop: bool = False
-    rotate: bool = False
-    color: bool = False
-
-    @property
-    def any(self) -> bool:
-        return self.flip or self.crop or self.rotate or self.color
-
-    def describe(self) -> str:
-        on = [n for n, v in (("mirror", self.flip), ("zoom/crop", self.crop), ("turn", self.rotate),
-                             ("colour", self.color)) if v]
-        return ", ".join(on) if on else "none"
 
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:
@@ -113,7 +100,7 @@ class Augment(nn.Module):
         elif s.flip:
             flip = self._uniform(b, 0.0, 1.0, x) < 0.5
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-        if s.color:
+        if s.colour:
             lo, hi = 1 - COLOR_RANGE, 1 + COLOR_RANGE
             x = adjust_colors(x, self._uniform(b, lo, hi, x), self._uniform(b, lo, hi, x), self._uniform(b, lo, hi, x))
         return x

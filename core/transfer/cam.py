@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib import colormaps
 from PIL import Image
 
 from core.transfer.backbones import TransferNet
@@ -85,15 +84,3 @@ def predict(model: TransferNet, image: Image.Image, size: int, target: int | Non
     c = int(probs.argmax()) if target is None else int(target)
     view = Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
     return Prediction(probs.numpy().astype(np.float64), c, heat.numpy(), view)
-
-
-def overlay(view: Image.Image, heatmap: np.ndarray, strength: float = 0.5, colormap: str = "inferno") -> Image.Image:
-    """The heat map in ``colormap`` laid over the picture; ``strength`` 0 = picture only, 1 = map only."""
-    if not 0 <= strength <= 1:
-        raise ValueError(f"strength must be between 0 and 1, got {strength}")
-    if heatmap.shape != (view.height, view.width):
-        raise ValueError(f"the map is {heatmap.shape}, the picture {view.height}×{view.width}")
-    colours = colormaps[colormap](np.clip(heatmap, 0, 1))[..., :3]  # (S, S, 3) in [0, 1]
-    base = np.asarray(view.convert("RGB"), dtype=np.float64) / 255
-    mixed = (1 - strength) * base + strength * colours
-    return Image.fromarray((mixed * 255).round().astype(np.uint8))

@@ -1,6 +1,6 @@
 """Transfer learning as a tracked job: the pretrained network against the same network from scratch.
 
-:func:`run_training` is a job function. Its config (:class:`TransferJob`) holds the settings and the
+:func:`run_transfer` is a job function. Its config (:class:`TransferJob`) holds the settings and the
 learner's pictures as plain arrays; the job prepares the classes (:mod:`core.transfer.data`), loads the
 backbone's ImageNet weights itself from the torch hub cache (:func:`core.transfer.backbones.load_state`),
 then trains up to two lanes as one comparison (:func:`core.experiment.run_comparison`), each a tracked
@@ -34,6 +34,7 @@ from PIL import Image
 from torch import nn
 
 from core import tracking
+from core.data.augment import AugmentSpec
 from core.device import pick_device, seed_everything
 from core.experiment import (
     FINISHED,
@@ -42,6 +43,7 @@ from core.experiment import (
     Lane,
     LanePlan,
     LaneSlot,
+    confusion_matrix,
     new_comparison,
     run_comparison,
     train_tracked,
@@ -49,9 +51,9 @@ from core.experiment import (
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
 from core.optimizers import Adam
-from core.render import confusion_png
+from core.settings import Settings, setting
 from core.transfer import backbones as B
-from core.transfer.augment import Augment, AugmentSpec
+from core.transfer.augment import Augment
 from core.transfer.data import TransferData, prepare
 
 PAGE = "transfer"
@@ -64,50 +66,44 @@ SCRATCH = "from scratch"
 IMAGE_SIZES = (64, 96, 128, 160, 224)
 FEATURE_BATCH = 64
 DEV_PICTURE_SIDE = 192  # the dev pictures the result keeps for the page are at most this large
-CACHED = "head on cached features"  # the "trained" tag of a feature-extraction lane on the fast path
+CACHED = "head on cached features"  # the tracking.TAG_TRAINED tag of a feature-extraction lane on the fast path
 
 
 @dataclass(frozen=True)
-class TransferConfig:
+class TransferConfig(Settings):
     """One training on the Transfer learning page (also the tracked runs' params)."""
 
-    backbone: str = B.DEFAULT_BACKBONE
-    method: str = FEATURES
-    fine_tune_blocks: int = 1  # with fine-tuning: how many of the body's last blocks learn
+    backbone: str = setting(B.DEFAULT_BACKBONE, choices=B.BACKBONES, label="Pretrained network", name="the backbone")
+    method: str = setting(FEATURES, choices=METHODS, widget="radio", label="How to use the pretrained network",
+                          name="the method")
+    # with fine-tuning: how many of the body's last blocks learn (at most the backbone's blocks: check())
+    fine_tune_blocks: int = setting(1, lo=1, label="Blocks to fine-tune (from the top)", widget="slider",
+                                    name="the blocks to fine-tune")
     pretrained: bool = True  # False: the ImageNet weights are not here, only the from-scratch run
-    from_scratch: bool = True  # also train the same network from random weights, as the comparison
-    image_size: int = 128
-    epochs: int = 8
-    lr: float = 1e-3
-    backbone_lr_factor: float = 0.1
-    batch_size: int = 16
-    dev_fraction: float = 0.25
+    # also train the same network from random weights, as the comparison
+    from_scratch: bool = setting(True, widget="checkbox", label="Also train it from scratch (the comparison)")
+    image_size: int = setting(128, options=IMAGE_SIZES, label="Image size (pixels)", name="image size",
+                              help="Pictures are scaled and centre-cropped to this square. ImageNet networks were "
+                                   "trained at 224; 128 trains four times faster on a CPU.")
+    epochs: int = setting(8, lo=1, hi=50, widget="slider", label="Epochs", name="epochs")
+    lr: float = setting(1e-3, lo=1e-5, hi=10.0, fmt="%g", label="Learning rate α", name="the learning rate",
+                        help="Adam for the new layer; fine-tuned blocks use α × 0.1, a from-scratch run α everywhere.")
+    backbone_lr_factor: float = setting(0.1, lo=0.0, above=True, hi=1.0, label="Learning-rate factor of the body",
+                                        name="the backbone's learning-rate factor")
+    batch_size: int = setting(16, options=(4, 8, 16, 32, 64), label="Mini-batch size", name="the mini-batch size")
+    dev_fraction: float = setting(0.25, lo=0.1, hi=0.5, step=0.05, widget="slider", label="Share kept as dev set",
+                                  name="the dev fraction")
     augment: AugmentSpec = field(default_factory=AugmentSpec)
     classes: tuple[str, ...] = ()  # the class names, in output order (filled in from the class set)
     images_per_class: tuple[int, ...] = ()
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        B.spec(self.backbone)
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+    def check(self) -> None:
         n_blocks = len(B.block_names(self.backbone))
-        if self.method == FINE_TUNE and not 1 <= self.fine_tune_blocks <= n_blocks:
+        if self.method == FINE_TUNE and self.fine_tune_blocks > n_blocks:
             raise ValueError(f"{self.backbone} has {n_blocks} blocks: fine-tune between 1 and {n_blocks} of them")
         if not self.pretrained and not self.from_scratch:
             raise ValueError("without the ImageNet weights only the from-scratch run is possible: turn it on")
-        if self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image size must be one of {IMAGE_SIZES}, got {self.image_size}")
-        if not 1 <= self.epochs <= 200:
-            raise ValueError(f"epochs must be between 1 and 200, got {self.epochs}")
-        if not 0 < self.lr <= 10:
-            raise ValueError(f"the learning rate must be in (0, 10], got {self.lr}")
-        if not 0 < self.backbone_lr_factor <= 1:
-            raise ValueError(f"the backbone's learning-rate factor must be in (0, 1], got {self.backbone_lr_factor}")
-        if not 1 <= self.batch_size <= 1024:
-            raise ValueError(f"the mini-batch size must be between 1 and 1024, got {self.batch_size}")
-        if not 0.05 <= self.dev_fraction <= 0.5:
-            raise ValueError(f"the dev fraction must be between 0.05 and 0.5, got {self.dev_fraction}")
 
     @property
     def trainable_blocks(self) -> int:
@@ -125,7 +121,7 @@ class TransferConfig:
 
 
 @dataclass(frozen=True)
-class TransferJob:
+class TransferJob(Settings):
     """What the training job gets (plain data): the settings and the learner's pictures, class by class,
     as uint8 RGB arrays [H, W, 3] in the order of ``names``."""
 
@@ -133,7 +129,7 @@ class TransferJob:
     names: tuple[str, ...]
     pictures: tuple[tuple[np.ndarray, ...], ...] = field(repr=False)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if len(self.names) != len(self.pictures):
             raise ValueError(f"{len(self.names)} class names for {len(self.pictures)} classes of pictures")
         for images in self.pictures:
@@ -153,16 +149,6 @@ class TransferJob:
 
 
 @dataclass
-class LaneResult:
-    """One trained network (in its run: :func:`load_network`) and what it did on the dev set."""
-
-    lane: Lane
-    confusion: np.ndarray | None = None  # [K, K]: rows = true class, columns = predicted (FINISHED lanes)
-    dev_probabilities: np.ndarray | None = None  # [n_dev, K]
-    trainable: int = 0  # parameters that learned
-
-
-@dataclass
 class TransferResult(Outcome):
     """What a finished (or stopped) job leaves for the page (plain data)."""
 
@@ -174,14 +160,17 @@ class TransferResult(Outcome):
     dev_labels: np.ndarray  # [n_dev]
     dev_index: list[tuple[int, int]]  # (class, image number) of each dev example
     dev_pictures: list[np.ndarray] = field(default_factory=list, repr=False)  # uint8 RGB, at most DEV_PICTURE_SIDE
-    lanes: dict[str, LaneResult] = field(default_factory=dict)  # the lanes that ran, in order
+    # the lanes that ran, in order; each lane's ``outputs`` hold what it did on the dev set: "confusion"
+    # [K, K] (rows = true class, columns = predicted; FINISHED lanes), "dev_probabilities" [n_dev, K] and
+    # "trainable" (parameters that learned). Its trained network is in its run: :func:`load_network`.
+    lanes: dict[str, Lane] = field(default_factory=dict)
     stopped: bool = False  # Stop was pressed: the lanes hold what was trained until then
 
     @property
-    def best(self) -> LaneResult | None:
+    def best(self) -> Lane | None:
         """The lane to predict with: the finished one with the best dev accuracy (pretrained on ties)."""
-        done = [r for r in self.lanes.values() if r.lane.status == FINISHED and r.lane.run_id is not None]
-        return max(done, key=lambda r: r.lane.dev_accuracy or 0.0, default=None)
+        done = [lane for lane in self.lanes.values() if lane.status == FINISHED and lane.run_id is not None]
+        return max(done, key=lambda lane: lane.dev_accuracy or 0.0, default=None)
 
 
 def _dev_picture(image: np.ndarray) -> np.ndarray:
@@ -191,13 +180,6 @@ def _dev_picture(image: np.ndarray) -> np.ndarray:
     small = Image.fromarray(image)
     small.thumbnail((DEV_PICTURE_SIDE, DEV_PICTURE_SIDE), Image.Resampling.BILINEAR)
     return np.asarray(small)
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
-    """[K, K] counts: row = true class, column = predicted class."""
-    out = np.zeros((k, k), dtype=np.int64)
-    np.add.at(out, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
-    return out
 
 
 @torch.no_grad()
@@ -233,49 +215,48 @@ def _optimizer(model: B.TransferNet, cfg: TransferConfig, pretrained: bool) -> t
 
 
 def _train_lane(slot: LaneSlot, cfg: TransferConfig, data: TransferData, name: str,
-                state: Mapping[str, torch.Tensor] | None, device: torch.device, out: dict[str, LaneResult]) -> Lane:
-    """One lane of the comparison, as a tracked run; its outputs go to ``out[name]``."""
+                state: Mapping[str, torch.Tensor] | None, device: torch.device) -> Lane:
+    """One lane of the comparison, as a tracked run; what it did on the dev set goes to its ``outputs``."""
     pretrained = state is not None
     seed_everything(cfg.seed)
     augment = Augment(cfg.augment, seed=cfg.seed) if cfg.augment.any else None
     model = B.build_net(cfg.backbone, len(data.names), state=dict(state) if pretrained else None,
                         trainable_blocks=cfg.trainable_blocks if pretrained else None, augment=augment).to(device)
-    result = LaneResult(Lane(name), trainable=B.trainable_parameters(model))
+    outputs: dict[str, Any] = {"confusion": None, "dev_probabilities": None, "trainable": B.trainable_parameters(model)}
     cached = pretrained and cfg.trainable_blocks == 0 and augment is None
-    tags = {"lane": name, "weights": "ImageNet" if pretrained else "random",
-            "trained": CACHED if cached else ("head" if pretrained and cfg.trainable_blocks == 0 else "head and body")}
+    tags = {tracking.TAG_VARIANT: name, tracking.TAG_WEIGHTS: "imagenet" if pretrained else "random",
+            tracking.TAG_TRAINED: CACHED if cached else ("head" if pretrained and cfg.trainable_blocks == 0
+                                                         else "head and body")}
     train, dev = data.train, data.dev
     if cached:  # the frozen body gives the same features every epoch: compute them once
         features = pooled_features(model, data.train[0], device, slot, (0.0, 0.3))
         dev_features = None if features is None else pooled_features(model, data.dev[0], device, slot, (0.3, 0.3))
         if features is None or dev_features is None:  # stopped before its run began
-            result.lane = Lane(name, KILLED)
-            return result.lane
+            return Lane(name, KILLED)
         train, dev = (features, data.train[1]), (dev_features, data.dev[1])
         lo, hi = slot.span
         slot = replace(slot, span=(lo + 0.3 * (hi - lo), hi))
 
     trained = model.head if cached else model
-    out[name] = result
 
     def finish(run: tracking.TrackedRun, _: nn.Module, history) -> None:
         probs = probabilities(trained, dev[0], device)  # cached: the head on the dev features computed above
-        result.dev_probabilities = probs
-        result.confusion = confusion_matrix(data.dev[1].numpy(), probs.argmax(1), len(data.names))
-        run.log_image(confusion_png(result.confusion, list(data.names), title=f"{name}: dev confusion matrix"),
-                      "confusion_matrix")
-        run.log_text(json.dumps({"classes": list(data.names), "confusion": result.confusion.tolist()}),
+        confusion = confusion_matrix(data.dev[1], probs.argmax(1), len(data.names))
+        outputs.update(dev_probabilities=probs, confusion=confusion)
+        run.log_confusion(confusion, list(data.names), "confusion_matrix", title=f"{name}: dev confusion matrix")
+        run.log_text(json.dumps({"classes": list(data.names), "confusion": confusion.tolist()}),
                      "confusion_matrix.json")
         run.log_text("\n".join(data.names) + "\n", "labels.txt")
-        run.log_metrics({"trainable_parameters": float(result.trainable)}, history.steps_done)
+        run.log_metrics({"trainable_parameters": float(outputs["trainable"])}, history.steps_done)
 
-    result.lane = train_tracked(slot, PAGE, cfg, trained, train, _optimizer(model, cfg, pretrained), name=name,
-                                dev=dev, epochs=cfg.epochs, batch_size=cfg.batch_size, run_name=name, tags=tags,
-                                device=device, seed=cfg.seed, finish=finish, figure_title=f"{cfg.backbone} {name}")
-    return result.lane
+    lane = train_tracked(slot, PAGE, cfg, trained, train, _optimizer(model, cfg, pretrained), name=name,
+                         dev=dev, epochs=cfg.epochs, batch_size=cfg.batch_size, run_name=name, tags=tags,
+                         device=device, seed=cfg.seed, finish=finish, figure_title=f"{cfg.backbone} {name}")
+    lane.outputs.update(outputs)
+    return lane
 
 
-def run_training(ctx: JobContext | None, job: TransferJob, *, state: Mapping[str, torch.Tensor] | None = None,
+def run_transfer(ctx: JobContext | None, job: TransferJob, *, state: Mapping[str, torch.Tensor] | None = None,
                  device: torch.device | None = None) -> TransferResult:
     """Train the lanes of ``job.cfg`` on ``job``'s pictures as one comparison (a job function).
 
@@ -300,22 +281,21 @@ def run_training(ctx: JobContext | None, job: TransferJob, *, state: Mapping[str
     comparison = new_comparison("transfer")
     result = TransferResult(cfg, names, data.sizes, device.type, comparison, data.dev[1].numpy(), data.dev_index,
                             [_dev_picture(job.pictures[c][i]) for c, i in data.dev_index])
-    trained: dict[str, LaneResult] = {}
 
     def plan(name: str) -> LanePlan:
         lane_state = state if name != SCRATCH else None
-        return LanePlan(name, lambda slot: _train_lane(slot, cfg, data, name, lane_state, device, trained))
+        return LanePlan(name, lambda slot: _train_lane(slot, cfg, data, name, lane_state, device))
 
     lanes = run_comparison(ctx, [plan(n) for n in cfg.lanes], comparison=comparison)
     for lane in lanes.lanes:
         if lane.status != SKIPPED and lane.run_id is not None:  # the lanes that ran (each has its run)
-            result.lanes[lane.name] = trained.get(lane.name) or LaneResult(lane)
+            result.lanes[lane.name] = lane
     result.stopped = lanes.stopped
     return result
 
 
 def load_network(run_id: str, user: User = LOCAL_USER) -> B.TransferNet:
-    """The network a lane of :func:`run_training` trained, rebuilt from its run: the backbone and the
+    """The network a lane of :func:`run_transfer` trained, rebuilt from its run: the backbone and the
     classes from the params, the weights from the run (a feature-extraction lane saved its head only:
     its frozen body is the backbone's ImageNet weights, read again from the torch hub cache). On the
     CPU, in eval mode, without augmentation (predictions and exports never augment). ``ValueError``
@@ -327,7 +307,7 @@ def load_network(run_id: str, user: User = LOCAL_USER) -> B.TransferNet:
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError("this run did not record its backbone and classes (train it again)") from exc
     weights = tracking.saved_weights(run_id, user=user)
-    if tags.get("trained") == CACHED:
+    if tags.get(tracking.TAG_TRAINED) == CACHED:
         try:
             body = B.load_state(backbone, allow_download=False)
         except B.WeightsUnavailable as exc:

@@ -18,7 +18,7 @@ import torch
 import torchvision
 from PIL import Image
 
-import ui.detection_photo
+import ui.detection.photo
 from core import tracking
 from core.data.images import decode_image
 from core.detection import pretrained as P
@@ -259,8 +259,8 @@ def test_photo_with_cached_weights_detects_once_and_refilters(offline, monkeypat
     path.parent.mkdir(parents=True)
     torch.save(model.state_dict(), path)  # random weights in the cache, as a stand-in for the download
     runs = []
-    real_detect = ui.detection_photo.detect
-    monkeypatch.setattr(ui.detection_photo, "detect", lambda *a, **k: runs.append(1) or real_detect(*a, **k))
+    real_detect = ui.detection.photo.detect
+    monkeypatch.setattr(ui.detection.photo, "detect", lambda *a, **k: runs.append(1) or real_detect(*a, **k))
 
     at = page("detection").run()
     assert len(runs) == 1  # the sample photo shown first was detected at once: the weights are on disk

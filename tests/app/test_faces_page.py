@@ -19,12 +19,12 @@ from sklearn.metrics import confusion_matrix
 
 from core import tracking
 from core.faces import mine_triplets, triplet_loss
-from core.faces.training import embed, load_network
+from core.faces.training import embed, load_tracked
 from core.faces.triplets import batch_triplet_loss
 from tests import fakes_faces
 from tests.app.helpers import by_label, chart, page, run_until, texts
 from tests.unit.test_images import header_only_png
-from ui.faces_views import batch_triplet_data
+from ui.faces.views import batch_triplet_data
 
 
 def _metric(at, label: str) -> str:
@@ -153,7 +153,7 @@ def test_train_on_digits_then_evaluate_and_verify(fresh_store):
     by_label(at.slider, "Threshold τ for this pair").set_value(0.5)
     by_label(at.slider, "First held-out image").set_value(3)
     by_label(at.slider, "Second held-out image").set_value(10).run()
-    e = embed(load_network(result.lane.run_id), result.spec.normalize(torch.from_numpy(result.unseen_images[[3, 10]])))
+    e = embed(load_tracked(result.lane.run_id), result.spec.normalize(torch.from_numpy(result.unseen_images[[3, 10]])))
     d = float(((e[0] - e[1]) ** 2).sum())
     assert float(_metric(at, "Squared distance d of the embeddings")) == pytest.approx(d, abs=5e-4)
     verdict = "Same identity" if d <= 0.5 else "Different identities"
@@ -209,7 +209,7 @@ def test_faces_path_is_labelled_as_faces(fresh_store, monkeypatch, preloaded_run
     assert not at.exception
     assert "Olivetti faces" in texts(at) and "never seen a face" not in texts(at)
     run = tracking.search_runs().iloc[0]
-    assert run["params.dataset"] == "olivetti" and run["tags.kind"] == "faces"
+    assert run["params.dataset"] == "olivetti" and run["tags.dll.kind"] == "faces"
     by_label(at.radio, "Images to compare").set_value("Your own images").run()
     assert not at.exception
     assert by_label(at.segmented_control, "First image: source").options == ["Sample photo", "Upload"]  # no drawing

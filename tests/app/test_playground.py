@@ -74,7 +74,7 @@ def test_step_play_pause_reset_and_one_tracked_run(fresh_store):
 def test_empty_feature_set_and_divergence_are_clear_messages(fresh_store):
     at = _open({"layers": "8,8", "act": "linear", "feat": "0,1,2,3,4,5,6", "lr": "10"})
     by_label(at.pills, "Input features").set_value([]).run()
-    assert "Choose at least one input feature." in texts(at)
+    assert "Input features: choose at least 1." in texts(at)
     by_label(at.pills, "Input features").set_value(["x1", "x2", "x1²", "x2²", "x1·x2"]).run()
     by_label(at.button, "Play").click().run()
     at = _wait_idle(at)

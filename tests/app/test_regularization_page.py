@@ -175,6 +175,6 @@ def test_bad_settings_give_plain_messages_and_start_nothing(fresh_store):
     by_label(at.text_input, "Learning rates α to compare").set_value("0.1, 0.2, 0.3, 0.4, 0.5")
     by_label(at.button, "Start the batch-norm comparison").click()
     at = at.run()
-    assert "give 1 to 4 learning rates" in [e.value for e in at.error]
+    assert "learning rates: choose between 1 and 4" in [e.value for e in at.error]
     assert not at.exception and "Finished in" not in texts(at)
     assert len(tracking.search_runs()) == 0

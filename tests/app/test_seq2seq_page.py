@@ -131,7 +131,7 @@ def test_number_words_tab_trains_and_scores_words(fresh_store):
     at = run_until(at.run(), lambda a: "Finished in" in texts(a), timeout=180).run()
     assert not at.exception
     run = tracking.search_runs().iloc[0]
-    assert run["params.task"] == "numbers" and run["tags.task"] == "numbers"
+    assert run["params.task"] == "numbers" and run["tags.dll.kind"] == "numbers"
     assert "13a tokenizer" in texts(at)
     result = at.session_state["seq2seq.numbers.result"]
     attention = result.variants["attention"]

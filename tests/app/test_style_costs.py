@@ -9,7 +9,7 @@ import torch
 from core.data.images import from_pil, sample_images
 from core.style import content_cost, vgg
 from core.style.patterns import DEFAULT_STYLE, STYLE_IMAGES
-from core.style.transfer import features, prepare_pair, to_tensor
+from core.style.transfer import features, image_tensor, prepare_pair
 from tests.app.helpers import by_label, page, texts
 
 J_CONTENT = "J_content(A, B)"
@@ -39,7 +39,7 @@ def test_tab_renders_and_its_content_cost_is_the_course_formula():
     a_img, b_img = prepare_pair(a, b, size)
     ex = vgg.Extractor(features(allow_download=False)[0], [layer])
     with torch.no_grad():
-        expected = float(content_cost(ex(to_tensor(a_img))[layer][0], ex(to_tensor(b_img))[layer][0]))
+        expected = float(content_cost(ex(image_tensor(a_img))[layer][0], ex(image_tensor(b_img))[layer][0]))
     assert expected > 0
     assert table.loc[layer, J_CONTENT] == pytest.approx(expected, rel=1e-4)
     assert set(vgg.STYLE_LAYERS_GATYS) <= set(table.index)

@@ -41,7 +41,7 @@ def test_tiny_transfer_is_tracked_and_downloadable(fresh_store, offline, preload
     runs = tracking.search_runs()
     assert runs["status"].tolist() == ["FINISHED"]
     run = runs.iloc[0]
-    assert run["tags.weights"] == "random" and run["params.steps"] == "10" and run["params.size"] == "64"
+    assert run["tags.dll.weights"] == "random" and run["params.steps"] == "10" and run["params.size"] == "64"
     history = tracking.metric_history(run["run_id"], "J_total")
     assert len(history) == 10
     # the page's last J_content is the tracked one
@@ -123,7 +123,7 @@ def test_reconstructions_from_noise(fresh_store, offline, preloaded_runner):
     captions = texts(at)
     assert "J_content" in captions and "J_style" in captions
     runs = tracking.search_runs()
-    assert runs["status"].tolist() == ["FINISHED"] and runs.iloc[0]["tags.kind"] == "reconstruction"
+    assert runs["status"].tolist() == ["FINISHED"] and runs.iloc[0]["tags.dll.kind"] == "reconstruction"
     names = [name for name, _ in tracking.image_artifacts(runs.iloc[0]["run_id"], limit=20)]
     assert any("content_conv1_2" in n for n in names) and any("style_conv1_1-conv2_1" in n for n in names)
     assert vgg.LAYERS.index("conv2_1") == 2  # the deepest layer used: 3 of 16 convolutions
@@ -151,7 +151,7 @@ def test_cached_imagenet_weights_are_used_and_named(fresh_store, offline, preloa
     assert not at.exception
     assert "random weights" not in texts(at)
     run = tracking.search_runs().iloc[0]
-    assert run["tags.weights"] == "imagenet" and run["status"] == "FINISHED"
+    assert run["tags.dll.weights"] == "imagenet" and run["status"] == "FINISHED"
     from core.style.transfer import features
 
     module, pretrained, _ = features(allow_download=False)

@@ -172,7 +172,7 @@ def test_offline_without_weights_trains_from_scratch_then_predicts_and_exports(o
     assert "from-scratch run only" in page_text
     runs = _runs()
     assert list(runs["run_name"]) == ["from scratch"] and list(runs["status"]) == ["FINISHED"]
-    assert list(runs["tags.weights"]) == ["random"] and list(runs["params.pretrained"]) == ["false"]
+    assert list(runs["tags.dll.weights"]) == ["random"] and list(runs["params.pretrained"]) == ["false"]
     assert json.loads(runs["params.classes"].iloc[0]) == ["brick", "grass", "gravel"]
     assert json.loads(runs["params.images_per_class"].iloc[0]) == [EXAMPLE_PER_CLASS] * 3
     assert not hub_path(spec("ResNet-18").url).exists()  # no partial download left behind
@@ -197,7 +197,7 @@ def test_pretrained_from_the_hub_cache_against_scratch(offline, fresh_store):
     runs = _runs()
     assert sorted(runs["run_name"]) == ["from scratch", "pretrained, frozen"] and offline.count == 0
     assert set(runs["status"]) == {"FINISHED"} and runs["tags.dll.comparison"].nunique() == 1
-    assert dict(zip(runs["run_name"], runs["tags.trained"], strict=True))["pretrained, frozen"] == "head on cached features"
+    assert dict(zip(runs["run_name"], runs["tags.dll.trained"], strict=True))["pretrained, frozen"] == "head on cached features"
     page_text = texts(at)
     assert "could not be downloaded" not in page_text
     bars = chart(at, "Dev accuracy on")
@@ -224,7 +224,7 @@ def test_fine_tuning_with_augmentation_from_the_hub_cache(offline, fresh_store):
     at = _train(at, epochs=1)
     runs = _runs()
     assert list(runs["run_name"]) == ["pretrained, last 2 blocks tuned"] and list(runs["status"]) == ["FINISHED"]
-    assert list(runs["tags.trained"]) == ["head and body"] and list(runs["params.fine_tune_blocks"]) == ["2"]
+    assert list(runs["tags.dll.trained"]) == ["head and body"] and list(runs["params.fine_tune_blocks"]) == ["2"]
     assert list(runs["params.augment.flip"]) == ["true"] and list(runs["params.augment.crop"]) == ["false"]
     # layer3, layer4 and the head learned: the trained-parameter count is theirs (ResNet-18, 3 classes)
     import torchvision as tv

@@ -44,22 +44,29 @@ def test_each_widget_has_the_range_of_the_field_it_sets(name: str) -> None:
     matched = 0
     for kind in ("slider", "number_input"):
         for w in at.get(kind):
-            for s in declared.get(w.label, []):
-                if s.lo is None and s.hi is None:
-                    continue
-                assert _same(w.min, s.lo) or (s.above and w.min is not None and w.min > s.lo), \
-                    f"{name}: {w.label!r} starts at {w.min}, its field at {s.lo}"
-                assert _same(w.max, s.hi), f"{name}: {w.label!r} ends at {w.max}, its field at {s.hi}"
-                matched += 1
-                break
+            ranged = [s for s in declared.get(w.label, []) if s.lo is not None or s.hi is not None]
+            if not ranged:
+                continue
+            assert any(_same(w.min, s.lo) and _same(w.max, s.hi) for s in ranged), \
+                f"{name}: {w.label!r} spans {w.min}–{w.max}, its field {[(s.lo, s.hi) for s in ranged]}"
+            matched += 1
     for kind in ("select_slider", "selectbox", "multiselect", "radio"):
         for w in at.get(kind):
-            for s in declared.get(w.label, []):
-                allowed = s.allowed()
-                if allowed is None:
-                    continue
-                shown = [str(o) for o in w.options]
-                assert set(shown) <= {str(a) for a in allowed}, f"{name}: {w.label!r} offers {shown}, its field {allowed}"
-                matched += 1
-                break
+            chosen = [s for s in declared.get(w.label, []) if s.allowed() is not None]
+            if not chosen:
+                continue
+            shown = {str(o) for o in w.options}
+            assert any(shown <= _names(s) for s in chosen), \
+                f"{name}: {w.label!r} offers {sorted(shown)}, its field {[sorted(_names(s)) for s in chosen]}"
+            matched += 1
     assert matched >= 3, f"{name}: only {matched} widgets set a declared field"
+
+
+def _names(s: Setting) -> set[str]:
+    """How a widget may show the allowed values of ``s``: by their declared names, or as they are."""
+    out = set()
+    for a in s.allowed() or ():
+        out |= {s.label_of(a), str(a)}
+        if isinstance(a, float):
+            out.add(f"{a:g}")
+    return out

@@ -257,7 +257,7 @@ def test_figures_build():
     flow = anatomy.shape_flow(model, (3, 224, 224))
     assert [la.shape for la in flow][:3] == [(3, 224, 224), (64, 112, 112), (64, 56, 56)]
     assert flow[-1].shape == (1000,) and sum(la.kind == "block" for la in flow) == 16
-    fig = cnn_arch.shape_flow(flow)
+    fig = cnn_arch.shape_flow_figure(flow)
     assert len(fig.layout.shapes) == 3 * len(flow) and len(fig.layout.annotations) == len(flow)
     bars = cnn_arch.layer_costs(anatomy.trace(model, (3, 224, 224), "blocks"))
     assert sum(len(t.x) for t in bars.data) > 0

@@ -15,13 +15,13 @@ from core.cnn.degradation import DegradationConfig, run_degradation
 from core.cnn.inside import conv_layers, filter_images, first_filters, look
 from core.cnn.training import (
     TrainConfig,
-    confusion_matrix,
+    class_probabilities,
     load_tracked,
-    predict,
-    run_training,
+    run_cnn,
     use_fast_path,
     worst_mistakes,
 )
+from core.experiment import confusion_matrix
 from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.render import image_grid
 from tests.contexts import StopAfter
@@ -125,7 +125,7 @@ def test_fast_path_changes_the_layout_not_the_answer():
 def test_training_is_tracked_and_the_tracked_network_can_be_rebuilt(fresh_store):
     cfg = TrainConfig(dataset="mnist_sample", model="LeNet-5", epochs=2, max_train=600, batch_size=64)
     assert_plain(cfg, "config")
-    ending = run_job(run_training, Recorder("cnn"), cfg)
+    ending = run_job(run_cnn, Recorder("cnn"), cfg)
     assert ending.status == FINISHED
     result = assert_plain(ending.result)  # what crosses back from the worker: no network inside
     assert result.lane.status == "FINISHED" and not result.stopped
@@ -143,7 +143,7 @@ def test_training_is_tracked_and_the_tracked_network_can_be_rebuilt(fresh_store)
     model, spec = load_tracked(result.lane.run_id)
     assert spec == result.spec and not model.training
     data = prepare_images(cfg.dataset, max_train=cfg.max_train, seed=cfg.seed)
-    probs = predict(model, data.dev[0])
+    probs = class_probabilities(model, data.dev[0])
     np.testing.assert_array_equal(confusion_matrix(data.dev[1], probs.argmax(1), 10), result.confusion)
     assert [m["index"] for m in worst_mistakes(probs, data.dev[1])] == [m["index"] for m in result.mistakes]
 
@@ -161,7 +161,7 @@ def test_a_run_that_cannot_be_rebuilt_says_why(fresh_store):
 
 def test_a_stop_keeps_the_partial_training(fresh_store):
     cfg = TrainConfig(model="LeNet-5", epochs=50, max_train=2000, batch_size=16)
-    ending = run_job(run_training, StopAfter("LeNet-5", 20, "cnn"), cfg)
+    ending = run_job(run_cnn, StopAfter("LeNet-5", 20, "cnn"), cfg)
     assert ending.status == KILLED  # the job hands back its typed partial outcome
     result = assert_plain(ending.result)
     assert result.stopped and result.lane.status == "KILLED" and result.lane.steps >= 20
@@ -169,17 +169,17 @@ def test_a_stop_keeps_the_partial_training(fresh_store):
     runs = tracking.search_runs()
     assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["run_id"] == result.lane.run_id
     model, spec = load_tracked(result.lane.run_id)  # what was trained until Stop stays usable
-    assert spec == result.spec and len(predict(model, torch.zeros(2, 1, 28, 28))) == 2
+    assert spec == result.spec and len(class_probabilities(model, torch.zeros(2, 1, 28, 28))) == 2
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match="^Network: 'GoogLeNet' is not one of LeNet-5"):
         TrainConfig(model="GoogLeNet")
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match="^Learning rate α must be between"):
         TrainConfig(lr=0)
     with pytest.raises(ValueError, match="more layers"):
         DegradationConfig(shallow=20, deep=8)
-    with pytest.raises(ValueError, match="6n"):
+    with pytest.raises(ValueError, match="^Deep depth: 50 is not one of 8, 14, 20, 32, 44, 56$"):
         DegradationConfig(deep=50)
 
 

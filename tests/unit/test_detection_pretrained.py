@@ -21,6 +21,7 @@ from PIL import Image, ImageColor, ImageDraw
 from core.colors import PALETTE
 from core.detection import pretrained as P
 from core.device import cpu_threads
+from core.render import annotate_boxes
 from tests.conftest import UNPICKLED, PickledPayload, go_offline
 
 FAST = P.DEFAULT_DETECTOR  # Faster R-CNN MobileNetV3 320
@@ -300,7 +301,7 @@ def _hand_made() -> P.Detections:
 def test_annotate_draws_labelled_boxes_in_class_colours():
     image = Image.new("RGB", (200, 120), (128, 128, 128))
     before = image.copy()
-    out = P.annotate(image, _hand_made())
+    out = annotate_boxes(image, _hand_made())
     assert out.size == image.size and out.mode == "RGB"
     assert list(image.getdata()) == list(before.getdata())  # the input is not modified
     person, car = (ImageColor.getrgb(PALETTE[i % len(PALETTE)])[:3] for i in (1, 3))
@@ -312,12 +313,12 @@ def test_annotate_draws_labelled_boxes_in_class_colours():
     assert tag.count(person) > len(tag) // 3 and len(set(tag)) > 2  # a filled tag with text on it
     diff = sum(a != b for a, b in zip(out.getdata(), before.getdata()))
     assert diff > 500
-    assert list(P.annotate(image, P.refilter(_hand_made(), 0.95, 0.5)).getdata()) == list(before.getdata())
+    assert list(annotate_boxes(image, P.refilter(_hand_made(), 0.95, 0.5)).getdata()) == list(before.getdata())
 
 
 def test_annotate_names_override_and_detections_validation():
     image = Image.new("RGB", (200, 120), (128, 128, 128))
-    default, renamed = P.annotate(image, _hand_made()), P.annotate(image, _hand_made(), names=[str(i) for i in range(10)])
+    default, renamed = annotate_boxes(image, _hand_made()), annotate_boxes(image, _hand_made(), names=[str(i) for i in range(10)])
     assert list(default.getdata()) != list(renamed.getdata())  # different label text, same boxes
     with pytest.raises(ValueError, match="detections need"):
         P.Detections(torch.zeros(2, 4), torch.zeros(3), torch.zeros(2, dtype=torch.int64), ("a", "b"))

@@ -19,11 +19,9 @@ from core.detection.scenes import make_dataset
 from core.detection.training import (
     LANE,
     DetectorConfig,
-    draw_scene,
     encode_targets,
     evaluate_detector,
     evaluate_outputs,
-    examples_png,
     load_tracked,
     postprocess,
     run_detector,
@@ -31,6 +29,7 @@ from core.detection.training import (
 from core.detection.yolo import GridSpec, collisions, decode, encode
 from core.device import seed_everything
 from core.jobs import FINISHED, KILLED, Recorder, run_job
+from core.render import detection_examples, detection_scene
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
 
@@ -197,15 +196,15 @@ def test_postprocess_is_decode_then_per_class_nms():
 def test_drawing_shows_the_grid_and_the_boxes():
     grid = GridSpec(S=4, n_classes=2, image_size=32)
     image = np.zeros((32, 32, 3), np.float32)
-    plain = np.asarray(draw_scene(image, ("circle", "square"), grid, scale=4))
+    plain = np.asarray(detection_scene(image, ("circle", "square"), grid, scale=4))
     assert plain.shape == (128, 128, 3)
     assert (plain[:, 32] == 255).all() and (plain[64, :] == 255).all() and (plain[5, 5] == 0).all()  # cell lines every 8 px × 4
     boxes, labels = torch.tensor([[2.0, 2.0, 12.0, 12.0]]), torch.tensor([1])
     target = encode(boxes, labels, grid)[None]
-    drawn = np.asarray(draw_scene(image, ("circle", "square"), grid, decode(target[0], grid, 0.5), scale=4))
+    drawn = np.asarray(detection_scene(image, ("circle", "square"), grid, decode(target[0], grid, 0.5), scale=4))
     assert (drawn != plain).any(axis=-1).sum() > 100
     with pytest.raises(ValueError, match="image"):
-        draw_scene(np.zeros((32, 32)), ("a",))
+        detection_scene(np.zeros((32, 32)), ("a",))
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -259,7 +258,7 @@ def test_tiny_training_is_tracked_and_beats_the_untrained_network(fresh_store):
         raw, keep, kept = ex.detections(0.1, 0.3)  # what the page's sliders ask for
         ref_raw, ref_keep, _ = postprocess(torch.from_numpy(result.test_outputs[ex.index]), cfg.grid, 0.1, 0.3)
         assert torch.equal(raw.boxes, ref_raw.boxes) and torch.equal(keep, ref_keep)
-    sheet = examples_png(result.examples[:2], cfg.classes, cfg.grid)
+    sheet = detection_examples(result.examples[:2], cfg.classes, cfg.grid)
     assert sheet.size[0] > 3 * 128 and sheet.size[1] > 2 * 128
 
 
@@ -297,20 +296,21 @@ def test_config_validation():
     assert cfg.classes == ("circle", "triangle") and cfg.grid.n_classes == 2 and cfg.grid.shape == (4, 4, 3, 7)
     assert cfg.train_seed != cfg.test_seed
     for kw, message in [
-        ({"S": 3}, "power of two"),
-        ({"image_size": 16}, "image size"),
-        ({"classes": ("circle", "hexagon")}, "unknown shape"),
-        ({"classes": ()}, "at least one"),
+        ({"S": 3}, "3 is not one of 2, 4, 8"),
+        ({"image_size": 48}, "power of two"),
+        ({"image_size": 16}, "Image size"),
+        ({"classes": ("circle", "hexagon")}, "'hexagon' is not one of"),
+        ({"classes": ()}, "choose at least 1"),
         ({"classes": "circle"}, "list of shape names"),
         ({"classes": ("circle", "circle")}, "only once"),
-        ({"epochs": 0}, "epochs"),
-        ({"lr": 0}, "learning rate"),
-        ({"optimizer": "Lion"}, "unknown optimizer"),
-        ({"n_train": 5}, "training scenes"),
-        ({"n_test": 1}, "held-out"),
-        ({"batch_size": 0}, "batch size"),
+        ({"epochs": 0}, "Epochs"),
+        ({"lr": 0}, "Learning rate"),
+        ({"optimizer": "Lion"}, "'Lion' is not one of"),
+        ({"n_train": 5}, "Training scenes"),
+        ({"n_test": 1}, "Held-out"),
+        ({"batch_size": 0}, "Batch size"),
         ({"width": 0}, "width"),
-        ({"max_objects": 0}, "shapes per scene"),
+        ({"max_objects": 0}, "Shapes per scene"),
         ({"clutter": 2}, "clutter"),
         ({"score_threshold": 1.0}, "score threshold"),
         ({"nms_iou": -0.1}, "NMS IoU"),

@@ -13,22 +13,12 @@ import scipy.linalg
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from core import tracking
+from core import render, tracking
 from core.generative import classifier
 from core.generative.classifier import class_coverage, digit_classifier, frechet_distance, gaussian_stats
-from core.generative.gan import (
-    EXPLODED,
-    GanConfig,
-    GanStep,
-    discriminator_loss,
-    generate,
-    generator_loss,
-    image_grid,
-    load_generator,
-    noise,
-    run_gan,
-    value_function,
-)
+from core.generative.gan import EXPLODED, SAMPLE_TILES, GanConfig, GanStep, load_generator, run_gan
+from core.generative.losses import discriminator_loss, generator_loss, value_function
+from core.generative.nets import generate, noise, to_pixels
 from core.generative.toy import (
     PRESETS,
     SIGMA,
@@ -40,7 +30,7 @@ from core.generative.toy import (
     toy_data,
 )
 from core.jobs import FINISHED, KILLED, Recorder, run_job  # a job's statuses (a run's are upper case)
-from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, loss_curves, sample_grid, toy_frames
+from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, gan_loss_curves, sample_grid, toy_frames
 from core.training import Hooks, Loop, TrainingDiverged
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
@@ -62,14 +52,14 @@ def _run(run_id):
 
 
 def _last_grid_from_the_logged_generator(res):
-    """The fixed noise batch's samples drawn by the generator loaded from the run, as run_gan draws them."""
+    """The fixed noise batch's samples drawn by the generator loaded from the run, as run_gan keeps them."""
     G = load_generator(res.run_id)
     cfg = res.config
     side = math.isqrt(cfg.n_timeline)
     n_fixed = G.n_classes * side if G.n_classes else cfg.n_timeline
     z = noise(n_fixed, G.z_dim, torch.Generator().manual_seed(cfg.seed + 1))
     labels = torch.arange(n_fixed) // side if G.n_classes else None
-    return image_grid(generate(G, z, labels), cols=side)
+    return to_pixels(generate(G, z, labels)).reshape(-1, side, 28, 28)
 
 
 # ------------------------------------------------------------------------------------------ the losses
@@ -150,7 +140,7 @@ def test_a_tiny_gan_run_is_tracked_finished_with_one_timeline_entry_per_epoch(mo
     assert res.status == "FINISHED" and not res.stopped and res.error is None
     assert res.epochs_done == len(res.timeline) == 2 and [r["epoch"] for r in res.epochs] == [1, 2]
     rows = 10 if model == "cgan" else 4  # the conditional timeline has one row per class
-    assert res.timeline[0].shape == (rows * 28 + (rows - 1) * 2, 4 * 28 + 3 * 2) and res.timeline[0].dtype == np.uint8
+    assert res.timeline[0].shape == (rows, 4, 28, 28) and res.timeline[0].dtype == np.uint8
     snap = ctx.snapshot()
     assert len(res.rows) == 2 * (192 // 64) and snap.metrics["gan"] == res.rows  # the live rows are the result's
     assert [r["fd"] for r in snap.metrics["gan/epochs"]] == [r["fd"] for r in res.epochs]
@@ -203,14 +193,14 @@ def test_stop_while_the_digit_classifier_trains_ends_killed_before_the_gan(fresh
     res = assert_plain(ending.result)
     assert res.stopped and res.run_id is None and res.timeline == [] and not res.has_generator
     runs = tracking.search_runs()
-    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["tags.kind"] == "classifier"
+    assert runs["status"].tolist() == ["KILLED"] and runs.iloc[0]["tags.dll.kind"] == "classifier"
     assert ("digits", 5) not in classifier._CACHE  # a half-trained classifier is not kept
 
 
 def test_the_digit_classifier_is_trained_once_and_reads_digits():
     clf = digit_classifier("digits", seed=0)
     assert digit_classifier("digits", seed=0) is clf and clf.accuracy > 0.8
-    from core.generative.gan import load_gan_data
+    from core.generative.data import load_gan_data
 
     data = load_gan_data("digits")
     x, y = data.dev
@@ -324,12 +314,15 @@ def test_toy_config_refuses_bad_settings(bad):
 
 def test_image_grid_and_figures():
     imgs = torch.linspace(-1, 1, 5 * 28 * 28).view(5, 1, 28, 28)
-    grid = image_grid(imgs, cols=3)
-    assert grid.shape == (2 * 28 + 2, 3 * 28 + 4) and grid.max() == 255 and grid.min() == 0
+    pixels = to_pixels(imgs)
+    assert pixels.shape == (5, 28, 28) and pixels.dtype == np.uint8 and pixels.max() == 255 and pixels.min() == 0
+    grid = render.image_grid(pixels / 255, 3, **SAMPLE_TILES)  # as the run logs and the page shows them
+    assert grid.shape == (2 * 28 + 2, 3 * 28 + 4) and grid.max() == 1 and grid.min() == 0
+    assert grid[28, 0] == pytest.approx(90 / 255)  # the dark-grey gap between rows
     rows = [dict(step=i, d_loss=1.0, g_loss=0.7, d_real=0.6, d_fake=0.4) for i in range(1, 6)]
-    assert len(loss_curves(rows).data) == 2 and len(d_output_curves(rows).data) == 2
+    assert len(gan_loss_curves(rows).data) == 2 and len(d_output_curves(rows).data) == 2
     assert fd_curve([dict(epoch=1, fd=100.0), dict(epoch=2, fd=50.0)]).data[0].y.tolist() == [100.0, 50.0]
-    assert sample_grid(grid).data[0].z.shape == grid.shape
+    assert sample_grid((grid * 255).round().astype(np.uint8)).data[0].z.shape == grid.shape
     assert list(class_coverage_bars([1, 0, 3], ["a", "b", "c"]).data[0].y) == [0.25, 0, 0.75]
     res = run_toy(None, ToyConfig(steps=20, every=10, hidden=8))
     fig = toy_frames(res.frames, res.real, res.extent)

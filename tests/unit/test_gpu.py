@@ -72,7 +72,7 @@ def test_rules_on_gpu_tensors_match_torch(ours, ref):
 def test_cnn_fast_path_on_gpu_trains_lenet_in_channels_last_bf16():
     from core.cnn import models
     from core.cnn.data import prepare_images
-    from core.cnn.training import predict, use_fast_path
+    from core.cnn.training import class_probabilities, use_fast_path
 
     data = prepare_images("mnist_sample", seed=0)
     torch.manual_seed(0)
@@ -85,7 +85,7 @@ def test_cnn_fast_path_on_gpu_trains_lenet_in_channels_last_bf16():
     hist = fit(model, (xt, data.train[1].to(CUDA)), opt, dev=(data.dev[0].to(CUDA), data.dev[1].to(CUDA)), epochs=4,
                batch_size=64, device=CUDA)
     assert hist.epochs[-1]["dev_accuracy"] > 0.93
-    probs = predict(model, data.dev[0][:8].to(CUDA))
+    probs = class_probabilities(model, data.dev[0][:8].to(CUDA))
     torch.testing.assert_close(probs.sum(1), torch.ones(8), atol=1e-3, rtol=0)
 
 

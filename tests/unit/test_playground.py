@@ -13,12 +13,12 @@ from core.basics.playground import (
     Playground,
     PlaygroundConfig,
     PlayRequest,
-    decision_image,
     feature_matrix,
     l1_penalty,
     play,
 )
 from core.jobs import FINISHED, Recorder, run_job
+from core.render import decision_image
 from core.training import TrainingDiverged
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
@@ -47,12 +47,12 @@ def test_l1_penalty_closed_form_and_gradient():
 @pytest.mark.parametrize(
     "kw, message",
     [
-        (dict(dataset="squares"), "data set"),
+        (dict(dataset="squares"), "Data set: 'squares' is not one of"),
         (dict(n_classes=3), "more than two classes"),
-        (dict(hidden=(4,) * 7), "up to 6 hidden layers"),
-        (dict(hidden=(9,)), "1 to 8 neurons"),
-        (dict(features=()), "at least one input feature"),
-        (dict(lr=float("nan")), "learning rate"),
+        (dict(hidden=(4,) * 7), "Neurons per hidden layer: choose between 0 and 6"),
+        (dict(hidden=(9,)), "Neurons per hidden layer must be between 1 and 8"),
+        (dict(features=()), "Input features: choose at least 1"),
+        (dict(lr=float("nan")), "Learning rate must be a number above 0"),
     ],
 )
 def test_bad_settings_are_plain_errors(kw, message):
@@ -115,7 +115,7 @@ def test_multiclass_frame_shapes_and_colours():
     np.testing.assert_allclose(f.probs.sum(-1), 1, rtol=1e-5)
     assert [m.shape for m in f.neurons] == [(3, 10, 10), (5, 10, 10), (3, 10, 10)]
     assert f.grid_x[0] == pytest.approx(-SCALE * 1.15)
-    img = decision_image(f, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)], strength=1.0)
+    img = decision_image(f.probs, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)], strength=1.0)
     assert img.shape == (40, 40, 3) and img.dtype == np.uint8
     # a pixel where the net is sure of class c has class c's colour; where it hesitates, white
     k = 4
@@ -123,7 +123,7 @@ def test_multiclass_frame_shapes_and_colours():
     i, j = np.unravel_index(f.probs[..., 2].argmax(), f.probs.shape[:2])
     want = 255 * (1 - conf[i, j]) + np.array([0, 0, 255]) * conf[i, j]
     assert img[i, j].tolist() == pytest.approx(want.tolist(), abs=1)
-    pale = decision_image(f, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)], strength=0.5)
+    pale = decision_image(f.probs, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 0)], strength=0.5)
     assert (pale.astype(int) >= img.astype(int)).all()  # paler everywhere (colours here are 0 or 255)
 
 
@@ -235,6 +235,6 @@ def test_discretized_map_is_flat_per_class():
     pg = Playground(PlaygroundConfig(dataset="gaussians", n_classes=3, hidden=(4,)))
     f = pg.frame(resolution=12, neuron_resolution=4)
     colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
-    img = decision_image(f, colors, strength=0.5, discretize=True)
+    img = decision_image(f.probs, colors, strength=0.5, discretize=True)
     want = np.array([[255 * 0.5 + c * 0.5 for c in col] for col in colors])[f.probs.argmax(-1)]
     np.testing.assert_allclose(img, want.round(), atol=1)

@@ -25,8 +25,8 @@ def test_lanes_share_initial_weights_and_are_tracked(fresh_store):
     a, b = result.lanes
     assert a.status == b.status == "FINISHED"
     # same weights and same first batch: the first loss (before any update) must be identical
-    assert a.step_loss[0] == pytest.approx(b.step_loss[0], rel=1e-6)
-    assert a.step_loss[1] != pytest.approx(b.step_loss[1], rel=1e-6)
+    assert a.history.step_loss[0] == pytest.approx(b.history.step_loss[0], rel=1e-6)
+    assert a.history.step_loss[1] != pytest.approx(b.history.step_loss[1], rel=1e-6)
     assert a.steps == b.steps == 2 * -(-result.sizes["train"] // 32)
     assert 0.8 < b.dev_accuracy <= 1.0  # 10 classes: chance is 0.1
     df = tracking.search_runs().set_index("params.optimizer")
@@ -34,7 +34,7 @@ def test_lanes_share_initial_weights_and_are_tracked(fresh_store):
     assert set(df["status"]) == {"FINISHED"}
     assert df.loc["Adam", "params.lr"] == "0.01" and df.loc["Gradient descent", "params.batch_regime"] == "mini-batch"
     hist = tracking.metric_history(b.run_id, "train_loss")
-    assert hist["value"].tolist() == pytest.approx(b.step_loss, rel=1e-6)
+    assert hist["value"].tolist() == pytest.approx(b.history.step_loss, rel=1e-6)
     assert len(tracking.metric_history(b.run_id, "dev_accuracy")) == 2
     (path, png), = tracking.image_artifacts(b.run_id)
     assert path == "images/loss_curve.png" and png[:4] == b"\x89PNG"
@@ -72,7 +72,7 @@ def test_stop_kills_the_current_lane_and_skips_the_rest(fresh_store):
     assert ending.status == KILLED  # the job hands back its typed partial outcome
     lanes = ending.result.lanes
     assert ending.result.stopped and [ln.status for ln in lanes] == ["KILLED", "SKIPPED"]
-    assert lanes[0].steps >= 50 and lanes[1].optimizer == "Adam"
+    assert lanes[0].steps >= 50 and lanes[1].outputs["optimizer"] == "Adam"
     df = tracking.search_runs()
     assert df["status"].tolist() == ["KILLED"] and df.iloc[0]["run_id"] == lanes[0].run_id
     assert len(tracking.metric_history(df.iloc[0]["run_id"], "train_loss")) == lanes[0].steps
@@ -82,9 +82,9 @@ def test_stop_kills_the_current_lane_and_skips_the_rest(fresh_store):
 def test_config_validation():
     with pytest.raises(ValueError, match="one learning rate per optimizer"):
         RaceConfig(optimizers=("Adam",), learning_rates=(0.1, 0.2))
-    with pytest.raises(ValueError, match="unknown optimizer"):
+    with pytest.raises(ValueError, match="Optimizers in the race: 'Lion' is not one of"):
         RaceConfig(optimizers=("Lion",), learning_rates=(0.1,))
-    with pytest.raises(ValueError, match="batch regime"):
+    with pytest.raises(ValueError, match="Batch regime: 'huge' is not one of"):
         RaceConfig(batch_regime="huge")
     assert RaceConfig(batch_regime="stochastic").effective_batch_size == 1
     assert RaceConfig(batch_regime="full batch").effective_batch_size is None

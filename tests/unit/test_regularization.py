@@ -17,7 +17,7 @@ from core.nets import mlp, weight_matrices
 from core.plots.regularization import (
     bn_stats_chart,
     error_bars,
-    image_grid,
+    preview_figure,
     step_losses,
     sweep_chart,
     train_dev_curves,
@@ -26,10 +26,10 @@ from core.plots.regularization import (
 )
 from core.regularization import InvertedDropout, batch_norm, l2_penalty
 from core.regularization.augment import (
-    AugmentSpec,
     add_noise,
     adjust_colour,
     augment,
+    augment_spec,
     augmented_training_set,
     crop,
     hflip,
@@ -49,7 +49,16 @@ from core.regularization.experiments import (
     run_sweep,
     sweep_points,
 )
-from core.regularization.lab import RegLane, RegResult, Setup, diagnosis, lane_spec, parse_values, prepare, results_table
+from core.regularization.lab import (
+    RegLane,
+    RegResult,
+    Setup,
+    diagnosis,
+    lane_spec,
+    parse_values,
+    prepare_setup,
+    results_table,
+)
 from core.regularization.measures import BatchNormLook, look_inside_batch_norm, weight_histograms, weight_values
 from core.regularization.report import (
     bn_checks,
@@ -216,7 +225,7 @@ def test_flip_is_exact_and_transforms_keep_shape_and_range():
     x = torch.rand(5, 1, 8, 8, generator=g)
     np.testing.assert_array_equal(hflip(x).numpy(), x.numpy()[..., ::-1])
     assert torch.equal(hflip(hflip(x)), x)
-    spec = AugmentSpec(("flip", "rotate", "crop", "colour", "noise"), copies=2, max_degrees=30, brightness=0.5,
+    spec = augment_spec(("flip", "rotate", "crop", "colour", "noise"), copies=2, max_degrees=30, brightness=0.5,
                        contrast=0.8, noise_std=0.5)
     for out in (rotate(x, 33.0), crop(x, 0.6, 0.2, -0.3), adjust_colour(x, 0.4, 1.8), add_noise(x, 0.5, g),
                 augment(x, spec, g)):
@@ -253,7 +262,7 @@ def test_colour_and_noise_follow_their_formulas():
 def test_augmented_set_appends_labelled_copies_and_the_preview_shows_them():
     x = torch.rand(10, 1, 8, 8)
     y = torch.arange(10)
-    spec = AugmentSpec(("rotate", "noise"), copies=3)
+    spec = augment_spec(("rotate", "noise"), copies=3)
     Xa, ya = augmented_training_set(x, y, spec, seed=4)
     assert Xa.shape == (40, 1, 8, 8) and torch.equal(ya, y.repeat(4)) and torch.equal(Xa[:10], x)
     assert not torch.equal(Xa[10:20], x)
@@ -270,14 +279,14 @@ def test_augmented_set_appends_labelled_copies_and_the_preview_shows_them():
 ])
 def test_augment_spec_rejects_bad_settings(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
-        AugmentSpec(**kwargs)
+        augment_spec(**kwargs)
 
 
 # ---------------------------------------------------------------- configs, reading
 
 
 @pytest.mark.parametrize("make, msg", [
-    (lambda: Setup(dataset="cifar10"), "image sets"), (lambda: Setup(n_train=5), "training examples"),
+    (lambda: Setup(dataset="cifar10"), "image set"), (lambda: Setup(n_train=5), "training examples"),
     (lambda: Setup(hidden=()), "hidden"), (lambda: Setup(lr=0), "learning rate"),
     (lambda: OverfitConfig(lam=-1), "λ"), (lambda: OverfitConfig(keep_prob=0), "keep_prob"),
     (lambda: SweepConfig(lambdas=(), keep_probs=()), "at least one"), (lambda: SweepConfig(keep_probs=(1.2,)), "keep_prob"),
@@ -313,7 +322,7 @@ def test_overfitting_set_up_overfits_and_l2_shrinks_the_weights(fresh_store):
     base, l2, drop = result.lanes
     assert [ln.status for ln in result.lanes] == ["FINISHED"] * 3
     assert base.train_error < 0.02 and base.dev_error > base.train_error + 0.08  # high variance
-    data = prepare(setup)
+    data = prepare_setup(setup)
     # independent check of the recorded errors: the run's own logged final train accuracy
     df = tracking.search_runs().set_index("params.lane")
     assert df.loc["λ=0", "metrics.final_train_accuracy"] == pytest.approx(1 - base.train_error)
@@ -354,7 +363,7 @@ def test_early_stopping_restores_weights_checked_by_evaluate():
     """The same through fit directly: evaluate() on the returned model gives the best epoch's dev loss."""
     from core.training import EarlyStopping, fit
 
-    data = prepare(Setup(dataset="digits", n_train=100))
+    data = prepare_setup(Setup(dataset="digits", n_train=100))
     torch.manual_seed(0)
     model = mlp(data.n_features, (128, 128), data.n_classes)
     hist = fit(model, data.train, torch.optim.Adam(model.parameters(), 3e-3), dev=data.dev, epochs=60, batch_size=16,
@@ -401,7 +410,7 @@ def test_a_diverging_lane_fails_with_the_sentence_and_the_next_one_trains(fresh_
 TINY = Setup(dataset="digits", n_train=24, hidden=(16,), batch_size=8, epochs=2, seed=0)
 JOBS = {  # each job function with a tiny config, and the live series whose first rows press Stop
     "overfit": (run_overfit, OverfitConfig(TINY, lam=1.0, keep_prob=0.5), "no regularization"),
-    "augment": (run_augmentation, AugmentConfig(TINY, AugmentSpec(("rotate",), copies=1)), "without augmentation"),
+    "augment": (run_augmentation, AugmentConfig(TINY, augment_spec(("rotate",), copies=1)), "without augmentation"),
     "early": (run_early_stopping, EarlyStopConfig(TINY, patience=1), "all epochs"),
     "bn": (run_batch_norm, BatchNormConfig(TINY, learning_rates=(0.05,), n_train=24, epochs=2), "no BN, α=0.05"),
     "sweep": (run_sweep, SweepConfig(TINY, lambdas=(0.0, 1.0), keep_probs=(0.5,)), "λ=0"),
@@ -453,10 +462,13 @@ def test_other_regularization_figures():
     edges, frac = weight_histograms({"λ=0": np.linspace(-1, 1, 1001), "λ=9": np.zeros(10)}, bins=10)
     assert len(edges) == 11 and frac["λ=9"].sum() == pytest.approx(1.0) and frac["λ=0"].sum() == pytest.approx(1.0)
     assert len(weight_histogram_chart(edges, frac).data) == 2
-    grid = image_grid(np.random.rand(2, 3, 1, 8, 8), col_titles=["original", "copy 1", "copy 2"])
-    assert len(grid.data) == 6 and grid.data[0].z.shape == (8, 8, 3)
+    images = np.random.rand(2, 3, 1, 8, 8)
+    grid = preview_figure(images, col_titles=["original", "copy 1", "copy 2"])
+    assert len(grid.data) == 1 and grid.data[0].z.shape == (2 * 8 + 3, 3 * 8 + 4, 3)  # 6 tiles, 1-pixel lines
+    np.testing.assert_array_equal(grid.data[0].z[1:9, 10:18, 0], (images[0, 1, 0] * 255).round())  # image 0, copy 1
+    assert [a.text for a in grid.layout.annotations] == ["original", "copy 1", "copy 2"]
     with pytest.raises(ValueError):
-        image_grid(np.zeros((2, 8, 8)))
+        preview_figure(np.zeros((2, 8, 8)))
     look = bn_stats_chart(np.zeros(20), np.ones(20), np.ones(20), np.ones(20), units=5)
     assert len(look.data) == 4 and len(look.data[0].x) == 5
     rows = {"ok": [{"step": i, "loss": 2.0 / i} for i in range(1, 30)],
@@ -562,7 +574,7 @@ def test_augmentation_preview_labels_and_grid():
     assert preview_cell("digits") == 95 and preview_cell("mnist_sample") == 110
     assert growth_caption(50, 3) == "The training set grows from 50 to 200 images."
     setup = Setup(dataset="digits", n_train=20, seed=3)
-    grid = preview_grid(setup, AugmentSpec(("rotate",), copies=2, max_degrees=30))
+    grid = preview_grid(setup, augment_spec(("rotate",), copies=2, max_degrees=30))
     assert grid.shape == (4, 3, 1, 8, 8)
-    np.testing.assert_array_equal(grid[:, 0], prepare(setup).train[0][:4].numpy())  # the originals, untouched
+    np.testing.assert_array_equal(grid[:, 0], prepare_setup(setup).train[0][:4].numpy())  # the originals, untouched
     assert not np.array_equal(grid[:, 1], grid[:, 0])

@@ -305,7 +305,7 @@ def test_uploaded_text_is_checked():
             decode_text(data, "the file")
     with pytest.raises(ValueError, match="upload a text"):
         CharLMConfig(corpus="upload", text="tiny")
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match="Learning rate"):
         CharLMConfig(lr=0)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, precision_recall_curve, precision_score, recall_score
 
+from core.runs import COMPARISON_TAG
 from core.strategy import diagnose, plan_split
 from core.strategy import diagnosis as D
 from core.strategy import errors as EA
@@ -269,7 +270,7 @@ def test_candidate_runs_keep_finished_runs_with_both_metrics():
 def test_candidate_scopes_pick_experiments_and_candidate_groups():
     runs = pd.DataFrame({"run_id": list("abc"), "experiment": ["strategy", "strategy", "optimizers"],
                          "run_name": list("ABC"), "status": ["FINISHED"] * 3, M.ACCURACY: [0.9, 0.8, 0.7],
-                         M.TIME: [0.01, 0.02, 0.03], M.COMPARISON: ["candidates-1", None, "race-2"]})
+                         M.TIME: [0.01, 0.02, 0.03], COMPARISON_TAG: ["candidates-1", None, "race-2"]})
     cands = M.candidate_runs(runs)
     scopes = M.candidate_scopes(cands)
     assert scopes == [M.ALL, "experiment: optimizers", "experiment: strategy", "comparison: candidates-1"]
@@ -314,7 +315,7 @@ def test_categories_are_added_and_ticks_survive():
     old.loc[1, "mislabelled"] = True
     new = EA.tag_table(_examples(3), cats, previous=old)
     assert new["mislabelled"].tolist() == [False, True, False] and not new["thick stroke"].any()
-    csv = EA.to_csv(new)
+    csv = EA.tags_csv(new)
     back = pd.read_csv(__import__("io").StringIO(csv))
     assert list(back.columns) == [*EA.FIXED_COLUMNS, *cats] and back["mislabelled"].tolist() == [False, True, False]
     tags = EA.summary_tag(EA.tally(new, cats, 0.1), len(new))
@@ -335,11 +336,11 @@ def test_parse_sizes_and_config_messages():
                        (",".join(str(10 + i) for i in range(11)), "at most")):
         with pytest.raises(ValueError, match=words):
             X.parse_sizes(bad)
-    with pytest.raises(ValueError, match="built-in image sets"):
+    with pytest.raises(ValueError, match="^Dataset to analyse: 'cifar10' is not one of digits, mnist_sample$"):
         X.ErrorModelConfig(dataset="cifar10")
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match="^Learning rate must be above 0"):
         X.BinaryConfig(lr=0)
-    with pytest.raises(ValueError, match="toy 2-D set"):
+    with pytest.raises(ValueError, match="^Toy data set: 'digits' is not one of"):
         MM.MismatchConfig(dataset="digits")
 
 
@@ -349,8 +350,6 @@ def test_upscale_makes_a_padded_dark_on_white_tile():
     tile = X.upscale(img, 64, pad=4)
     assert tile.shape == (72, 72) and tile.dtype == np.uint8
     assert tile[:4].min() == 255 and tile[4 + 2 * 8, 4 + 3 * 8] == 0 and tile[4, 4] == 255
-    mont = X.montage(np.ones((3, 8, 8), np.float32), cols=2)
-    assert mont.shape == (18, 18)
 
 
 def test_shift_points_is_a_rotation_then_a_shift():
@@ -424,6 +423,10 @@ def test_every_job_takes_and_returns_plain_data_finished_and_stopped(job, fresh_
         assert len(result.y_true) == len(result.scores) > 0 and len(partial.y_true) == 0
     if job == "errors":
         assert X.analysable(result) and not X.analysable(partial) and len(result.images) == len(result.examples)
+        from core import tracking
+
+        tiles = dict(tracking.image_artifacts(result.run_id))  # the mistakes tiled by core.render.image_grid
+        assert "images/misclassified_dev_examples.png" in tiles
 
 
 def test_learning_curve_points_are_the_runs_final_errors_and_a_stop_keeps_them(fresh_store):
@@ -518,7 +521,7 @@ def test_run_labels_and_run_errors():
                          "status": ["FINISHED"] * 2, "metrics.final_train_accuracy": [0.99, 0.8],
                          "metrics.final_dev_accuracy": [0.9, 0.7]})
     table = D.runs_with_errors(runs)
-    assert D.run_labels(table) == {"a1234567890": "x · r1 · train 1.0%, dev 10.0% · a1234567",
+    assert D.error_run_labels(table) == {"a1234567890": "x · r1 · train 1.0%, dev 10.0% · a1234567",
                                    "c": "y · r3 · train 20.0%, dev 30.0% · c"}
     train, dev, label = D.run_errors(table, "c")
     assert (train, dev) == pytest.approx((0.2, 0.3)) and label == "y · r3 · train 20.0%, dev 30.0% · c"

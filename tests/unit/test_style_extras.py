@@ -15,7 +15,7 @@ from core.data.images import sample_images
 from core.plots.style import cost_curves, feature_maps, gram_pair, layer_costs_bar
 from core.style import explore, vgg
 from core.style.patterns import DEFAULT_STYLE, STYLE_IMAGES
-from core.style.transfer import prepare_pair, to_tensor
+from core.style.transfer import image_tensor, prepare_pair
 
 # ------------------------------------------------------------------------------------------ patterns
 
@@ -164,7 +164,7 @@ def _reference(net, a_img: Image.Image, b_img: Image.Image) -> dict[str, dict]:
     """The course's formulas in float64 NumPy on the activations of each image run alone (not batched)."""
     ex = vgg.Extractor(net, vgg.LAYERS)
     with torch.no_grad():
-        acts_a, acts_b = ex(to_tensor(a_img)), ex(to_tensor(b_img))
+        acts_a, acts_b = ex(image_tensor(a_img)), ex(image_tensor(b_img))
     out = {}
     for name in vgg.LAYERS:
         a = acts_a[name][0].double().numpy()
@@ -231,6 +231,6 @@ def test_variants_and_bad_inputs():
     with pytest.raises(ValueError, match="variant"):
         explore.variant(img, "sharpened")
     with pytest.raises(ValueError, match="too narrow"):
-        explore.prepare(Image.new("RGB", (400, 20)), img, 64)  # 64×3 px: nothing left after four poolings
+        explore.prepare_comparison(Image.new("RGB", (400, 20)), img, 64)  # 64×3 px: nothing left after four poolings
     with pytest.raises(ValueError, match="unknown VGG-19 layer"):
         explore.layers_for("conv6_1")

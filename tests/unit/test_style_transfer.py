@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from core import tracking
+from core import render, tracking
 from core.device import fast_bf16, seed_everything
 from core.jobs import FINISHED, KILLED, Outcome, Recorder, run_job
 from core.style import transfer as T
@@ -71,7 +72,7 @@ def _style() -> Image.Image:
 
 
 def _tensor(img: Image.Image) -> torch.Tensor:
-    """[1, 3, H, W] in [0, 1], straight from the pixels (not through core's to_tensor)."""
+    """[1, 3, H, W] in [0, 1], straight from the pixels (not through core's image_tensor)."""
     return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None].contiguous()
 
 
@@ -158,7 +159,7 @@ def test_cover_crop_fills_the_target_with_the_centre_and_leaves_no_border():
 
 def test_to_tensor_and_to_uint8_round_trip():
     img = _content()
-    x = T.to_tensor(img)
+    x = T.image_tensor(img)
     assert x.shape == (1, 3, 32, 48) and x.dtype == torch.float32 and 0 <= float(x.min()) <= float(x.max()) <= 1
     torch.testing.assert_close(x, _tensor(img))
     assert np.array_equal(T.to_uint8(x), np.asarray(img))
@@ -167,15 +168,18 @@ def test_to_tensor_and_to_uint8_round_trip():
     assert out.dtype == np.uint8 and out.shape == (32, 48, 3) and np.abs(out - expected).max() <= 0.5 + 1e-4
 
 
-def test_progress_strip_puts_the_first_last_and_evenly_picked_snapshots_side_by_side():
-    snaps = [(k, np.full((10 if k else 8, 6, 3), k, np.uint8)) for k in range(11)]
-    strip = T.progress_strip(snaps, most=4)
+def test_progress_frames_are_the_first_last_and_evenly_picked_snapshots_tiled_side_by_side():
+    snaps = [(k, np.full((10, 6, 3), k, np.uint8)) for k in range(11)]
+    frames = T.progress_frames(snaps, most=4)
+    assert frames.shape == (4, 10, 6, 3) and frames.dtype == np.uint8
+    assert [int(f[0, 0, 0]) for f in frames] == [0, 3, 7, 10]  # indices round(i · 10 / 3)
+    strip = render.image_grid(frames / 255, len(frames), **T.PROGRESS_TILES)  # as the run logs and the page shows it
     assert strip.shape == (10, 4 * 6 + 3 * 4, 3)
-    assert [int(strip[5, i * 10, 0]) for i in range(4)] == [0, 3, 7, 10]  # indices round(i · 10 / 3)
-    assert (strip[:, 6:10] == 255).all() and (strip[8:, :6] == 255).all()  # 4-px gaps; short images padded
-    assert T.progress_strip(snaps[:1]).shape == (8, 6, 3)
+    assert [round(float(strip[5, i * 10, 0]) * 255) for i in range(4)] == [0, 3, 7, 10]
+    assert (strip[:, 6:10] == 1).all()  # 4-px white gaps
+    assert T.progress_frames(snaps[:1]).shape == (1, 10, 6, 3)
     with pytest.raises(ValueError):
-        T.progress_strip([])
+        T.progress_frames([])
 
 
 # ======================================================================================== settings
@@ -184,34 +188,34 @@ def test_progress_strip_puts_the_first_last_and_evenly_picked_snapshots_side_by_
 @pytest.mark.parametrize(
     "kw, message",
     [
-        (dict(content_layer="conv9_9"), "unknown VGG-19 layer 'conv9_9'"),
+        (dict(content_layer="conv9_9"), "Content layer: 'conv9_9' is not one of"),
         (dict(style_layers=(("conv1_1", 0.5), ("conv0_1", 0.5))), "unknown VGG-19 layer 'conv0_1'"),
         (dict(style_layers=(("conv1_1", 0.5), ("conv1_1", 0.5))), "listed once"),
         (dict(style_layers=(("conv1_1", -0.5),)), "λ must be finite and at least 0"),
         (dict(style_layers=(("conv1_1", math.inf),)), "λ must be finite and at least 0"),
-        (dict(alpha=-1.0), "α must be a finite number ≥ 0"),
-        (dict(beta=math.nan), "β must be a finite number ≥ 0"),
+        (dict(alpha=-1.0), "α (content weight) must be between 0 and 1,000,000"),
+        (dict(beta=math.nan), "β must be a number between 0 and"),
         (dict(style_strength=0.0), "style strength must be a positive number"),
         (dict(style_strength=-2.0), "style strength must be a positive number"),
         (dict(alpha=0.0, beta=0.0), "α and β are both 0"),
         (dict(content_layer=""), "α > 0 needs a content layer"),
         (dict(beta=1.0, style_layers=(("conv1_1", 0.0),)), "at least one style layer with a weight above 0"),
-        (dict(steps=0), "steps must be between 1 and 5000"),
-        (dict(steps=5001), "steps must be between 1 and 5000"),
-        (dict(size=16), "between 32 and 1024 pixels"),
-        (dict(size=2048), "between 32 and 1024 pixels"),
-        (dict(size=300, max_size=256), "between 32 and 256 pixels on this device, got 300"),
-        (dict(optimizer="SGD"), "optimizer must be one of"),
-        (dict(learning_rate=0.0), "learning rate must be a positive number"),
-        (dict(learning_rate=math.inf), "learning rate must be a positive number"),
-        (dict(init="zeros"), "start image must be one of"),
-        (dict(pooling="min"), "pooling must be 'max' or 'avg'"),
-        (dict(precision="fp16"), "precision must be one of"),
-        (dict(every=0), "live image interval"),
+        (dict(steps=0), "Steps must be above 0 and at most 1,000"),
+        (dict(steps=1001), "Steps must be above 0 and at most 1,000"),
+        (dict(size=16), "Image size (longer side, px) must be between 32 and 1,024"),
+        (dict(size=2048), "Image size (longer side, px) must be between 32 and 1,024"),
+        (dict(size=300, max_size=256), "Image size (longer side, px) must be between 32 and 256 pixels on this device, got 300"),
+        (dict(optimizer="SGD"), "Optimizer: 'SGD' is not one of L-BFGS, Adam"),
+        (dict(learning_rate=0.0), "Learning rate must be between 0.0001 and 10"),
+        (dict(learning_rate=math.inf), "Learning rate must be a number between 0.0001 and 10"),
+        (dict(init="zeros"), "Start from: 'zeros' is not one of content, noise"),
+        (dict(pooling="min"), "Pooling in VGG-19: 'min' is not one of max, avg"),
+        (dict(precision="fp16"), "Precision: 'fp16' is not one of auto, fp32"),
+        (dict(every=0), "Show the image every … steps must be between 1 and 50"),
     ],
 )
 def test_style_config_rejects_bad_settings_with_a_plain_message(kw, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         _config(**kw)
 
 
@@ -517,8 +521,8 @@ def test_run_style_tracks_one_finished_run_with_everything(net, store):
     assert run["experiment"] == "style" and run["status"] == "FINISHED"
     assert run["params.content_layer"] == "conv2_2" and run["params.optimizer"] == "L-BFGS"
     assert float(run["params.beta_used"]) == pytest.approx(res.beta) and res.beta > 0
-    assert run["tags.weights"] == "random" and run["tags.precision"] == "fp32"
-    assert run["tags.content_image"] == "shapes" and run["tags.style_image"] == "stripes"
+    assert run["tags.dll.weights"] == "random" and run["tags.dll.precision"] == "fp32"
+    assert run["tags.dll.content_image"] == "shapes" and run["tags.dll.style_image"] == "stripes"
     for key in ("J_content", "J_style", "J_total", "J_style/conv1_1"):
         hist = tracking.metric_history(res.run_id, key)
         assert hist["step"].tolist() == [1, 2, 3, 4]
@@ -600,7 +604,7 @@ def test_run_reconstructions_tracks_one_run_with_every_image(net, store):
     assert len(tracking.search_runs()) == before + 1
     run = _run(res.run_id)
     assert run["status"] == "FINISHED" and run["experiment"] == "style"
-    assert run["tags.kind"] == "reconstruction" and run["tags.weights"] == "random"
+    assert run["tags.dll.kind"] == "reconstruction" and run["tags.dll.weights"] == "random"
     names = {path for path, _ in tracking.image_artifacts(res.run_id)}
     assert names == {"images/content.png", "images/style.png", "images/content_conv1_2.png",
                      "images/style_conv1_1.png", "images/style_conv1_1-conv2_1.png"}

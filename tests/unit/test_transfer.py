@@ -40,7 +40,7 @@ from matplotlib import colormaps
 from PIL import Image
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from core import pretrained, tracking
+from core import pretrained, render, tracking
 from core import runs as R
 from core.device import cpu_threads
 from core.jobs import KILLED, Recorder, run_job
@@ -64,8 +64,8 @@ EXPECTED_FILES = {  # the file names in torchvision's weight URLs (download.pyto
     VGG: "vgg16-397923af.pth",
 }
 IMAGENET = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()  # torchvision's mean and std
-NO_AUGMENT = A.AugmentSpec(flip=False, crop=False, rotate=False, color=False)
-ALL_AUGMENT = A.AugmentSpec(flip=True, crop=True, rotate=True, color=True)
+NO_AUGMENT = A.AugmentSpec(flip=False, crop=False, rotate=False, colour=False)
+ALL_AUGMENT = A.AugmentSpec(flip=True, crop=True, rotate=True, colour=True)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -521,9 +521,9 @@ def trained(tmp_path_factory):
         classes = _shapes(6)
         job = TR.TransferJob.of(FEATURE_CFG, classes)
         ctx = Recorder("transfer")
-        result = TR.run_training(ctx, job, device=CPU)
+        result = TR.run_transfer(ctx, job, device=CPU)
         runs = tracking.search_runs(uri=uri)
-        networks = {name: TR.load_network(r.lane.run_id) for name, r in result.lanes.items()}
+        networks = {name: TR.load_network(r.run_id) for name, r in result.lanes.items()}
         assert attempts.count == 0
     return {"result": result, "state": state, "classes": classes, "uri": uri, "runs": runs, "job": job,
             "networks": networks, "snapshot": ctx.snapshot()}
@@ -538,8 +538,8 @@ def test_the_job_config_and_result_are_plain_data(trained):
     result = assert_plain(trained["result"])
     assert not result.stopped and list(result.lanes) == list(trained["result"].lanes)
     for name, lane in result.lanes.items():
-        np.testing.assert_array_equal(lane.confusion, trained["result"].lanes[name].confusion)
-        assert lane.lane.run_id == trained["result"].lanes[name].lane.run_id
+        np.testing.assert_array_equal(lane.outputs["confusion"], trained["result"].lanes[name].outputs["confusion"])
+        assert lane.run_id == trained["result"].lanes[name].run_id
     pictures = [im for v in trained["classes"].values() for im in v]
     per_class = len(next(iter(trained["classes"].values())))
     assert [p.tobytes() for p in result.dev_pictures] == [
@@ -564,7 +564,7 @@ def test_big_dev_pictures_are_kept_small_for_the_page():
 def test_feature_extraction_fast_path_equals_training_the_frozen_network(trained):
     result, state, cfg = trained["result"], trained["state"], FEATURE_CFG
     lane = result.lanes["pretrained, frozen"]
-    assert lane.lane.status == "FINISHED"
+    assert lane.status == "FINISHED"
     # reference: the whole TransferNet with its body frozen, trained by core.training.fit on the images
     data = D.prepare(trained["classes"], cfg.image_size, cfg.dev_fraction, cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -579,11 +579,11 @@ def test_feature_extraction_fast_path_equals_training_the_frozen_network(trained
     for key, tensor in got.state_dict().items():  # the body (batch-norm statistics included) did not change
         if key.startswith("body."):
             assert torch.equal(tensor, initial[key]), key
-    assert lane.trainable == 576 * 3 + 3 and got.augment is None and not got.training
+    assert lane.outputs["trainable"] == 576 * 3 + 3 and got.augment is None and not got.training
     scratch = result.lanes[TR.SCRATCH]
-    assert scratch.lane.status == "FINISHED"
+    assert scratch.status == "FINISHED"
     scratch_net = trained["networks"][TR.SCRATCH]
-    assert scratch.trainable == sum(p.numel() for p in scratch_net.parameters())
+    assert scratch.outputs["trainable"] == sum(p.numel() for p in scratch_net.parameters())
     assert scratch_net.augment is None and not scratch_net.training
 
 
@@ -593,12 +593,12 @@ def test_both_lanes_are_tracked_runs_of_the_transfer_experiment(trained):
     assert len(runs) == 2 and set(runs["experiment"]) == {"transfer"}
     assert set(runs["status"]) == {"FINISHED"}
     by_id = runs.set_index("run_id")
-    assert set(by_id.index) == {r.lane.run_id for r in result.lanes.values()}
+    assert set(by_id.index) == {r.run_id for r in result.lanes.values()}
     # one tag holds the job's comparison id on both runs (the one the Runs page reads)
     assert [c for c in runs.columns if c.startswith("tags.") and set(runs[c]) == {result.comparison}]
-    pre, scratch = (by_id.loc[result.lanes[n].lane.run_id] for n in ("pretrained, frozen", TR.SCRATCH))
-    assert pre["tags.weights"] == "ImageNet" and scratch["tags.weights"] == "random"
-    assert pre["tags.trained"] == "head on cached features" and scratch["tags.trained"] == "head and body"
+    pre, scratch = (by_id.loc[result.lanes[n].run_id] for n in ("pretrained, frozen", TR.SCRATCH))
+    assert pre["tags.dll.weights"] == "imagenet" and scratch["tags.dll.weights"] == "random"
+    assert pre["tags.dll.trained"] == "head on cached features" and scratch["tags.dll.trained"] == "head and body"
     for row in (pre, scratch):
         assert row["params.backbone"] == MOBILENET and row["params.method"] == TR.FEATURES
         assert row["params.image_size"] == "64" and row["params.epochs"] == "2" and row["params.batch_size"] == "4"
@@ -607,9 +607,9 @@ def test_both_lanes_are_tracked_runs_of_the_transfer_experiment(trained):
         assert json.loads(row["params.images_per_class"]) == [6, 6, 6]
         assert row["params.augment.flip"] == "false" and row["params.augment.crop"] == "false"
     for lane in result.lanes.values():
-        run_id = lane.lane.run_id
+        run_id = lane.run_id
         logged = json.loads(tracking.text_artifact(run_id, "confusion_matrix.json", uri=trained["uri"]))
-        assert logged == {"classes": ["circle", "square", "triangle"], "confusion": lane.confusion.tolist()}
+        assert logged == {"classes": ["circle", "square", "triangle"], "confusion": lane.outputs["confusion"].tolist()}
         assert tracking.text_artifact(run_id, "labels.txt", uri=trained["uri"]) == "circle\nsquare\ntriangle\n"
         images = {p for p, _ in tracking.image_artifacts(run_id, uri=trained["uri"])}
         assert {"images/confusion_matrix.png", "images/loss_curve.png"} <= images
@@ -618,7 +618,7 @@ def test_both_lanes_are_tracked_runs_of_the_transfer_experiment(trained):
 def test_the_runs_page_groups_the_two_lanes(trained):
     groups = R.comparison_groups(trained["runs"])
     assert len(groups) == 1
-    assert set(groups.iloc[0]["run_ids"]) == {r.lane.run_id for r in trained["result"].lanes.values()}
+    assert set(groups.iloc[0]["run_ids"]) == {r.run_id for r in trained["result"].lanes.values()}
 
 
 def test_confusion_matrix_is_sklearns_on_the_dev_predictions(trained):
@@ -631,25 +631,25 @@ def test_confusion_matrix_is_sklearns_on_the_dev_predictions(trained):
         with torch.no_grad():
             probs = trained["networks"][name](data.dev[0]).softmax(1)
         predicted = probs.argmax(1).numpy()
-        np.testing.assert_array_equal(lane.confusion, sk_confusion(data.dev[1].numpy(), predicted, labels=range(3)))
-        np.testing.assert_array_equal(lane.confusion.sum(1), per_class)
-        np.testing.assert_allclose(lane.dev_probabilities, probs.numpy(), atol=1e-6)
-        assert lane.lane.dev_accuracy == pytest.approx(np.trace(lane.confusion) / len(predicted), abs=1e-9)
-    assert result.best is max(result.lanes.values(), key=lambda r: r.lane.dev_accuracy)
+        np.testing.assert_array_equal(lane.outputs["confusion"], sk_confusion(data.dev[1].numpy(), predicted, labels=range(3)))
+        np.testing.assert_array_equal(lane.outputs["confusion"].sum(1), per_class)
+        np.testing.assert_allclose(lane.outputs["dev_probabilities"], probs.numpy(), atol=1e-6)
+        assert lane.dev_accuracy == pytest.approx(np.trace(lane.outputs["confusion"]) / len(predicted), abs=1e-9)
+    assert result.best is max(result.lanes.values(), key=lambda r: r.dev_accuracy)
 
 
 def test_without_imagenet_weights_only_the_scratch_lane_trains(offline, fresh_store):
     classes = _shapes(4)
     cfg = TR.TransferConfig(backbone=MOBILENET, pretrained=False, image_size=64, epochs=1, batch_size=8, seed=0)
     assert cfg.lanes == (TR.SCRATCH,)
-    result = TR.run_training(None, TR.TransferJob.of(cfg, classes), device=CPU)
-    assert list(result.lanes) == [TR.SCRATCH] and result.lanes[TR.SCRATCH].lane.status == "FINISHED"
+    result = TR.run_transfer(None, TR.TransferJob.of(cfg, classes), device=CPU)
+    assert list(result.lanes) == [TR.SCRATCH] and result.lanes[TR.SCRATCH].status == "FINISHED"
     runs = tracking.search_runs()
-    assert len(runs) == 1 and runs.iloc[0]["tags.weights"] == "random" and runs.iloc[0]["params.pretrained"] == "false"
+    assert len(runs) == 1 and runs.iloc[0]["tags.dll.weights"] == "random" and runs.iloc[0]["params.pretrained"] == "false"
     assert offline.count == 0  # nothing was downloaded for a from-scratch training
     # asked for the pretrained lane, the job reads the weights itself: not here, one sentence
     with pytest.raises(B.WeightsUnavailable) as info:
-        TR.run_training(None, TR.TransferJob.of(replace(cfg, pretrained=True), classes), device=CPU)
+        TR.run_transfer(None, TR.TransferJob.of(replace(cfg, pretrained=True), classes), device=CPU)
     assert _one_sentence(str(info.value)) and "ImageNet weights of MobileNetV3-Small" in str(info.value)
     assert len(tracking.search_runs()) == 1  # no run was opened for it
     with pytest.raises(ValueError, match="from-scratch run"):
@@ -663,17 +663,17 @@ def test_a_diverged_lane_fails_with_its_message_and_the_other_lane_runs(fresh_st
     state["features.12.1.running_var"][0] = float("nan")
     cfg = replace(FEATURE_CFG, epochs=1)
     ctx = Recorder("transfer")
-    result = TR.run_training(ctx, TR.TransferJob.of(cfg, _shapes(4)), state=state, device=CPU)
+    result = TR.run_transfer(ctx, TR.TransferJob.of(cfg, _shapes(4)), state=state, device=CPU)
     failed, scratch = result.lanes["pretrained, frozen"], result.lanes[TR.SCRATCH]
-    assert failed.lane.error == "the loss became NaN at step 1 — try a smaller learning rate"
-    assert failed.lane.status == "FAILED" and failed.confusion is None and failed.dev_probabilities is None
-    assert ctx.snapshot().diverged == (("pretrained, frozen", failed.lane.error),)  # said once, to the job panel
-    assert scratch.lane.status == "FINISHED" and scratch.confusion is not None
+    assert failed.error == "the loss became NaN at step 1 — try a smaller learning rate"
+    assert failed.status == "FAILED" and failed.outputs["confusion"] is None and failed.outputs["dev_probabilities"] is None
+    assert ctx.snapshot().diverged == (("pretrained, frozen", failed.error),)  # said once, to the job panel
+    assert scratch.status == "FINISHED" and scratch.outputs["confusion"] is not None
     assert result.best is scratch and not result.stopped
     assert_plain(result)
     runs = tracking.search_runs().set_index("run_id")
-    assert runs.loc[failed.lane.run_id, "status"] == "FAILED" and runs.loc[scratch.lane.run_id, "status"] == "FINISHED"
-    assert runs.loc[failed.lane.run_id, "tags.dll.error"] == failed.lane.error
+    assert runs.loc[failed.run_id, "status"] == "FAILED" and runs.loc[scratch.run_id, "status"] == "FINISHED"
+    assert runs.loc[failed.run_id, "tags.dll.error"] == failed.error
 
 
 def test_stop_keeps_the_finished_lane_and_kills_the_running_one(offline, fresh_store):
@@ -681,18 +681,18 @@ def test_stop_keeps_the_finished_lane_and_kills_the_running_one(offline, fresh_s
     cfg = replace(FEATURE_CFG, epochs=3)
     job = assert_plain(TR.TransferJob.of(cfg, _shapes(4)), "config")
     ctx = StopAfter(TR.SCRATCH, 1)  # Stop as soon as the scratch lane reports its first step
-    ending = run_job(TR.run_training, ctx, job)
+    ending = run_job(TR.run_transfer, ctx, job)
     assert ending.status == KILLED and ending.error is None
     result = assert_plain(ending.result)
     assert result.stopped
     done, stopped = result.lanes["pretrained, frozen"], result.lanes[TR.SCRATCH]
-    assert done.lane.status == "FINISHED" and done.confusion is not None
+    assert done.status == "FINISHED" and done.outputs["confusion"] is not None
     steps_per_epoch = math.ceil(result.sizes["train"] / cfg.batch_size)
-    assert stopped.lane.status == "KILLED" and stopped.confusion is None
-    assert 1 <= stopped.lane.steps < cfg.epochs * steps_per_epoch
+    assert stopped.status == "KILLED" and stopped.outputs["confusion"] is None
+    assert 1 <= stopped.steps < cfg.epochs * steps_per_epoch
     assert result.best is done
     runs = tracking.search_runs().set_index("run_id")
-    assert runs.loc[done.lane.run_id, "status"] == "FINISHED" and runs.loc[stopped.lane.run_id, "status"] == "KILLED"
+    assert runs.loc[done.run_id, "status"] == "FINISHED" and runs.loc[stopped.run_id, "status"] == "KILLED"
     assert offline.count == 0
 
 
@@ -707,7 +707,7 @@ class _StopWhileComputingFeatures(Recorder):
 
 def test_stop_while_the_features_are_computed_ends_the_job_stopped_without_runs(offline, fresh_store):
     _save_cached(MOBILENET, 0)
-    ending = run_job(TR.run_training, _StopWhileComputingFeatures("transfer"), TR.TransferJob.of(FEATURE_CFG, _shapes(4)))
+    ending = run_job(TR.run_transfer, _StopWhileComputingFeatures("transfer"), TR.TransferJob.of(FEATURE_CFG, _shapes(4)))
     assert ending.status == KILLED
     result = assert_plain(ending.result)
     assert result.stopped and result.lanes == {} and result.best is None
@@ -719,21 +719,21 @@ def test_the_network_of_a_run_is_rebuilt_or_a_plain_value_error(offline, fresh_s
     _save_cached(MOBILENET, 3)
     cfg = replace(FEATURE_CFG, method=TR.FINE_TUNE, fine_tune_blocks=1, from_scratch=False, epochs=1,
                   augment=A.AugmentSpec(flip=True))
-    result = TR.run_training(None, TR.TransferJob.of(cfg, _shapes(4)), device=CPU)
+    result = TR.run_transfer(None, TR.TransferJob.of(cfg, _shapes(4)), device=CPU)
     lane = result.lanes["pretrained, last 1 block tuned"]
-    assert lane.lane.status == "FINISHED"
-    net = TR.load_network(lane.lane.run_id)
+    assert lane.status == "FINISHED"
+    net = TR.load_network(lane.run_id)
     assert net.augment is None and not net.training
     data = D.prepare(_shapes(4), cfg.image_size, cfg.dev_fraction, cfg.seed)
     with torch.no_grad():
         probs = net(data.dev[0]).softmax(1).numpy()
-    np.testing.assert_allclose(probs, lane.dev_probabilities, atol=1e-6)  # the network that made the dev predictions
+    np.testing.assert_allclose(probs, lane.outputs["dev_probabilities"], atol=1e-6)  # the network that made the dev predictions
     # a frozen body needs the ImageNet weights to be rebuilt: gone, a plain sentence
-    frozen = TR.run_training(None, TR.TransferJob.of(replace(FEATURE_CFG, epochs=1, from_scratch=False), _shapes(4)),
+    frozen = TR.run_transfer(None, TR.TransferJob.of(replace(FEATURE_CFG, epochs=1, from_scratch=False), _shapes(4)),
                              device=CPU).lanes["pretrained, frozen"]
     pretrained.hub_path(B.spec(MOBILENET).url).unlink()
     with pytest.raises(ValueError, match="no longer on this machine"):
-        TR.load_network(frozen.lane.run_id)
+        TR.load_network(frozen.run_id)
     with pytest.raises(ValueError, match="not in the tracking store"):
         TR.load_network("0123456789abcdef0123456789abcdef")
     with pytest.raises(ValueError, match="not a run id"):
@@ -839,15 +839,15 @@ def test_overlay_strength_runs_from_the_picture_to_the_colormap():
     rng = np.random.default_rng(0)
     view = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
     heat = rng.random((20, 30))
-    assert np.array_equal(np.asarray(C.overlay(view, heat, 0.0)), np.asarray(view))
+    assert np.array_equal(np.asarray(render.heatmap_overlay(view, heat, 0.0)), np.asarray(view))
     colours = colormaps["inferno"](heat)[..., :3] * 255
-    assert np.abs(np.asarray(C.overlay(view, heat, 1.0)).astype(float) - colours).max() <= 0.5 + 1e-9
+    assert np.abs(np.asarray(render.heatmap_overlay(view, heat, 1.0)).astype(float) - colours).max() <= 0.5 + 1e-9
     half = (np.asarray(view).astype(float) + colours) / 2
-    assert np.abs(np.asarray(C.overlay(view, heat, 0.5)).astype(float) - half).max() <= 0.5 + 1e-9
+    assert np.abs(np.asarray(render.heatmap_overlay(view, heat, 0.5)).astype(float) - half).max() <= 0.5 + 1e-9
     with pytest.raises(ValueError, match="strength"):
-        C.overlay(view, heat, 1.5)
+        render.heatmap_overlay(view, heat, 1.5)
     with pytest.raises(ValueError, match="the map is"):
-        C.overlay(view, heat.T)
+        render.heatmap_overlay(view, heat.T)
 
 
 # ============================================================================ export

@@ -20,13 +20,13 @@ from core import tracking
 from core.cnn.data import ImageData
 from core.generative import VAE, VAEConfig, VAEObjective, kl_divergence, reconstruction_loss, reparameterize
 from core.generative.vae import (
-    decode,
+    decode_latents,
     encode_mean,
     interpolate,
     latent_2d,
     latent_grid,
-    load_images,
     load_vae,
+    load_vae_images,
     pack_images,
     reconstruct,
     run_vae,
@@ -44,7 +44,7 @@ CPU = torch.device("cpu")
 
 @pytest.fixture(scope="module")
 def digits() -> ImageData:
-    data = load_images(VAEConfig(dataset="digits", max_train=600))
+    data = load_vae_images(VAEConfig(dataset="digits", max_train=600))
     return ImageData(data.spec, data.train, (data.dev[0][:200], data.dev[1][:200]))
 
 
@@ -123,11 +123,12 @@ def test_a_conv_vae_needs_a_size_divisible_by_four():
 
 
 @pytest.mark.parametrize("kw,message", [
-    (dict(dataset="cifar10"), "unknown dataset"), (dict(arch="GAN"), "unknown architecture"),
-    (dict(latent_dim=1), "latent size"), (dict(latent_dim=65), "latent size"), (dict(beta=-1), "β"),
-    (dict(beta=float("nan")), "β"), (dict(epochs=0), "epochs"), (dict(batch_size=0), "batch size"),
-    (dict(lr=0), "learning rate"), (dict(lr=float("inf")), "learning rate"), (dict(max_train=-1), "training images"),
-    (dict(seed=-1), "seed"),
+    (dict(dataset="cifar10"), "Images for the VAE: 'cifar10' is not one of"),
+    (dict(arch="GAN"), "Encoder and decoder: 'GAN' is not one of"),
+    (dict(latent_dim=1), "Latent size L: 1 is not one of"), (dict(latent_dim=65), "Latent size L: 65 is not one of"),
+    (dict(beta=-1), "β"), (dict(beta=float("nan")), "β"), (dict(epochs=0), "Epochs must be between 1 and 200"),
+    (dict(batch_size=0), "Mini-batch size: 0 is not one of"), (dict(lr=0), "Learning rate"),
+    (dict(lr=float("inf")), "Learning rate"), (dict(max_train=-1), "Training images used"), (dict(seed=-1), "Seed"),
 ])
 def test_config_validation_says_what_is_wrong(kw, message):
     with pytest.raises(ValueError, match=message):
@@ -146,12 +147,12 @@ def test_views_helpers():
     assert grid.shape == (5, 5, 8, 8) and grid.min() >= 0 and grid.max() <= 1
     z = np.zeros((1, 4), np.float32)
     z[0, 1], z[0, 3] = -2.5, 2.5  # the top-left corner: lowest horizontal, highest vertical
-    np.testing.assert_allclose(grid[0, 0], decode(model, z)[0], atol=1e-6)
+    np.testing.assert_allclose(grid[0, 0], decode_latents(model, z)[0], atol=1e-6)
     with pytest.raises(ValueError, match="two different"):
         latent_grid(model, 5, dims=(2, 2))
     path = interpolate(model, x[0], x[1], 5)
-    np.testing.assert_allclose(path[0], decode(model, mu[:1])[0], atol=1e-6)
-    np.testing.assert_allclose(path[-1], decode(model, mu[1:2])[0], atol=1e-6)
+    np.testing.assert_allclose(path[0], decode_latents(model, mu[:1])[0], atol=1e-6)
+    np.testing.assert_allclose(path[-1], decode_latents(model, mu[1:2])[0], atol=1e-6)
     np.testing.assert_array_equal(sample_prior(model, 9, seed=3), sample_prior(model, 9, seed=3))
     assert not np.array_equal(sample_prior(model, 9, seed=3), sample_prior(model, 9, seed=4))
     # 2-D latents as they are; otherwise PCA (the projection keeps the most variance)

@@ -1,0 +1,1 @@
+"""The Optimizers page's sections: the update rules, the loss-surface lab and the race on a real network."""

@@ -1,0 +1,1 @@
+"""The Regularization page's widgets, panels and tabs."""

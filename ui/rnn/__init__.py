@@ -1,0 +1,1 @@
+"""The RNNs page's tabs."""

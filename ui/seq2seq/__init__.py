@@ -1,0 +1,1 @@
+"""The Sequence models page's tabs."""
