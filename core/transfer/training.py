@@ -73,7 +73,8 @@ CACHED = "head on cached features"  # the tracking.TAG_TRAINED tag of a feature-
 class TransferConfig(Settings):
     """One training on the Transfer learning page (also the tracked runs' params)."""
 
-    backbone: str = setting(B.DEFAULT_BACKBONE, choices=B.BACKBONES, label="Pretrained network", name="the backbone")
+    backbone: str = setting(B.DEFAULT_BACKBONE, choices=B.BACKBONES, label="Pretrained network", name="the backbone",
+                            labels=lambda n: f"{n} — {B.spec(n).description}")
     method: str = setting(FEATURES, choices=METHODS, widget="radio", label="How to use the pretrained network",
                           name="the method")
     # with fine-tuning: how many of the body's last blocks learn (at most the backbone's blocks: check())

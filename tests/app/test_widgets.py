@@ -44,11 +44,11 @@ def test_each_widget_has_the_range_of_the_field_it_sets(name: str) -> None:
     matched = 0
     for kind in ("slider", "number_input"):
         for w in at.get(kind):
-            ranged = [s for s in declared.get(w.label, []) if s.lo is not None or s.hi is not None]
+            ranged = [s for s in declared.get(w.label, []) if s.lo is not None or s.hi is not None or s.count]
             if not ranged:
                 continue
-            assert any(_same(w.min, s.lo) and _same(w.max, s.hi) for s in ranged), \
-                f"{name}: {w.label!r} spans {w.min}–{w.max}, its field {[(s.lo, s.hi) for s in ranged]}"
+            assert any(_spans(w, s) for s in ranged), \
+                f"{name}: {w.label!r} spans {w.min}–{w.max}, its field {[(s.lo, s.hi, s.count) for s in ranged]}"
             matched += 1
     for kind in ("select_slider", "selectbox", "multiselect", "radio"):
         for w in at.get(kind):
@@ -60,6 +60,15 @@ def test_each_widget_has_the_range_of_the_field_it_sets(name: str) -> None:
                 f"{name}: {w.label!r} offers {sorted(shown)}, its field {[sorted(_names(s)) for s in chosen]}"
             matched += 1
     assert matched >= 3, f"{name}: only {matched} widgets set a declared field"
+
+
+def _spans(w, s: Setting) -> bool:
+    """The widget's range is its field's: the values' range, or how many items a tuple holds (a slider of
+    layers). A field without an upper bound (it depends on another field: the backbone's blocks) only fixes
+    the start."""
+    if s.count and _same(w.min, s.count[0]) and _same(w.max, s.count[1]):
+        return True
+    return _same(w.min, s.lo) and (s.hi is None or _same(w.max, s.hi))
 
 
 def _names(s: Setting) -> set[str]:

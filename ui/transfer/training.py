@@ -66,8 +66,7 @@ def render() -> None:
         "compare the dev accuracy and the seconds per epoch."
     )
     gpu = pick_device().type == "cuda"
-    name = form.field(st, TransferConfig, "backbone", key=f"{PAGE}.backbone",
-                      format_func=lambda n: f"{n} — {B.spec(n).description}")
+    name = form.field(st, TransferConfig, "backbone", key=f"{PAGE}.backbone")
     spec = B.spec(name)
     failed = st.session_state.get(FAILED, {}).get(name)
     cached = B.weights_cached(name)
