@@ -89,7 +89,7 @@ def test_train_then_classify_a_drawn_digit(page, app_url):
     train = page.get_by_role("tabpanel", name="Train a CNN")
     limit = train.get_by_role("spinbutton", name="Training images (0 = all)")
     limit.fill("1500")
-    limit.press("Enter")
+    limit.press("Tab")  # Enter would submit the form itself; the learner presses Train
     train.get_by_role("button", name="Train", exact=True).click()
     train.get_by_text("Finished in").wait_for(timeout=240_000)
     wait_idle(page)

@@ -76,7 +76,7 @@ def test_train_a_tiny_detector(page, app_url):
     for label, value in (("Training scenes", "100"), ("Held-out scenes", "20")):
         box = train.get_by_role("spinbutton", name=label)
         box.fill(value)
-        box.press("Enter")
+        box.press("Tab")  # Enter would submit the form (and start a training) with the other fields unset
     epochs = train.get_by_role("slider", name="Epochs")
     epochs.focus()
     epochs.press("Home")  # 1 epoch
@@ -85,6 +85,8 @@ def test_train_a_tiny_detector(page, app_url):
     wait_idle(page)
     train.get_by_text("mAP@0.5 (held-out scenes)").first.wait_for(timeout=60_000)  # the page's rerun after the job ends draws it
     assert train.get_by_text("Seconds per epoch").first.is_visible()
+    held_out = train.locator('[data-testid="stMetric"]').filter(has_text="Held-out scenes").first
+    assert held_out.locator('[data-testid="stMetricValue"]').inner_text().strip() == "20"  # the form's values trained
     assert train.get_by_text("before NMS:", exact=False).first.is_visible()
     assert train.get_by_text("after NMS:", exact=False).first.is_visible()
     assert train.get_by_role("button", name="Download these scenes (PNG)").is_visible()
