@@ -1,5 +1,5 @@
 """The lab's colours, as data only (no drawing library is imported here): the engine's logged PNGs
-(:mod:`core.render`), the detectors' box colours and the interactive charts (:mod:`core.plots`)
+(:mod:`core.artifacts`), the detectors' box colours and the interactive charts (:mod:`core.plots`)
 all read them from here, so one optimizer or one class has one colour everywhere."""
 
 from __future__ import annotations

@@ -288,7 +288,7 @@ class TrackedRun:
         return True
 
     def log_curves(self, series: Mapping[str, tuple[Any, Any]], name: str, **kwargs: Any) -> bool:
-        """Lines ``label -> (x, y)`` as a PNG (see :func:`core.render.curves_png` for the options)."""
+        """Lines ``label -> (x, y)`` as a PNG (see :func:`core.artifacts.curves_png` for the options)."""
         return self.log_figure("curves_png", name, series, **kwargs)
 
     def log_confusion(self, counts: Any, classes: Any, name: str = "confusion_matrix", **kwargs: Any) -> bool:
@@ -296,7 +296,7 @@ class TrackedRun:
         return self.log_figure("confusion_png", name, counts, classes, **kwargs)
 
     def log_tiles(self, images: Any, name: str, **kwargs: Any) -> bool:
-        """Images [n, H, W(, 3)] in [0, 1] tiled into one PNG (:func:`core.render.image_grid`)."""
+        """Images [n, H, W(, 3)] in [0, 1] tiled into one PNG (:func:`core.artifacts.image_grid`)."""
         return self.log_figure("image_grid", name, images, **kwargs)
 
     def log_state_dict(self, model: Any, name: str = "weights.pt") -> None:
@@ -450,15 +450,15 @@ def start_run(page: str, config: Any = None, *, resume: str | None = None, **opt
     ``resume``: the id of an ended run to continue (it is set RUNNING again and ends with
     the new status; its params are not logged again) — for trainings that pause and go on.
     ``options``: :class:`TrackedRun`'s ``run_name``, ``tags``, ``uri`` and ``renderer`` (what draws the
-    run's pictures; default :mod:`core.render`).
+    run's pictures; default :mod:`core.artifacts`).
     """
     return TrackedRun(page, config if resume is None else None, resume=resume, **options)
 
 
 def _default_renderer() -> Any:
-    from core import render
+    from core import artifacts
 
-    return render
+    return artifacts
 
 
 # --------------------------------------------------------------------- reading runs

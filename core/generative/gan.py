@@ -48,7 +48,7 @@ __all__ = [
 PAGE = "generative"
 # epochs that give recognisable digits on the MNIST sample in about a minute on a 2-core CPU (measured)
 DEFAULT_EPOCHS = {"mlp": 30, "dcgan": 15, "cgan": 30}
-# how a grid of samples is tiled (core.render.image_grid), in the run's images and on the page: light
+# how a grid of samples is tiled (core.artifacts.image_grid), in the run's images and on the page: light
 # strokes on black, a dark-grey gap between the cells and none around them
 SAMPLE_TILES = {"pad": 2, "background": 90 / 255, "border": False}
 
@@ -205,7 +205,7 @@ class GanResult(RunOutcome):
     rows: list[dict[str, float]]  # one per generator step: step, epoch, d_loss, g_loss, d_real, d_fake, V
     epochs: list[dict[str, float]]  # epoch, train_loss (mean g_loss), seconds, fd, entropy_bits, classes_covered
     # the fixed noise batch's samples after each epoch, as grey uint8 pictures [rows, cols, 28, 28] (cGAN: a row
-    # per class); the page tiles them (core.render.image_grid with SAMPLE_TILES)
+    # per class); the page tiles them (core.artifacts.image_grid with SAMPLE_TILES)
     timeline: list[np.ndarray]
     coverage: list[int]  # predicted-class counts of the last evaluation's samples
     classes: tuple[str, ...]

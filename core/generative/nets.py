@@ -205,7 +205,7 @@ def generate(pair: GanPair | nn.Module, z: torch.Tensor, labels: torch.Tensor | 
 
 def to_pixels(images: torch.Tensor | np.ndarray) -> np.ndarray:
     """Generated (or real) images [N, 1, H, W] in [−1, 1] (G's tanh range) as grey pictures [N, H, W]
-    of uint8 (compact plain data; :func:`core.render.image_grid` tiles them after ``/ 255``)."""
+    of uint8 (compact plain data; :func:`core.artifacts.image_grid` tiles them after ``/ 255``)."""
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim != 4 or len(arr) == 0:
         raise ValueError(f"expected images [N, C, H, W], got shape {arr.shape}")

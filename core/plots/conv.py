@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.artifacts import png_bytes
 from core.cnn.conv import Window, pad
-from core.render import png_bytes
 
 MAX_SIDE = 320  # larger maps are thinned for display only (every k-th row and column)
 NUMBERS_UP_TO = 12  # maps at most this many cells on a side get their values written in the cells

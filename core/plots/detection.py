@@ -25,7 +25,7 @@ ANCHOR_COLOR = "#d62728"
 
 
 def class_color(label: int) -> str:
-    """The colour of class ``label`` (the one :func:`core.render.annotate_boxes` uses too)."""
+    """The colour of class ``label`` (the one :func:`core.artifacts.annotate_boxes` uses too)."""
     return colors.color(int(label))
 
 

@@ -55,7 +55,7 @@ def fd_curve(epochs: Sequence[Mapping[str, float]], *, title: str = "Fréchet di
 
 
 def sample_grid(grid: np.ndarray, *, title: str = "", height: int = 420) -> go.Figure:
-    """A uint8 grey picture (GAN samples tiled with :func:`core.render.image_grid`, × 255) as an image figure."""
+    """A uint8 grey picture (GAN samples tiled with :func:`core.artifacts.image_grid`, × 255) as an image figure."""
     fig = go.Figure(go.Heatmap(z=np.asarray(grid)[::-1], colorscale="gray", zmin=0, zmax=255, showscale=False,
                                hoverinfo="skip"))
     fig.update_xaxes(visible=False, constrain="domain")

@@ -9,10 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from core.artifacts import decision_image, png_bytes
 from core.basics.playground import Frame
 from core.colors import CLASS_RGB
 from core.plots.curves import curves
-from core.render import decision_image, png_bytes
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:

@@ -10,10 +10,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.artifacts import image_grid
 from core.colors import PALETTE
 from core.plots.curves import curves
 from core.plots.training import lane_curves
-from core.render import image_grid
 
 METRICS = {"error": ("error", "accuracy"), "loss": ("loss", "loss")}
 
@@ -136,8 +136,8 @@ def weight_histogram_chart(edges: np.ndarray, fractions: Mapping[str, np.ndarray
     return fig
 
 
-def preview_figure(images: np.ndarray, *, col_titles: Sequence[str] = (), cell: int = 110) -> go.Figure:
-    """Images [rows, cols, C, H, W] in [0, 1] (C = 1 grey or 3 RGB), tiled by :func:`core.render.image_grid`
+def preview_figure(images: np.ndarray, *, col_titles: Sequence[str] = (), cell: int = 150) -> go.Figure:
+    """Images [rows, cols, C, H, W] in [0, 1] (C = 1 grey or 3 RGB), tiled by :func:`core.artifacts.image_grid`
     into one picture, with a title over each column (the augmentation preview: original, copy 1, …)."""
     images = np.asarray(images)
     if images.ndim != 5 or images.shape[2] not in (1, 3):
@@ -151,7 +151,7 @@ def preview_figure(images: np.ndarray, *, col_titles: Sequence[str] = (), cell: 
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
     for k, title in enumerate(list(col_titles)[:n_cols]):
         fig.add_annotation(x=pad + k * (w + pad) + (w - 1) / 2, y=0, yshift=4, text=title, showarrow=False,
-                           xref="x", yref="y", yanchor="bottom")
+                           xref="x", yref="y", yanchor="bottom", font=dict(size=14))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=40 + cell * n_rows, width=None, margin=dict(l=5, r=5, t=35, b=5), template="plotly_white")

@@ -49,7 +49,7 @@ def loss_terms(rows: Sequence[Mapping[str, float]], beta: float | None = None) -
 
 def image_mosaic(picture: np.ndarray, title: str, *, height: int | None = None,
                  row_labels: Sequence[str] = ()) -> go.Figure:
-    """One grey picture in [0, 1] (e.g. from :func:`core.render.image_grid`) as an image figure; optional
+    """One grey picture in [0, 1] (e.g. from :func:`core.artifacts.image_grid`) as an image figure; optional
     labels at the left of its rows (the picture split into that many equal bands)."""
     pic = np.clip(np.asarray(picture, np.float32), 0, 1)
     rgb = np.repeat((pic * 255).round().astype(np.uint8)[..., None], 3, axis=2)

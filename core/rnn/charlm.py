@@ -150,6 +150,9 @@ def sample(model: CharLM, vocab: Vocab, *, n: int = 5, temperature: float = 1.0,
         raise ValueError("the temperature must not be negative")
     if not start:
         raise ValueError("give at least one character to start from")
+    if temperature <= 1e-6 and n > 1:  # greedy: one sample, n times (rows of a batch may differ in the last bit)
+        return sample(model, vocab, n=1, temperature=0.0, seed=seed, start=start, max_len=max_len,
+                      stop_at_newline=stop_at_newline) * n
     device = next(model.parameters()).device
     was = model.training
     model.eval()

@@ -615,7 +615,7 @@ def _log_outputs(run: tracking.TrackedRun, res: StyleResult) -> None:
             run.log_curves(series, "costs.png", title="Costs per step", ylabel="cost", log_y=True)
 
 
-# how the progress strip is tiled (core.render.image_grid), in the run's images and on the page: side by side,
+# how the progress strip is tiled (core.artifacts.image_grid), in the run's images and on the page: side by side,
 # 4 white pixels apart
 PROGRESS_TILES = {"pad": 4, "border": False}
 

@@ -112,8 +112,8 @@ def test_a_download_set_that_cannot_be_had_offers_the_sample(fresh_store, offlin
 
 
 def test_png_of_samples_is_a_picture():
+    from core.artifacts import image_grid, png_bytes
     from core.generative.vae import VAE, sample_prior
-    from core.render import image_grid, png_bytes
 
     pic = image_grid(sample_prior(VAE("MLP", image_size=8, latent_dim=2, hidden=8), 16), 4, 1)
     img = Image.open(io.BytesIO(png_bytes((pic * 255).round().astype(np.uint8))))

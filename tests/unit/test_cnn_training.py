@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from sklearn.metrics import confusion_matrix as sk_confusion
 
 from core import tracking
+from core.artifacts import image_grid
 from core.cnn import conv_output_size, models
 from core.cnn.data import InputSpec, image_to_input, prepare_images
 from core.cnn.degradation import DegradationConfig, run_degradation
@@ -23,7 +24,6 @@ from core.cnn.training import (
 )
 from core.experiment import confusion_matrix
 from core.jobs import FINISHED, KILLED, Recorder, run_job
-from core.render import image_grid
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
 

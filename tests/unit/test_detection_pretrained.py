@@ -18,10 +18,10 @@ import torch
 import torchvision
 from PIL import Image, ImageColor, ImageDraw
 
+from core.artifacts import annotate_boxes
 from core.colors import PALETTE
 from core.detection import pretrained as P
 from core.device import cpu_threads
-from core.render import annotate_boxes
 from tests.conftest import UNPICKLED, PickledPayload, go_offline
 
 FAST = P.DEFAULT_DETECTOR  # Faster R-CNN MobileNetV3 320

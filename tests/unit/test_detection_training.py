@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from core import tracking
+from core.artifacts import detection_examples, detection_scene
 from core.detection.boxes import iou
 from core.detection.detector import TinyYolo, downsampling_steps, yolo_loss, yolo_loss_terms
 from core.detection.scenes import make_dataset
@@ -29,7 +30,6 @@ from core.detection.training import (
 from core.detection.yolo import GridSpec, collisions, decode, encode
 from core.device import seed_everything
 from core.jobs import FINISHED, KILLED, Recorder, run_job
-from core.render import detection_examples, detection_scene
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
 

@@ -13,7 +13,7 @@ import scipy.linalg
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from core import render, tracking
+from core import artifacts, tracking
 from core.generative import classifier
 from core.generative.classifier import class_coverage, digit_classifier, frechet_distance, gaussian_stats
 from core.generative.gan import EXPLODED, SAMPLE_TILES, GanConfig, GanStep, load_generator, run_gan
@@ -316,7 +316,7 @@ def test_image_grid_and_figures():
     imgs = torch.linspace(-1, 1, 5 * 28 * 28).view(5, 1, 28, 28)
     pixels = to_pixels(imgs)
     assert pixels.shape == (5, 28, 28) and pixels.dtype == np.uint8 and pixels.max() == 255 and pixels.min() == 0
-    grid = render.image_grid(pixels / 255, 3, **SAMPLE_TILES)  # as the run logs and the page shows them
+    grid = artifacts.image_grid(pixels / 255, 3, **SAMPLE_TILES)  # as the run logs and the page shows them
     assert grid.shape == (2 * 28 + 2, 3 * 28 + 4) and grid.max() == 1 and grid.min() == 0
     assert grid[28, 0] == pytest.approx(90 / 255)  # the dark-grey gap between rows
     rows = [dict(step=i, d_loss=1.0, g_loss=0.7, d_real=0.6, d_fake=0.4) for i in range(1, 6)]

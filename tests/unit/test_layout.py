@@ -8,11 +8,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "ui")
-DRAWING = ("matplotlib", "plotly", "core.plots", "core.render", "PIL.ImageDraw", "PIL.ImageFont")
+DRAWING = ("matplotlib", "plotly", "core.plots", "core.artifacts", "PIL.ImageDraw", "PIL.ImageFont")
 # Where drawing is the job: the renderer of every PNG a run logs, and the UI's charts. core/tracking.py hands
 # the renderer to each run without drawing; two data generators paint their synthetic pictures (training
 # data, not figures).
-MAY_DRAW = ("core/render.py", "core/plots/", "core/tracking.py", "core/style/patterns.py", "core/transfer/data.py")
+MAY_DRAW = ("core/artifacts.py", "core/plots/", "core/tracking.py", "core/style/patterns.py", "core/transfer/data.py")
 
 
 def _modules() -> dict[str, Path]:

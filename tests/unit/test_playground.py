@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core import tracking
+from core.artifacts import decision_image
 from core.basics.playground import (
     FEATURES,
     SCALE,
@@ -18,7 +19,6 @@ from core.basics.playground import (
     play,
 )
 from core.jobs import FINISHED, Recorder, run_job
-from core.render import decision_image
 from core.training import TrainingDiverged
 from tests.contexts import StopAfter
 from tests.plain import assert_plain

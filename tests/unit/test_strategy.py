@@ -425,7 +425,7 @@ def test_every_job_takes_and_returns_plain_data_finished_and_stopped(job, fresh_
         assert X.analysable(result) and not X.analysable(partial) and len(result.images) == len(result.examples)
         from core import tracking
 
-        tiles = dict(tracking.image_artifacts(result.run_id))  # the mistakes tiled by core.render.image_grid
+        tiles = dict(tracking.image_artifacts(result.run_id))  # the mistakes tiled by core.artifacts.image_grid
         assert "images/misclassified_dev_examples.png" in tiles
 
 

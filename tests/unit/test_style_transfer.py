@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from core import render, tracking
+from core import artifacts, tracking
 from core.device import fast_bf16, seed_everything
 from core.jobs import FINISHED, KILLED, Outcome, Recorder, run_job
 from core.style import transfer as T
@@ -173,7 +173,7 @@ def test_progress_frames_are_the_first_last_and_evenly_picked_snapshots_tiled_si
     frames = T.progress_frames(snaps, most=4)
     assert frames.shape == (4, 10, 6, 3) and frames.dtype == np.uint8
     assert [int(f[0, 0, 0]) for f in frames] == [0, 3, 7, 10]  # indices round(i · 10 / 3)
-    strip = render.image_grid(frames / 255, len(frames), **T.PROGRESS_TILES)  # as the run logs and the page shows it
+    strip = artifacts.image_grid(frames / 255, len(frames), **T.PROGRESS_TILES)  # as the run logs and the page shows it
     assert strip.shape == (10, 4 * 6 + 3 * 4, 3)
     assert [round(float(strip[5, i * 10, 0]) * 255) for i in range(4)] == [0, 3, 7, 10]
     assert (strip[:, 6:10] == 1).all()  # 4-px white gaps

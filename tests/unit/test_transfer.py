@@ -40,7 +40,7 @@ from matplotlib import colormaps
 from PIL import Image
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from core import pretrained, render, tracking
+from core import artifacts, pretrained, tracking
 from core import runs as R
 from core.device import cpu_threads
 from core.jobs import KILLED, Recorder, run_job
@@ -839,15 +839,15 @@ def test_overlay_strength_runs_from_the_picture_to_the_colormap():
     rng = np.random.default_rng(0)
     view = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
     heat = rng.random((20, 30))
-    assert np.array_equal(np.asarray(render.heatmap_overlay(view, heat, 0.0)), np.asarray(view))
+    assert np.array_equal(np.asarray(artifacts.heatmap_overlay(view, heat, 0.0)), np.asarray(view))
     colours = colormaps["inferno"](heat)[..., :3] * 255
-    assert np.abs(np.asarray(render.heatmap_overlay(view, heat, 1.0)).astype(float) - colours).max() <= 0.5 + 1e-9
+    assert np.abs(np.asarray(artifacts.heatmap_overlay(view, heat, 1.0)).astype(float) - colours).max() <= 0.5 + 1e-9
     half = (np.asarray(view).astype(float) + colours) / 2
-    assert np.abs(np.asarray(render.heatmap_overlay(view, heat, 0.5)).astype(float) - half).max() <= 0.5 + 1e-9
+    assert np.abs(np.asarray(artifacts.heatmap_overlay(view, heat, 0.5)).astype(float) - half).max() <= 0.5 + 1e-9
     with pytest.raises(ValueError, match="strength"):
-        render.heatmap_overlay(view, heat, 1.5)
+        artifacts.heatmap_overlay(view, heat, 1.5)
     with pytest.raises(ValueError, match="the map is"):
-        render.heatmap_overlay(view, heat.T)
+        artifacts.heatmap_overlay(view, heat.T)
 
 
 # ============================================================================ export

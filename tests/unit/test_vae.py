@@ -17,6 +17,7 @@ from torch.distributions import Normal
 from torch.distributions import kl_divergence as torch_kl
 
 from core import tracking
+from core.artifacts import image_grid
 from core.cnn.data import ImageData
 from core.generative import VAE, VAEConfig, VAEObjective, kl_divergence, reconstruction_loss, reparameterize
 from core.generative.vae import (
@@ -35,7 +36,6 @@ from core.generative.vae import (
 )
 from core.jobs import FINISHED, KILLED, Recorder, run_job
 from core.plots.vae import image_mosaic, latent_scatter, loss_terms
-from core.render import image_grid
 from tests.contexts import StopAfter
 from tests.plain import assert_plain
 

@@ -193,8 +193,8 @@ def render() -> None:
         multi = data in pgc.MULTICLASS_KINDS
         classes = form.field(st, P, "n_classes", key=f"{PG}.classes", disabled=not multi)
         # shares of 1 shown in % (rounded: a float slider's step may leave 0.9000000000000001)
-        train_ratio = round(form.field(st, P, "train_ratio", key=f"{PG}.train", format=meta(P, "train_ratio").fmt), 4)
-        noise = round(form.field(st, P, "noise", key=f"{PG}.noise", format=meta(P, "noise").fmt), 4)
+        train_ratio = round(form.field(st, P, "train_ratio", key=f"{PG}.train"), 4)
+        noise = round(form.field(st, P, "noise", key=f"{PG}.noise"), 4)
         points = form.field(st, P, "points", key=f"{PG}.points", options=pgc.POINTS)
         batch = form.field(st, P, "batch_size", key=f"{PG}.batch")
         st.markdown("**Network**")

@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 
 from core import tracking
+from core.artifacts import image_grid, png_bytes
 from core.cnn.data import InputSpec, image_to_input, prepare_images
 from core.cnn.inside import filter_images, first_filters, look
 from core.cnn.training import TrainConfig, TrainResult, load_tracked, run_cnn
@@ -16,7 +17,6 @@ from core.data import DatasetUnavailable
 from core.experiment import FINISHED
 from core.identity import User
 from core.plots.cnn import enlarge, probability_bars, scaled_maps
-from core.render import image_grid, png_bytes
 from ui import form, jobs, shell, tracked
 from ui.auth import current_user
 from ui.cnn.training import TRAIN_JOB

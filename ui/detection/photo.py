@@ -12,6 +12,7 @@ import io
 import pandas as pd
 import streamlit as st
 
+from core.artifacts import annotate_boxes
 from core.detection.boxes import Detections
 from core.detection.pretrained import (
     DEFAULT_DETECTOR,
@@ -24,7 +25,6 @@ from core.detection.pretrained import (
     weights_path,
 )
 from core.device import pick_device
-from core.render import annotate_boxes
 from ui import upload
 from ui.tables import table_with_csv
 

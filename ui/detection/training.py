@@ -9,11 +9,11 @@ import io
 import pandas as pd
 import streamlit as st
 
+from core.artifacts import detection_examples, detection_scene
 from core.detection.training import DetectorConfig, DetectorResult, run_detector
 from core.experiment import FINISHED, series_with_suffix
 from core.plots.curves import curves
 from core.plots.training import lane_curves
-from core.render import detection_examples, detection_scene
 from ui import form, jobs, shell
 from ui.tables import table_with_csv
 

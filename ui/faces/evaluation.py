@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.artifacts import image_grid
 from core.faces.training import FaceResult, embed, verify
 from core.faces.verification import OneShotEval, accuracy_at, one_shot_evaluation
 from core.plots.cnn import enlarge
 from core.plots.faces import distance_histograms, embedding_scatter, roc_figure
-from core.render import image_grid
 from ui.faces.views import PAGE, current_config, current_result, network, no_network, unseen_inputs
 from ui.tables import csv_button
 from ui.upload import image_input

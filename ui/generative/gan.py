@@ -14,13 +14,13 @@ import streamlit as st
 import torch
 from PIL import Image
 
+from core.artifacts import image_grid, png_bytes
 from core.data import DatasetUnavailable
 from core.generative.gan import DEFAULT_EPOCHS, SAMPLE_TILES, GanConfig, GanResult, load_generator, run_gan
 from core.generative.losses import GAN_LOSSES
 from core.generative.nets import generate, noise, to_pixels
 from core.jobs import FAILED, KILLED
 from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, gan_loss_curves
-from core.render import image_grid, png_bytes
 from ui import form, jobs, shell, tracked
 from ui.tables import csv_button
 

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from core.artifacts import image_grid, png_bytes
 from core.generative.vae import (
     GRID_EXTENT,
     VAE,
@@ -22,10 +23,9 @@ from core.generative.vae import (
     sample_prior,
 )
 from core.plots.vae import image_mosaic, latent_scatter, loss_terms
-from core.render import image_grid, png_bytes
 from ui.tables import csv_button
 
-GREY_LINES = {"pad": 1, "background": 0.5}  # how the views tile digits (core.render.image_grid): grey lines between them
+GREY_LINES = {"pad": 1, "background": 0.5}  # how the views tile digits (core.artifacts.image_grid): grey lines between them
 
 N_RECON = 10
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.artifacts import image_grid, png_bytes
 from core.device import fast_bf16, pick_device
 from core.plots.style import cost_curves, gram_pair
 from core.pretrained import hub_path
-from core.render import image_grid, png_bytes
 from core.settings import default_of, meta
 from core.style import vgg
 from core.style.patterns import DEFAULT_STYLE, STYLE_IMAGES

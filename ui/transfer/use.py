@@ -7,9 +7,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from core.artifacts import heatmap_overlay, png_bytes
 from core.experiment import FINISHED, Lane
 from core.plots.cnn import probability_bars
-from core.render import heatmap_overlay, png_bytes
 from core.transfer import backbones as B
 from core.transfer.cam import predict
 from core.transfer.data import EXAMPLE_SETS, example_set

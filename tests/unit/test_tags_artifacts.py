@@ -1,5 +1,5 @@
 """One tag vocabulary for runs (core/tags.py, listed in docs/tracking.md, used by the Runs filters) and the
-one renderer a run is handed for every PNG it logs (core/render.py)."""
+one renderer a run is handed for every PNG it logs (core/artifacts.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import render, tracking
+from core import artifacts, tracking
 from core import runs as R
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +57,8 @@ def test_a_run_draws_only_through_the_renderer_it_is_handed(fresh_store) -> None
     assert run.status == "FINISHED" and any("confusion_matrix" in w and "no fonts here" in w for w in run.warnings)
     images = tracking.image_artifacts(run.run_id)
     assert [p for p, _ in images] == ["images/loss_curve.png"]
-    with tracking.start_run("demo") as plain:  # by default: core.render
-        assert plain.renderer is render
+    with tracking.start_run("demo") as plain:  # by default: core.artifacts
+        assert plain.renderer is artifacts
         plain.log_tiles(np.ones((3, 2, 2)), "tiles", cols=2, pad=1)
     (_, data), = tracking.image_artifacts(plain.run_id)
     import io
@@ -69,7 +69,7 @@ def test_a_run_draws_only_through_the_renderer_it_is_handed(fresh_store) -> None
 
 def test_the_one_tiler_lays_images_out_row_by_row() -> None:
     imgs = np.stack([np.full((2, 3), v, np.float32) for v in (0.1, 0.2, 0.3)])
-    grid = render.image_grid(imgs, cols=2, pad=1, background=1.0, border=False)
+    grid = artifacts.image_grid(imgs, cols=2, pad=1, background=1.0, border=False)
     assert grid.shape == (2 + 1 + 2, 3 + 1 + 3)
     assert (grid[:2, :3] == np.float32(0.1)).all() and (grid[:2, 4:] == np.float32(0.2)).all()
     assert (grid[3:, :3] == np.float32(0.3)).all() and (grid[3:, 4:] == 1.0).all() and (grid[2] == 1.0).all()
