@@ -85,7 +85,7 @@ def test_train_a_tiny_detector(page, app_url):
     wait_idle(page)
     train.get_by_text("mAP@0.5 (held-out scenes)").first.wait_for(timeout=60_000)  # the page's rerun after the job ends draws it
     assert train.get_by_text("Seconds per epoch").first.is_visible()
-    held_out = train.locator('[data-testid="stMetric"]').filter(has_text="Held-out scenes").first
+    held_out = train.locator('[data-testid="stMetric"]').filter(has=page.get_by_text("Held-out scenes", exact=True)).first
     assert held_out.locator('[data-testid="stMetricValue"]').inner_text().strip() == "20"  # the form's values trained
     assert train.get_by_text("before NMS:", exact=False).first.is_visible()
     assert train.get_by_text("after NMS:", exact=False).first.is_visible()
