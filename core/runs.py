@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -406,3 +406,289 @@ def to_csv(df: pd.DataFrame) -> bytes:
     """The table as UTF-8 CSV bytes (no index; times in ISO 8601)."""
     return df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z").encode("utf-8")
 
+
+
+# ------------------------------------------------------------ runs that differ by seed
+
+
+def is_seed_param(name: str) -> bool:
+    """Whether the bare param ``name`` is a random seed: ``seed``, ``data.seed``, ``init_seed``, ``global.seed``."""
+    last = name.rsplit(".", 1)[-1].lower()
+    return last == "seed" or last.endswith("_seed")
+
+
+def seed_params(df: pd.DataFrame) -> list[str]:
+    """Bare names of the seed params (see :func:`is_seed_param`) that some run of ``df`` has."""
+    return [p for p in param_columns(df) if is_seed_param(p)]
+
+
+def _text(value: object) -> str:
+    return MISSING if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that puts numbers first, by value, then other text: "2" < "10" < "adam"."""
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def seed_groups(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs of ``df`` grouped so that the runs of a group differ only in their seed params.
+
+    Two runs share a group when they come from the same experiment and every other param
+    has the same text value (a param one run lacks counts as the value ``"—"``). Columns:
+    ``group`` (0, 1, ... in order of first appearance), ``label`` (the experiment and the
+    non-seed params that tell the groups apart, e.g. ``"optimizers · lr=0.1"``), ``run_ids``
+    (list, by the first seed param's value), ``seeds`` (list of the runs' seed values as text, ``"seed=3"``) and
+    ``n`` (runs in the group). A group of one run is kept (it has no spread).
+    """
+    columns = ["group", "label", "run_ids", "seeds", "n"]
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    seeds = seed_params(df)
+    others = [p for p in param_columns(df) if p not in seeds]
+    keys = [
+        (str(exp), tuple(_text(v) for v in values))
+        for exp, *values in zip(df["experiment"], *(df[PARAM + p] for p in others), strict=True)
+    ]
+    order: dict[tuple, list[int]] = {}
+    for pos, key in enumerate(keys):
+        order.setdefault(key, []).append(pos)
+    firsts = list(order)
+    # the params whose value differs between the groups are what labels them
+    differing = [i for i, _ in enumerate(others) if len({k[1][i] for k in firsts}) > 1]
+    rows = []
+    for g, (key, positions) in enumerate(order.items()):
+        shown = [f"{others[i]}={key[1][i]}" for i in differing[:4]]
+        label = " · ".join([key[0], ", ".join(shown)] if shown else [key[0]])
+        part = df.iloc[positions]
+        if seeds:  # seeds in their natural order: 0, 1, 2, 10
+            values = part[PARAM + seeds[0]].map(_text)
+            part = part.iloc[sorted(range(len(part)), key=lambda j: natural_key(values.iloc[j]))]
+        seed_text = [
+            ", ".join(f"{s}={_text(v)}" for s, v in zip(seeds, row, strict=True)) or MISSING
+            for row in zip(*(part[PARAM + s] for s in seeds), strict=True)
+        ] if seeds else [MISSING] * len(part)  # fmt: skip
+        rows.append({"group": g, "label": label, "run_ids": list(part["run_id"]), "seeds": seed_text,
+                     "n": len(part)})
+    out = pd.DataFrame(rows, columns=columns)
+    repeated = out["label"].duplicated(keep=False)  # more than 4 params differ: number the lookalikes
+    out.loc[repeated, "label"] = out.loc[repeated, "label"] + " #" + (out.loc[repeated, "group"] + 1).astype(str)
+    return out
+
+
+def mean_std_by_step(histories: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The mean and spread of one metric over several runs, step by step.
+
+    ``histories``: one DataFrame per run with ``step`` and ``value`` columns (as
+    :func:`core.tracking.metric_history` returns them, sorted by step then time). Within a run a
+    step logged twice counts once, with its last value; non-finite values are left out. Runs are
+    aligned on the step number: at each step of the union, ``mean`` is over the runs that logged
+    it, ``std`` is the sample standard deviation (ddof = 1; NaN where only one run has the step)
+    and ``n`` says how many runs that was. Columns ``step``, ``mean``, ``std``, ``n``, by step.
+    """
+    parts = []
+    for hist in histories:
+        if hist is None or len(hist) == 0:
+            continue
+        values = pd.to_numeric(hist["value"], errors="coerce")
+        one = pd.DataFrame({"step": hist["step"].astype(int), "value": values.astype(float)})
+        one = one[np.isfinite(one["value"])].drop_duplicates("step", keep="last")
+        parts.append(one)
+    if not parts:
+        return pd.DataFrame({"step": pd.Series(dtype=int), "mean": pd.Series(dtype=float),
+                             "std": pd.Series(dtype=float), "n": pd.Series(dtype=int)})
+    stats = pd.concat(parts).groupby("step")["value"].agg(["mean", "std", "count"])
+    return pd.DataFrame({"step": stats.index.to_numpy(dtype=int), "mean": stats["mean"].to_numpy(),
+                         "std": stats["std"].to_numpy(), "n": stats["count"].to_numpy(dtype=int)})
+
+
+def seed_summary(df: pd.DataFrame, groups: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Final values of ``metrics`` per group of :func:`seed_groups`: their mean, sample std and count.
+
+    One row per group and metric: ``group``, ``label``, ``metric``, ``mean``, ``std`` (ddof = 1, NaN
+    with one value), ``n`` (runs of the group whose final value of the metric is a number).
+    """
+    by_id = df.set_index("run_id")
+    rows = []
+    for _, g in groups.iterrows():
+        for m in metrics:
+            col = METRIC + m
+            raw = by_id.loc[g["run_ids"], col] if col in by_id.columns else pd.Series(dtype=float)
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            rows.append({"group": g["group"], "label": g["label"], "metric": m,
+                         "mean": float(values.mean()) if len(values) else np.nan,
+                         "std": float(values.std(ddof=1)) if len(values) > 1 else np.nan, "n": len(values)})
+    return pd.DataFrame(rows, columns=["group", "label", "metric", "mean", "std", "n"])
+
+
+def format_mean_std(mean: float, std: float) -> str:
+    """``0.1234, 0.0056`` -> ``"0.1234 ± 0.0056"``; no std (one run) -> ``"0.1234"``; no mean -> ``"—"``."""
+    if not np.isfinite(mean):
+        return MISSING
+    return f"{mean:.4g}" if not np.isfinite(std) else f"{mean:.4g} ± {std:.2g}"
+
+
+# ------------------------------------------------------------------ param importance
+
+
+def eta_squared(groups: Sequence[object], y: Sequence[float]) -> float:
+    """η² of a one-way ANOVA: between-group sum of squares / total sum of squares, in [0, 1].
+
+    ``groups``: the group (any hashable) of each value of ``y``. It is the share of ``y``'s
+    variance that the group means explain (the R² of a regression on one-hot group indicators).
+    ``ValueError`` when the lengths differ, ``y`` is empty or holds a single repeated value.
+    """
+    y = np.asarray(y, dtype=float)
+    labels = list(groups)
+    if len(labels) != len(y):
+        raise ValueError(f"groups and y must have the same length, got {len(labels)} and {len(y)}")
+    total = float(((y - y.mean()) ** 2).sum()) if len(y) else 0.0
+    if total == 0.0:
+        raise ValueError("the metric has the same value in every run, so nothing explains it")
+    frame = pd.DataFrame({"g": pd.Series(labels, dtype=object).astype(str), "y": y})
+    stats = frame.groupby("g")["y"].agg(["mean", "count"])
+    between = float((stats["count"] * (stats["mean"] - y.mean()) ** 2).sum())
+    return min(max(between / total, 0.0), 1.0)
+
+
+def r_squared(x: Sequence[float], y: Sequence[float]) -> float:
+    """R² of the least-squares line ``y ≈ a·x + b``: 1 − residual SS / total SS, in [0, 1].
+
+    A constant ``x`` explains nothing (0). ``ValueError`` when the lengths differ, ``y`` is empty
+    or holds a single repeated value.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    syy = float(((y - y.mean()) ** 2).sum()) if len(y) else 0.0
+    if syy == 0.0:
+        raise ValueError("the metric has the same value in every run, so nothing explains it")
+    dx = x - x.mean()
+    sxx = float((dx**2).sum())
+    if sxx == 0.0:
+        return 0.0
+    sxy = float((dx * (y - y.mean())).sum())
+    return min(max(sxy * sxy / (sxx * syy), 0.0), 1.0)
+
+
+def _as_numbers(values: pd.Series) -> np.ndarray | None:
+    """The values as floats when every one reads as a finite number (``"0.1"``, ``"3"``), else None."""
+    try:
+        out = np.array([float(v) for v in values], dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return out if np.isfinite(out).all() else None
+
+
+def param_importance(
+    df: pd.DataFrame, metric: str, params: Sequence[str] | None = None, *, decades: float = 2.0
+) -> pd.DataFrame:
+    """How much of the spread of ``metric`` (final values) across the runs of ``df`` each param explains.
+
+    A param whose values all read as numbers is scored by the R² of a least-squares line of the
+    metric on it (:func:`r_squared`), on log10 of the values when they are all positive and span
+    at least ``decades`` powers of ten (a learning rate from 1e-4 to 1e-1); runs without the param
+    are left out. Any other param is categorical and scored by η² (:func:`eta_squared`), a
+    missing value being one more category. Each score is the share of the metric's variance that
+    setting alone accounts for, one setting at a time: it is not causal and the scores need not
+    add up to 1.
+
+    Returns one row per param, best first: ``param``, ``kind`` (``"categorical"``, ``"numeric"``,
+    ``"numeric, log scale"``), ``score`` (NaN when the param cannot be scored), ``runs`` (used),
+    ``values`` (distinct values) and ``note`` (why a param has no score: a single value, or every
+    run its own category, which would make η² 1 whatever the metric). ``params``: bare names
+    (default: every param of ``df``). ``ValueError`` when fewer than three runs have a number for
+    the metric, or the metric is the same in all of them.
+    """
+    col = _col(METRIC, metric)
+    name = col[len(METRIC) :]
+    y_all = pd.to_numeric(df[col], errors="coerce") if col in df.columns else pd.Series(np.nan, index=df.index)
+    have = df[np.isfinite(y_all.to_numpy(dtype=float))]
+    y_all = y_all[have.index].to_numpy(dtype=float)
+    if len(have) < 3:
+        raise ValueError(f"Importance needs at least 3 runs with a final value of {name}; found {len(have)}.")
+    if np.ptp(y_all) == 0:
+        raise ValueError(f"{name} is the same in all {len(have)} runs, so no setting explains it.")
+    rows = []
+    for p in param_columns(df) if params is None else params:
+        pcol = _col(PARAM, p)
+        bare = pcol[len(PARAM) :]
+        raw = have[pcol] if pcol in have.columns else pd.Series(None, index=have.index, dtype=object)
+        present = raw.notna().to_numpy()
+        numbers = _as_numbers(raw[present]) if present.any() else None
+        row = {"param": bare, "kind": "categorical", "score": np.nan, "runs": len(have), "values": 0, "note": ""}
+        if numbers is not None:
+            x, y = numbers, y_all[present]
+            row.update(kind="numeric", runs=len(x), values=len(np.unique(x)))
+            if (x > 0).all() and np.log10(x.max() / x.min()) >= decades:
+                x = np.log10(x)
+                row["kind"] = "numeric, log scale"
+            if row["values"] < 2:
+                row["note"] = "one value in every run"
+            elif len(x) < 3:
+                row["note"] = "fewer than 3 runs have it"
+            elif np.ptp(y) == 0:
+                row["note"] = f"{name} does not vary among the runs that have it"
+            else:
+                row["score"] = r_squared(x, y)
+        else:
+            labels = [_text(v) for v in raw]
+            k = len(set(labels))
+            row["values"] = k
+            if k < 2:
+                row["note"] = "one value in every run"
+            elif k == len(labels):
+                row["note"] = "every run has its own value"
+            else:
+                row["score"] = eta_squared(labels, y_all)
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["param", "kind", "score", "runs", "values", "note"])
+    return out.sort_values(["score", "param"], ascending=[False, True], na_position="last", kind="stable").reset_index(
+        drop=True
+    )
+
+
+# ------------------------------------------------------------- images across steps
+
+_STEP_NAME = re.compile(r"^(?P<series>.*?)(?:^|[_\-. ])(?:step|epoch|iter|iteration|it|ep)[_\-. ]?(?P<step>\d+)$", re.I)
+
+
+def image_step(path: str) -> tuple[str, int | None]:
+    """The series and step an image artifact's path names: ``"images/samples_epoch_003.png"`` ->
+    ``("images/samples", 3)``; ``"frames/step/0040.png"`` -> ``("frames/step", 40)`` (a name of
+    digits only); a path with no step (``"images/confusion_matrix.png"``) -> ``(path without
+    extension, None)``. A step is a number after a word step, epoch, iter(ation), it or ep."""
+    folder, _, file = path.rpartition("/")
+    stem = file.rsplit(".", 1)[0] if "." in file else file
+    match = _STEP_NAME.match(stem)
+    if match:
+        series = match["series"]
+        return (f"{folder}/{series}" if folder and series else series or folder or "image"), int(match["step"])
+    if stem.isdigit() and folder:
+        return folder, int(stem)
+    return (f"{folder}/{stem}" if folder else stem), None
+
+
+def images_by_step(found: Mapping[str, Sequence[tuple[str, bytes]]]) -> dict[str, dict[str, dict[int, bytes]]]:
+    """Stepped images of several runs: ``series -> run id -> step -> image bytes``.
+
+    ``found``: run id -> ``(artifact path, bytes)`` pairs (:func:`core.tracking.image_artifacts`).
+    Images whose name carries no step (:func:`image_step`) are left out. Series sorted by name.
+    """
+    out: dict[str, dict[str, dict[int, bytes]]] = {}
+    for rid, images in found.items():
+        for path, data in images:
+            series, step = image_step(path)
+            if step is not None:
+                out.setdefault(series, {}).setdefault(rid, {})[step] = data
+    return {s: out[s] for s in sorted(out)}
+
+
+def step_at_or_before(steps: Iterable[int], step: int) -> int | None:
+    """The largest of ``steps`` that is ≤ ``step`` (the image a run showed at that point), else None."""
+    earlier = [s for s in steps if s <= step]
+    return max(earlier) if earlier else None

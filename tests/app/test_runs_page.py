@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -90,7 +91,9 @@ def test_lists_filters_and_compares(few_runs) -> None:
     at.run()
     assert not at.exception
     assert any("2 runs selected" in c for c in texts(at, "caption"))
-    assert [t.label for t in at.tabs] == ["Curves", "Params", "Parallel coordinates", "Best", "Images"]
+    assert [t.label for t in at.tabs] == [
+        "Curves", "Over seeds", "Params", "Parallel coordinates", "Importance", "Best", "Images"
+    ]  # fmt: skip
     charts = at.get("plotly_chart")
     assert len(charts) == 1 and '"name":"adam"' in charts[0].proto.spec.replace(" ", "")
     at.toggle(key="runs.log_y").set_value(True)
@@ -231,3 +234,93 @@ def test_the_kind_filter_reads_the_runs_kind_tag(fresh_store) -> None:
     assert list(kinds.options) == ["gan", "toy", "vae"] and "dll.kind" in kinds.help
     kinds.set_value(["toy", "vae"]).run()
     assert sorted(_table(at)["Run"]) == ["a toy", "a vae"]
+
+
+# ------------------------------------------------ issue 20: seeds, importance, images on a step slider
+
+
+@dataclass(frozen=True)
+class SeedCfg:
+    lr: float
+    optimizer: str
+    seed: int
+    epochs: int = 3
+
+
+FINALS = {(0.1, 0): 0.30, (0.1, 1): 0.36, (0.1, 2): 0.27, (0.01, 0): 0.52, (0.01, 1): 0.47, (0.01, 2): 0.55}
+
+
+@pytest.fixture
+def seed_runs(fresh_store) -> dict[tuple[float, int], str]:
+    """Six runs: lr 0.1 and 0.01, each with seeds 0, 1, 2; the lr 0.1 runs log a sample image per epoch."""
+    ids = {}
+    for (lr, seed), final in FINALS.items():
+        with tracking.start_run("optimizers", SeedCfg(lr, "adam", seed), run_name=f"lr{lr}-s{seed}") as run:
+            for step in range(4):
+                run.log_metrics({"dev_loss": final + (3 - step) * 0.1}, step)
+            if lr == 0.1 and seed < 2:
+                for epoch in range(1 + seed, 4):  # seed 1 starts logging one epoch later
+                    run.log_image(np.full((6, 6, 3), 40 * epoch, dtype=np.uint8), f"samples_epoch_{epoch:03d}")
+                run.log_image(np.zeros((6, 6, 3), dtype=np.uint8), "real")
+        ids[(lr, seed)] = run.run_id
+    return ids
+
+
+def test_seed_groups_importance_and_stepped_images(seed_runs) -> None:
+    at = app().run()
+    at.multiselect(key="runs.pick").set_value(list(seed_runs.values())).run()
+    assert not at.exception and any("6 runs selected" in c for c in texts(at, "caption"))
+
+    at.session_state["runs.tab"] = "Over seeds"
+    at.run()
+    assert not at.exception
+    table = next(df for df in at.dataframe if "Group" in df.value.columns).value.set_index("Group")
+    assert list(table["Runs"]) == [3, 3]
+    for lr in (0.1, 0.01):
+        finals = np.array([FINALS[(lr, s)] for s in range(3)])
+        row = table.loc[f"optimizers · lr={lr}"]
+        assert row["dev_loss (mean ± std)"] == f"{finals.mean():.4g} ± {finals.std(ddof=1):.2g}"
+        assert row["Seeds"] == "seed=0, seed=1, seed=2"
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert spec.count('"toself"') == 2  # one band per group
+
+    at.session_state["runs.tab"] = "Importance"
+    at.run()
+    assert not at.exception
+    assert at.radio(key="runs.imp_scope").value.startswith("All filtered runs")
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert bars["y"][-1] == "lr"  # the top bar: lr explains most of the spread of dev_loss
+    y = np.array([FINALS[k] for k in FINALS])
+    lr = np.array([k[0] for k in FINALS])  # one decade apart: a linear axis
+    score = dict(zip(bars["y"], bars["x"], strict=True))
+    assert score["lr"] == pytest.approx(np.corrcoef(lr, y)[0, 1] ** 2)
+    assert any("Not scored" in c and "epochs (one value in every run)" in c for c in texts(at, "caption"))
+    at.radio(key="runs.imp_scope").set_value("Only the selected runs").run()
+    assert not at.exception
+
+    at.session_state["runs.tab"] = "Images"
+    at.run()
+    assert not at.exception
+    slider = next(s for s in at.select_slider if s.key.startswith("runs.img_step"))
+    assert list(slider.options) == ["1", "2", "3"] and slider.value == 3
+    stepped = [img.captions[0] for img in at.image if "step" in img.captions[0]]
+    assert stepped == ["images/samples · step 3", "images/samples · step 3"]
+    slider.set_value(1).run()
+    assert not at.exception
+    assert [img.captions[0] for img in at.image if "step" in img.captions[0]] == ["images/samples · step 1"]
+    assert any("no image at or before step 1" in c and "first is at step 2" in c for c in texts(at, "caption"))
+    assert any(img.captions == ["images/real.png"] for img in at.image)  # images without a step are listed below
+
+
+def test_importance_needs_three_runs(seed_runs) -> None:
+    at = app().run()
+    at.multiselect(key="runs.pick").set_value([seed_runs[(0.1, 0)], seed_runs[(0.01, 0)]]).run()
+    at.session_state["runs.tab"] = "Importance"
+    at.run()
+    at.radio(key="runs.imp_scope").set_value("Only the selected runs").run()
+    assert not at.exception
+    assert any("at least 3 runs" in t for t in texts(at, "info"))
+    at.session_state["runs.tab"] = "Over seeds"
+    at.run()
+    assert not at.exception
+    assert any("no group has two seeds" in t for t in texts(at, "info"))

@@ -327,3 +327,205 @@ def test_round_trip_through_tracking(fresh_store) -> None:
     assert not list(fresh_store.glob("dll-art-*"))  # the temporary download is cleaned up
     csv = pd.read_csv(io.BytesIO(R.to_csv(df)))
     assert len(csv) == 3 and "params.lr" in csv.columns
+
+
+# ------------------------------------------------------- issue 20: seeds, importance, stepped images
+
+
+def seed_runs() -> pd.DataFrame:
+    """Five runs: lr 0.1 with seeds 0, 1, 2; lr 0.01 with seed 0; a CNN run with seed 0 and lr 0.1."""
+    return pd.DataFrame(
+        {
+            "run_id": ["r1", "r2", "r3", "r4", "r5"],
+            "experiment": ["optimizers"] * 4 + ["cnn"],
+            "run_name": ["a", "b", "c", "d", "e"],
+            "params.lr": ["0.1", "0.1", "0.1", "0.01", "0.1"],
+            "params.data.seed": ["0", "1", "2", "0", "0"],
+            "params.epochs": ["3"] * 5,
+            "metrics.dev_loss": [0.30, 0.36, 0.27, 0.50, 0.9],
+            "metrics.note": ["x", "y", "z", "w", "v"],  # not a number: ignored
+        }
+    )
+
+
+def test_seed_params_are_found_by_name() -> None:
+    assert [R.is_seed_param(n) for n in ("seed", "data.seed", "init_seed", "global.seed")] == [True] * 4
+    assert [R.is_seed_param(n) for n in ("seeds_used", "seeding", "lr", "seedling")] == [False] * 4
+    assert R.seed_params(seed_runs()) == ["data.seed"]
+
+
+def test_seed_groups_differ_only_in_the_seed() -> None:
+    groups = R.seed_groups(seed_runs())
+    assert list(groups["run_ids"]) == [["r1", "r2", "r3"], ["r4"], ["r5"]]  # the CNN run is another experiment
+    assert list(groups["n"]) == [3, 1, 1]
+    assert list(groups["label"]) == ["optimizers · lr=0.1", "optimizers · lr=0.01", "cnn · lr=0.1"]
+    assert groups["seeds"][0] == ["data.seed=0", "data.seed=1", "data.seed=2"]
+    newest_first = R.seed_groups(seed_runs().iloc[::-1].reset_index(drop=True))
+    assert newest_first["run_ids"][2] == ["r1", "r2", "r3"]  # seeds in their natural order
+    # a changed param (epochs) splits what a seed alone would not
+    df = seed_runs()
+    df.loc[1, "params.epochs"] = "4"
+    assert [len(ids) for ids in R.seed_groups(df)["run_ids"]] == [2, 1, 1, 1]
+    # one run, and no runs
+    one = R.seed_groups(seed_runs().head(1))
+    assert list(one["label"]) == ["optimizers"] and one["n"][0] == 1
+    assert R.seed_groups(seed_runs().head(0)).empty
+
+
+def test_mean_std_by_step_matches_numpy_with_missing_steps() -> None:
+    rng = np.random.default_rng(0)
+    curves = rng.normal(size=(3, 6))
+    hists = [pd.DataFrame({"step": np.arange(6), "value": c}) for c in curves]
+    hists[2] = hists[2][hists[2]["step"] != 4]  # run 3 missed step 4
+    hists[1] = pd.concat([hists[1], pd.DataFrame({"step": [5], "value": [99.0]})])  # step 5 logged again: last wins
+    curves[1, 5] = 99.0
+    out = R.mean_std_by_step(hists)
+    assert list(out["step"]) == list(range(6)) and list(out["n"]) == [3, 3, 3, 3, 2, 3]
+    full = [0, 1, 2, 3, 5]
+    np.testing.assert_allclose(out["mean"].to_numpy()[full], curves[:, full].mean(axis=0))
+    np.testing.assert_allclose(out["std"].to_numpy()[full], curves[:, full].std(axis=0, ddof=1))
+    np.testing.assert_allclose(out["std"][4], np.std(curves[:2, 4], ddof=1))
+    assert not np.allclose(out["std"].to_numpy()[full], curves[:, full].std(axis=0, ddof=0))  # ddof matters
+    single = R.mean_std_by_step(hists[:1])
+    assert single["std"].isna().all() and (single["n"] == 1).all()  # one run: no band
+    with_nan = pd.DataFrame({"step": [0, 1], "value": [np.nan, 2.0]})
+    assert list(R.mean_std_by_step([with_nan])["step"]) == [1]
+    assert R.mean_std_by_step([]).empty
+
+
+def test_seed_summary_and_format() -> None:
+    df = seed_runs()
+    summary = R.seed_summary(df, R.seed_groups(df), ["dev_loss", "note"]).set_index(["group", "metric"])
+    first = np.array([0.30, 0.36, 0.27])
+    assert summary.loc[(0, "dev_loss"), "mean"] == pytest.approx(first.mean())
+    assert summary.loc[(0, "dev_loss"), "std"] == pytest.approx(first.std(ddof=1))
+    assert summary.loc[(0, "dev_loss"), "n"] == 3
+    assert np.isnan(summary.loc[(1, "dev_loss"), "std"]) and summary.loc[(1, "dev_loss"), "mean"] == 0.5
+    assert summary.loc[(0, "note"), "n"] == 0 and np.isnan(summary.loc[(0, "note"), "mean"])
+    assert R.format_mean_std(0.31, 0.0458) == "0.31 ± 0.046"
+    assert R.format_mean_std(0.5, np.nan) == "0.5" and R.format_mean_std(np.nan, np.nan) == "—"
+
+
+def test_eta_squared_is_the_r2_of_one_hot_regression() -> None:
+    from sklearn.linear_model import LinearRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    groups = rng.choice(["adam", "sgd", "rmsprop"], size=40)
+    y = rng.normal(size=40) + (groups == "adam") * 1.5
+    onehot = OneHotEncoder().fit_transform(groups.reshape(-1, 1)).toarray()
+    reference = LinearRegression().fit(onehot, y).score(onehot, y)
+    assert R.eta_squared(groups, y) == pytest.approx(reference, abs=1e-12)
+    assert R.eta_squared(groups, y) != pytest.approx(reference + 1e-3, abs=1e-4)  # just misses
+    assert R.eta_squared(["a", "a", "b", "b"], [1, 1, 5, 5]) == pytest.approx(1.0)
+    assert R.eta_squared(["a", "b", "a", "b"], [1, 1, 5, 5]) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="same value"):
+        R.eta_squared(["a", "b"], [2.0, 2.0])
+    with pytest.raises(ValueError, match="same length"):
+        R.eta_squared(["a"], [1.0, 2.0])
+
+
+def test_r_squared_matches_sklearn_linear_regression() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 3, size=30)
+    y = 2 * x + rng.normal(size=30)
+    reference = LinearRegression().fit(x.reshape(-1, 1), y).score(x.reshape(-1, 1), y)
+    assert R.r_squared(x, y) == pytest.approx(reference, abs=1e-12)
+    assert R.r_squared(x, y) != pytest.approx(reference - 1e-3, abs=1e-4)
+    assert R.r_squared([1, 1, 1], [1, 2, 3]) == 0.0
+    with pytest.raises(ValueError, match="same value"):
+        R.r_squared([1, 2, 3], [4, 4, 4])
+
+
+def test_param_importance_against_sklearn() -> None:
+    from sklearn.linear_model import LinearRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(3)
+    n = 24
+    lr = 10.0 ** rng.uniform(-4, -1, size=n)
+    opt = rng.choice(["adam", "sgd"], size=n)
+    width = rng.choice([16, 32, 64], size=n)
+    loss = 0.3 * np.log10(lr) ** 2 / 10 + (opt == "sgd") * 0.2 + rng.normal(scale=0.02, size=n)
+    df = pd.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(n)],
+            "params.lr": [str(float(v)) for v in lr],
+            "params.optimizer": opt,
+            "params.width": [str(w) for w in width],
+            "params.epochs": ["3"] * n,
+            "params.name": [f"run {i}" for i in range(n)],
+            "metrics.dev_loss": loss,
+        }
+    )
+    out = R.param_importance(df, "dev_loss").set_index("param")
+    onehot = OneHotEncoder().fit_transform(opt.reshape(-1, 1)).toarray()
+    assert out.loc["optimizer", "kind"] == "categorical"
+    assert out.loc["optimizer", "score"] == pytest.approx(LinearRegression().fit(onehot, loss).score(onehot, loss))
+    logx = np.log10(lr).reshape(-1, 1)
+    assert out.loc["lr", "kind"] == "numeric, log scale"  # 1e-4 … 1e-1 spans three decades
+    assert out.loc["lr", "score"] == pytest.approx(LinearRegression().fit(logx, loss).score(logx, loss))
+    w = width.reshape(-1, 1).astype(float)
+    assert out.loc["width", "kind"] == "numeric"
+    assert out.loc["width", "score"] == pytest.approx(LinearRegression().fit(w, loss).score(w, loss))
+    assert np.isnan(out.loc["epochs", "score"]) and out.loc["epochs", "note"] == "one value in every run"
+    assert np.isnan(out.loc["name", "score"]) and "its own value" in out.loc["name", "note"]
+    ranked = list(out.index)
+    scored = list(out["score"].dropna())
+    assert scored == sorted(scored, reverse=True) and ranked[-2:] == ["epochs", "name"]  # best first, unscored last
+    # a span just under two decades stays on a linear axis
+    narrow = df.assign(**{"params.lr": [str(float(v)) for v in np.linspace(0.001, 0.099, n)]})
+    assert R.param_importance(narrow, "dev_loss", ["lr"])["kind"][0] == "numeric"
+
+
+def test_param_importance_edge_cases() -> None:
+    df = seed_runs()
+    with pytest.raises(ValueError, match="at least 3 runs"):
+        R.param_importance(df.head(2), "dev_loss")
+    with pytest.raises(ValueError, match="at least 3 runs"):
+        R.param_importance(df, "note")  # not a number
+    with pytest.raises(ValueError, match="same in all"):
+        R.param_importance(df.assign(**{"metrics.dev_loss": 0.4}), "metrics.dev_loss")
+    # a param missing in some runs: numeric drops them, categorical makes "—" a category
+    df["params.width"] = ["8", None, "16", "8", None]
+    df["params.act"] = ["relu", None, "tanh", "relu", None]
+    out = R.param_importance(df, "dev_loss").set_index("param")
+    assert out.loc["width", "runs"] == 3 and out.loc["act", "runs"] == 5 and out.loc["act", "values"] == 3
+    y = df["metrics.dev_loss"].to_numpy()
+    assert out.loc["width", "score"] == pytest.approx(R.r_squared([8, 16, 8], y[[0, 2, 3]]))
+    assert out.loc["act", "score"] == pytest.approx(R.eta_squared(["relu", "—", "tanh", "relu", "—"], y))
+
+
+def test_image_steps_and_nearest_earlier() -> None:
+    assert R.image_step("images/samples_epoch_003.png") == ("images/samples", 3)
+    assert R.image_step("images/step_12.png") == ("images", 12)
+    assert R.image_step("frames/0040.png") == ("frames", 40)
+    assert R.image_step("images/split_2.png") == ("images/split_2", None)  # "it" inside a word is no step
+    assert R.image_step("images/content_conv4_2.png") == ("images/content_conv4_2", None)
+    found = {
+        "r1": [("images/samples_epoch_001.png", b"a1"), ("images/samples_epoch_003.png", b"a3"),
+               ("images/real.png", b"real")],
+        "r2": [("images/samples_epoch_002.png", b"b2")],
+    }  # fmt: skip
+    by = R.images_by_step(found)
+    assert by == {"images/samples": {"r1": {1: b"a1", 3: b"a3"}, "r2": {2: b"b2"}}}
+    assert R.step_at_or_before([1, 3], 2) == 1 and R.step_at_or_before([1, 3], 3) == 3
+    assert R.step_at_or_before([2], 1) is None
+
+
+def test_seed_bands_and_importance_bars_figures() -> None:
+    stats = {"lr=0.1": pd.DataFrame({"step": [0, 1, 2], "mean": [1.0, 0.5, 0.25], "std": [0.1, np.nan, 0.05],
+                                     "n": [3, 1, 3]})}
+    fig = plots.seed_bands(stats, "dev_loss")
+    band, line = fig.data
+    assert band.fill == "toself" and list(band.x) == [0, 2, 2, 0]  # step 1 has one run: no band there
+    np.testing.assert_allclose(band.y, [1.1, 0.3, 0.2, 0.9])
+    assert line.name == "lr=0.1 (3)" and list(line.y) == [1.0, 0.5, 0.25]
+    assert "lower is better" in fig.layout.title.text
+    scores = pd.DataFrame({"param": ["opt", "lr", "seed"], "kind": ["categorical", "numeric", "numeric"],
+                           "score": [0.8, 0.3, np.nan], "runs": [9, 9, 9], "values": [2, 3, 9], "note": ["", "", "x"]})
+    bars = plots.importance_bars(scores, "dev_loss").data[0]
+    assert list(bars.y) == ["lr", "opt"] and list(bars.x) == [0.3, 0.8]  # largest on top
+    assert not plots.importance_bars(scores.iloc[2:], "dev_loss").data

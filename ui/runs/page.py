@@ -11,11 +11,13 @@ from core.identity import User
 from core.plots import runs as plots
 from ui import jobs
 from ui.auth import current_user, sees_tracking_store
+from ui.runs import insights
 
 PAGE_SIZE = 50
 MAX_CURVES = 25
 MAX_IMAGE_RUNS = 6
-TABS = ["Curves", "Params", "Parallel coordinates", "Best", "Images"]
+MAX_IMAGES = 80  # per run: enough for a GAN's samples after every epoch
+TABS = ["Curves", "Over seeds", "Params", "Parallel coordinates", "Importance", "Best", "Images"]
 INTRO = (
     "Every training you start anywhere in the lab is recorded here: its settings, every metric at "
     "every step, and the images it produced. Use this page to answer the question that follows any "
@@ -43,7 +45,7 @@ def load_history(uri: str, run_id: str, key: str, user: User) -> pd.DataFrame:
 
 @st.cache_data(ttl=300, show_spinner=False)
 def load_images(uri: str, run_id: str, user: User) -> list[tuple[str, bytes]]:
-    return tracking.image_artifacts(run_id, uri=uri, user=user)
+    return tracking.image_artifacts(run_id, uri=uri, limit=MAX_IMAGES, user=user)
 
 
 def plural(n: int, word: str) -> str:
@@ -243,6 +245,12 @@ def images_tab(uri: str, selected: pd.DataFrame) -> None:
     if not any(found.values()):
         st.info("The selected runs saved no images.")
         return
+    stepped = insights.stepped_images(shown, found)
+    found = {rid: [(p, d) for p, d in images if R.image_step(p)[0] not in stepped] for rid, images in found.items()}
+    if stepped and not any(found.values()):
+        return
+    if stepped:
+        st.markdown("**Other images**")
     labels = R.run_labels(shown)
     columns = st.columns(max(len(shown), 3))  # at least three, so one run's images are not blown up
     for col, (i, rid) in zip(columns, shown["run_id"].items(), strict=False):
@@ -303,8 +311,10 @@ def main() -> None:
         tabs = st.tabs(TABS, key="runs.tab", on_change="rerun")
         renderers = [
             lambda: curves_tab(uri, selected),
+            lambda: insights.seeds_tab(selected, lambda rid, key: load_history(uri, rid, key, current_user())),
             lambda: params_tab(selected),
             lambda: parcoords_tab(selected, filtered),
+            lambda: insights.importance_tab(selected, filtered),
             lambda: best_tab(selected),
             lambda: images_tab(uri, selected),
         ]
