@@ -464,6 +464,28 @@ def _default_renderer() -> Any:
 # --------------------------------------------------------------------- reading runs
 
 
+def store_ready(uri: str | None = None) -> bool:
+    """Whether the store can be read without creating it: False while a local SQLite store does not exist
+    yet or another process is still creating its tables (MLflow creates them on a store's first opening,
+    without a lock: a reader opening it then would create them too, and the two collide)."""
+    uri = uri or tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return True
+    if not Path(uri.removeprefix("sqlite:///")).exists():
+        return False
+    import sqlalchemy
+
+    try:
+        from mlflow.store.db.utils import _all_tables_exist
+    except ImportError:  # a newer MLflow: let it open the store as it does
+        return True
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        return bool(_all_tables_exist(engine))
+    finally:
+        engine.dispose()
+
+
 def list_experiments(uri: str | None = None) -> list[dict[str, str]]:
     """Active experiments as ``{"id", "name"}`` dicts, by name."""
     from mlflow.entities import ViewType

@@ -4,8 +4,8 @@ import streamlit as st
 
 from core import tracking
 from core.device import device_info
-from ui import shell
-from ui.auth import current_user, sees_tracking_store
+from ui import challenges, shell
+from ui.auth import auth_configured, current_user, sees_tracking_store, signed_in
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -47,6 +47,9 @@ if sees_tracking_store():
     st.caption(f"Tracking store: `{tracking.display_uri()}`")
 if count is None:
     st.warning("The tracking store does not answer right now. Trainings still run and keep their data.")
+
+if signed_in() or not auth_configured():  # signed out in class mode: no board
+    challenges.home_board()
 
 st.subheader("Pages")
 for section, title in shell.available_pages():

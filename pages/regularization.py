@@ -3,6 +3,7 @@ batch normalization tried on it as tracked runs."""
 
 import streamlit as st
 
+from ui import challenges
 from ui.regularization import panel, tabs
 
 st.title("Regularization")
@@ -15,3 +16,4 @@ st.markdown(
     "or stop early, and compare. Every training is a tracked run (compare them on the Runs page)."
 )
 tabs.render(panel.set_up())
+challenges.block("regularization")

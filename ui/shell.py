@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import tracking
 from core.device import device_info
-from ui import auth, jobs
+from ui import auth, challenges, jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,9 +87,11 @@ def sidebar() -> None:
 
 def topic_page(title: str, intro: str, tabs: Mapping[str, Callable[[], None]]) -> None:
     """A page of the course: its title, a short text on what the learner sees and what to try, and one
-    tab per section, each drawn by its ``render`` function (``ui/<topic>/``)."""
+    tab per section, each drawn by its ``render`` function (``ui/<topic>/``), then the page's challenges."""
     st.title(title)
     st.markdown(intro)
     for tab, render in zip(st.tabs(list(tabs)), tabs.values(), strict=True):
         with tab:
             render()
+    topic = next(iter(tabs.values())).__module__.split(".")  # ui.<topic>.<section>: the page's ui package
+    challenges.block(topic[1] if len(topic) > 2 and topic[0] == "ui" else "")
