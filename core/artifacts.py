@@ -269,3 +269,33 @@ def heatmap_overlay(view, heatmap: np.ndarray, strength: float = 0.5, colormap: 
     base = np.asarray(view.convert("RGB"), dtype=np.float64) / 255
     mixed = (1 - strength) * base + strength * colours
     return PIL.Image.fromarray((mixed * 255).round().astype(np.uint8))
+
+
+def lr_finder_png(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
+                  suggested: float | None = None, *, title: str = "LR finder",
+                  ylim: tuple[float, float] | None = None) -> np.ndarray:
+    """The learning-rate finder's sweep: the raw loss (faint) and the smoothed loss against the rate on a
+    log axis, the suggested rate marked, the loss axis within ``ylim``; an [H, W, 3] uint8 image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.6), dpi=110)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = np.asarray(lrs, float)
+    ax.plot(x, np.asarray(losses, float), lw=0.8, alpha=0.3, label="loss")
+    ax.plot(x, np.asarray(smoothed, float), lw=1.8, label="smoothed loss")
+    if suggested is not None and len(x):
+        i = int(np.argmin(np.abs(np.log(x) - np.log(suggested))))
+        ax.plot([x[i]], [smoothed[i]], "o", ms=8, color="#d62728", label=f"suggested rate {suggested:.2g}")
+    ax.set_xscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set(title=title, xlabel="learning rate (log scale)", ylabel="loss")
+    ax.grid(alpha=0.3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

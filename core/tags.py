@@ -27,7 +27,7 @@ TAG_FALLBACK = "dll.fallback_from"
 TAGS: dict[str, str] = {
     TAG_PAGE: "the page (and MLflow experiment) the run belongs to: basics, cnn, detection, …",
     TAG_OWNER: "who started it: the signed-in learner's e-mail, or 'local'",
-    TAG_KIND: "what was trained or measured on that page: 'gan', 'char-lm', 'reconstruction', …",
+    TAG_KIND: "what was trained or measured on that page: 'gan', 'char-lm', 'reconstruction', 'lr-finder', …",
     TAG_VARIANT: "which of a compared set this run is: an optimizer, a model variant, a direction",
     TAG_DATASET: "the data it learned from, where the page offers several",
     TAG_WEIGHTS: "where the network's weights started: 'imagenet' or 'random'",

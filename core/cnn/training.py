@@ -129,6 +129,19 @@ def display_images(spec: InputSpec, x: torch.Tensor) -> np.ndarray:
     return x[:, 0].numpy() if spec.channels == 1 else x.permute(0, 2, 3, 1).numpy()
 
 
+def prepared_network(cfg: TrainConfig, data: ImageData, device: torch.device) -> tuple[nn.Module, torch.Tensor,
+                                                                                       torch.Tensor]:
+    """The seeded network of ``cfg`` and the training and dev images [N, C, S, S] on ``device``, as a
+    training builds them (with the fast path: channels-last); the learning-rate finder sweeps the same."""
+    seed_everything(cfg.seed)
+    model = build_cnn(cfg.model, data.spec).to(device)
+    xt, xd = data.train[0].to(device), data.dev[0].to(device)
+    if cfg.fast_path:
+        model, xt = use_fast_path(model, xt, device)
+        xd = xd.contiguous(memory_format=torch.channels_last)
+    return model, xt, xd
+
+
 def run_cnn(ctx: JobContext | None, cfg: TrainConfig, device: torch.device | None = None,
                  data: ImageData | None = None) -> TrainResult:
     """Train ``cfg.model`` on ``cfg.dataset`` as one tracked run (a job function).
@@ -142,12 +155,7 @@ def run_cnn(ctx: JobContext | None, cfg: TrainConfig, device: torch.device | Non
         ctx.report(0.0, f"preparing {cfg.dataset}")
     data = data or prepare_images(cfg.dataset, max_train=cfg.max_train, seed=cfg.seed)
     spec = data.spec
-    seed_everything(cfg.seed)
-    model = build_cnn(cfg.model, spec).to(device)
-    xt, xd = data.train[0].to(device), data.dev[0].to(device)
-    if cfg.fast_path:
-        model, xt = use_fast_path(model, xt, device)
-        xd = xd.contiguous(memory_format=torch.channels_last)
+    model, xt, xd = prepared_network(cfg, data, device)
     opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
     result = TrainResult(Lane(cfg.model), spec, sizes=data.sizes, device=str(device))
     k = len(spec.classes)

@@ -206,7 +206,7 @@ def probabilities(model: nn.Module, X: torch.Tensor, device: torch.device) -> np
     return torch.cat(parts).numpy() if parts else np.zeros((0, 0))
 
 
-def _optimizer(model: B.TransferNet, cfg: TransferConfig, pretrained: bool) -> torch.optim.Optimizer:
+def lane_optimizer(model: B.TransferNet, cfg: TransferConfig, pretrained: bool) -> torch.optim.Optimizer:
     """Adam (the course's update): the head at ``lr``; tuned pretrained blocks at ``lr·factor``; scratch all at ``lr``."""
     body = [p for p in model.body.parameters() if p.requires_grad]
     groups: list[dict[str, Any]] = [{"params": list(model.head.parameters()), "lr": cfg.lr}]
@@ -215,16 +215,24 @@ def _optimizer(model: B.TransferNet, cfg: TransferConfig, pretrained: bool) -> t
     return Adam(groups, lr=cfg.lr)
 
 
+def lane_network(cfg: TransferConfig, n_classes: int, state: Mapping[str, torch.Tensor] | None,
+                 device: torch.device) -> tuple[B.TransferNet, bool]:
+    """A lane's seeded network on ``device`` (pretrained with ``state``, else from scratch) and whether it
+    trains on cached features (a frozen body without augmentation); the learning-rate finder sweeps the same."""
+    pretrained = state is not None
+    seed_everything(cfg.seed)
+    augment = Augment(cfg.augment, seed=cfg.seed) if cfg.augment.any else None
+    model = B.build_net(cfg.backbone, n_classes, state=dict(state) if pretrained else None,
+                        trainable_blocks=cfg.trainable_blocks if pretrained else None, augment=augment).to(device)
+    return model, pretrained and cfg.trainable_blocks == 0 and augment is None
+
+
 def _train_lane(slot: LaneSlot, cfg: TransferConfig, data: TransferData, name: str,
                 state: Mapping[str, torch.Tensor] | None, device: torch.device) -> Lane:
     """One lane of the comparison, as a tracked run; what it did on the dev set goes to its ``outputs``."""
     pretrained = state is not None
-    seed_everything(cfg.seed)
-    augment = Augment(cfg.augment, seed=cfg.seed) if cfg.augment.any else None
-    model = B.build_net(cfg.backbone, len(data.names), state=dict(state) if pretrained else None,
-                        trainable_blocks=cfg.trainable_blocks if pretrained else None, augment=augment).to(device)
+    model, cached = lane_network(cfg, len(data.names), state, device)
     outputs: dict[str, Any] = {"confusion": None, "dev_probabilities": None, "trainable": B.trainable_parameters(model)}
-    cached = pretrained and cfg.trainable_blocks == 0 and augment is None
     tags = {tracking.TAG_VARIANT: name, tracking.TAG_WEIGHTS: "imagenet" if pretrained else "random",
             tracking.TAG_TRAINED: CACHED if cached else ("head" if pretrained and cfg.trainable_blocks == 0
                                                          else "head and body")}
@@ -250,7 +258,7 @@ def _train_lane(slot: LaneSlot, cfg: TransferConfig, data: TransferData, name: s
         run.log_text("\n".join(data.names) + "\n", "labels.txt")
         run.log_metrics({"trainable_parameters": float(outputs["trainable"])}, history.steps_done)
 
-    lane = train_tracked(slot, PAGE, cfg, trained, train, _optimizer(model, cfg, pretrained), name=name,
+    lane = train_tracked(slot, PAGE, cfg, trained, train, lane_optimizer(model, cfg, pretrained), name=name,
                          dev=dev, epochs=cfg.epochs, batch_size=cfg.batch_size, run_name=name, tags=tags,
                          device=device, seed=cfg.seed, finish=finish, figure_title=f"{cfg.backbone} {name}")
     lane.outputs.update(outputs)

@@ -15,8 +15,8 @@ from tests.unit.test_settings import configs
 PAGES = {
     "basics": ("core.basics",), "optimizers": ("core.optimizers",),
     "regularization": ("core.regularization", "core.training"), "strategy": ("core.strategy",),
-    "cnn": ("core.cnn",), "detection": ("core.detection",), "faces": ("core.faces",), "style": ("core.style",),
-    "transfer": ("core.transfer",), "rnn": ("core.rnn",), "seq2seq": ("core.seq2seq",),
+    "cnn": ("core.cnn", "core.lr_finder"), "detection": ("core.detection",), "faces": ("core.faces",), "style": ("core.style",),
+    "transfer": ("core.transfer", "core.lr_finder"), "rnn": ("core.rnn",), "seq2seq": ("core.seq2seq",),
     "generative": ("core.generative",),
 }
 
