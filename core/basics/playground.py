@@ -7,25 +7,31 @@ stepped and reset; :func:`play` is the background job that trains it and streams
 (decision map, what each hidden neuron computes, the loss curves) to the page.
 
 Points live in [-SCALE, SCALE]²; the input features are x1, x2, x1², x2², x1·x2, sin(x1)
-and sin(x2) of those coordinates.
+and sin(x2) of those coordinates. Besides the toy classification sets there are TensorFlow
+Playground's two regression sets (one linear output unit, mean squared error) and your own points
+from a CSV; each hidden layer may have its own activation, and a connection's weight can be set by
+hand (:func:`with_weight`).
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from core import tracking
 from core.colors import CLASS_RGB
-from core.data.toy import TOY_KINDS, make_toy
+from core.data.toy import REGRESSION_KINDS, TOY_KINDS, PointSet, make_regression, make_toy
 from core.device import cpu_threads, seed_everything
 from core.experiment import FINISHED, LaneRun
 from core.jobs import JobContext
+from core.nets import ACTIVATIONS as MODULES
 from core.nets import mlp, weight_matrices
 from core.optimizers import GradientDescent
 from core.regularization import l2_penalty
@@ -46,6 +52,16 @@ FEATURES: dict[str, Any] = {
 ACTIVATIONS = ("ReLU", "tanh", "sigmoid", "linear", "leaky ReLU")
 REGULARIZATIONS = ("none", "L1", "L2")
 MULTICLASS_KINDS = ("gaussians", "spirals")
+CSV = "csv"  # the data set of your own uploaded points
+DATASETS = (*TOY_KINDS, *REGRESSION_KINDS, CSV)
+DATASET_NAMES = {"plane": "plane (regression)", "multi-gaussian": "multi-Gaussian (regression)", CSV: "your CSV"}
+# The controls a shared link may hide (``?hide=noise,lr``): URL name -> what the page calls it.
+HIDEABLE = {
+    "data": "Data set", "classes": "Classes", "upload": "CSV upload", "train": "Training data", "noise": "Noise",
+    "points": "Points", "batch": "Batch size", "feat": "Input features", "layers": "Hidden layers",
+    "act": "Activation", "lr": "Learning rate", "reg": "Regularization", "rate": "Regularization rate",
+    "weights": "Weight editor",
+}
 MAX_EPOCHS = 5000
 # What the page's select sliders offer (the settings below allow any value in their range: a shared link may
 # carry one).
@@ -58,7 +74,8 @@ REG_RATES = (0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 class PlaygroundConfig(Settings):
     """The whole set-up (what the URL carries). ``hidden``: neurons per hidden layer."""
 
-    dataset: str = setting("circles", choices=TOY_KINDS, label="Data set")
+    dataset: str = setting("circles", choices=DATASETS, labels=DATASET_NAMES, label="Data set",
+                           help="Plane and multi-Gaussian are regressions: the network predicts a number.")
     n_classes: int = setting(2, lo=2, hi=6, widget="slider", label="Classes",
                              help="More than two classes: gaussians and spirals.")
     points: int = setting(500, lo=50, hi=5000, widget="select_slider", label="Points")  # the page offers POINTS
@@ -73,14 +90,53 @@ class PlaygroundConfig(Settings):
     reg_rate: float = setting(0.0, lo=0.0, widget="select_slider", label="Regularization rate")  # offers REG_RATES
     features: tuple[str, ...] = setting(("x1", "x2"), choices=tuple(FEATURES), count=(1, 10**6), label="Input features")
     seed: int = 0
+    # one activation per hidden layer; () = ``activation`` for every layer
+    activations: tuple[str, ...] = setting((), choices=ACTIVATIONS, count=(0, 6), label="Activation per layer")
+    upload: PointSet | None = None  # your points when ``dataset`` is "csv" (not part of the URL)
 
     def check(self) -> None:
-        if self.n_classes > 2 and self.dataset not in MULTICLASS_KINDS:
+        if self.dataset == CSV:
+            if self.upload is None:
+                raise ValueError("choose a CSV file with your points (columns x1, x2 and label or target)")
+            if self.upload.task == "classification" and self.n_classes != self.upload.n_classes:
+                raise ValueError(f"the CSV has {self.upload.n_classes} classes, not {self.n_classes}")
+        elif self.n_classes > 2 and self.dataset not in MULTICLASS_KINDS:
             raise ValueError(f"more than two classes needs {' or '.join(MULTICLASS_KINDS)}")
+        if self.activations and len(self.activations) != len(self.hidden):
+            raise ValueError(f"give one activation per hidden layer ({len(self.hidden)}), "
+                             f"not {len(self.activations)}")
+
+    @property
+    def task(self) -> str:
+        """"regression" (one linear output, mean squared error) or "classification" (softmax, cross-entropy)."""
+        if self.dataset == CSV and self.upload is not None:
+            return self.upload.task
+        return "regression" if self.dataset in REGRESSION_KINDS else "classification"
+
+    @property
+    def n_out(self) -> int:
+        """Output units: 1 for a regression, else one per class."""
+        return 1 if self.task == "regression" else self.n_classes
+
+    @property
+    def layer_activations(self) -> tuple[str, ...]:
+        """The activation of each hidden layer."""
+        return self.activations or (self.activation,) * len(self.hidden)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.upload) if self.dataset == CSV and self.upload is not None else self.points
 
     @property
     def n_train(self) -> int:
-        return max(1, min(self.points - 1, round(self.points * self.train_ratio)))
+        return max(1, min(self.n_points - 1, round(self.n_points * self.train_ratio)))
+
+    def params(self) -> dict[str, Any]:
+        """What a tracked run logs: the set-up (the uploaded points as their file name and count) and the task."""
+        p = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "upload"}
+        if self.upload is not None:
+            p.update(upload=self.upload.name or "your CSV", upload_rows=len(self.upload))
+        return {**p, "task": self.task, "activations": self.layer_activations}
 
     def structure(self) -> PlaygroundConfig:
         """The part of the set-up that needs a new network when it changes (not lr,
@@ -94,7 +150,8 @@ class PlaygroundConfig(Settings):
         return {
             "data": self.dataset, "classes": str(self.n_classes), "points": str(self.points),
             "noise": f"{self.noise:g}", "train": f"{self.train_ratio:g}", "batch": str(self.batch_size),
-            "layers": ",".join(map(str, self.hidden)) or "0", "act": self.activation, "lr": f"{self.lr:g}",
+            "layers": ",".join(map(str, self.hidden)) or "0", "act": ",".join(self.activations or (self.activation,)),
+            "lr": f"{self.lr:g}",
             "reg": self.regularization, "rate": f"{self.reg_rate:g}",
             "feat": ",".join(str(list(FEATURES).index(f)) for f in self.features), "seed": str(self.seed),
         }
@@ -102,13 +159,14 @@ class PlaygroundConfig(Settings):
     @classmethod
     def from_query(cls, query: dict[str, str]) -> tuple[PlaygroundConfig, list[str]]:
         """A set-up from query parameters; values that do not parse or fit fall back to the
-        defaults, and each such value is named in the returned list of problems."""
+        defaults, and each such value is named in the returned list of problems. ``act`` holds one activation
+        (every layer) or one per hidden layer, comma-separated. An uploaded CSV does not travel in a link."""
         base, problems = cls(), []
-        parsers = {
+        parsers: dict[str, tuple[str, Any]] = {
             "data": ("dataset", str), "classes": ("n_classes", int), "points": ("points", int),
             "noise": ("noise", float), "train": ("train_ratio", float), "batch": ("batch_size", int),
             "layers": ("hidden", lambda v: () if v in ("", "0") else tuple(int(p) for p in v.split(","))),
-            "act": ("activation", str), "lr": ("lr", float), "reg": ("regularization", str),
+            "act": ("activation", _parse_act), "lr": ("lr", float), "reg": ("regularization", str),
             "rate": ("reg_rate", float), "seed": ("seed", int),
             "feat": ("features", lambda v: tuple(list(FEATURES)[int(p)] for p in v.split(",") if p != "")),
         }
@@ -117,16 +175,67 @@ class PlaygroundConfig(Settings):
             if key not in query:
                 continue
             try:
-                cfg = replace(cfg, **{attr: parse(query[key])})
+                value = parse(query[key])
+                cfg = replace(cfg, **(value if isinstance(value, dict) else {attr: value}))
             except (ValueError, IndexError, TypeError):
                 problems.append(f"{key}={query[key]!r}")
+        if cfg.activations and len(cfg.activations) != len(cfg.hidden):  # e.g. layers refused, act kept
+            problems.append(f"act={query.get('act', '')!r}")
+            cfg = replace(cfg, activations=())
         return cfg, problems
+
+
+def _parse_act(value: str) -> dict[str, Any]:
+    """``act=tanh`` (old links: every layer) or ``act=ReLU,tanh`` (one per hidden layer)."""
+    acts = tuple(a.strip() for a in value.split(","))
+    if len(acts) == 1:
+        return {"activation": acts[0], "activations": ()}
+    for a in acts:
+        if a not in ACTIVATIONS:
+            raise ValueError(a)
+    return {"activation": acts[0], "activations": acts}
+
+
+def hide_to_query(hidden: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The ``hide`` query parameter for controls to hide (names of :data:`HIDEABLE`); {} for none."""
+    bad = [h for h in hidden if h not in HIDEABLE]
+    if bad:
+        raise ValueError(f"cannot hide {', '.join(bad)}: choose among {', '.join(HIDEABLE)}")
+    return {"hide": ",".join(h for h in HIDEABLE if h in hidden)} if hidden else {}
+
+
+def hide_from_query(query: dict[str, str]) -> tuple[tuple[str, ...], list[str]]:
+    """The controls a link hides (``?hide=noise,lr``), in :data:`HIDEABLE` order, and the names it does not know."""
+    names = [h.strip() for h in query.get("hide", "").split(",") if h.strip()]
+    return tuple(h for h in HIDEABLE if h in names), [f"hide={h!r}" for h in names if h not in HIDEABLE]
 
 
 def feature_matrix(points: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
     """[N, 2] coordinates → [N, len(names)] chosen input features."""
     x1, x2 = points[:, 0], points[:, 1]
     return torch.stack([FEATURES[n](x1, x2) for n in names], 1)
+
+
+def network(cfg: PlaygroundConfig) -> nn.Sequential:
+    """The set-up's network: :func:`core.nets.mlp` with each hidden layer's own activation, ending in one
+    linear unit for a regression or one logit per class."""
+    model = mlp(len(cfg.features), cfg.hidden, cfg.n_out, activation=cfg.activation)
+    slots = [i for i in range(1, len(model)) if isinstance(model[i - 1], nn.Linear)]  # after each hidden Linear
+    for i, name in zip(slots, cfg.layer_activations, strict=True):
+        model[i] = MODULES[name]()
+    return model
+
+
+def mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of a one-unit output [N, 1] against targets [N]."""
+    return F.mse_loss(out.squeeze(1), target)
+
+
+def value_probs(values: np.ndarray) -> np.ndarray:
+    """A regression's predicted values [..., 1] as two-class "probabilities" [..., 2] for the decision-map
+    colours: −1 or below = fully orange (class 0), 0 = white, +1 or above = fully blue (class 1)."""
+    p = np.clip((np.nan_to_num(np.asarray(values)[..., 0], nan=0.0) + 1) / 2, 0, 1)
+    return np.stack([1 - p, p], -1)
 
 
 def l1_penalty(weights, lambd: float, m: int) -> torch.Tensor:
@@ -148,6 +257,7 @@ class Frame:
     neurons: list[np.ndarray]  # per layer (features first, then hidden layers): [units, r, r]
     layer_names: list[list[str]]
     weights: list[np.ndarray] = field(default_factory=list)  # W^[l] between shown layers: [units_out, units_in]
+    task: str = "classification"  # "regression": ``probs`` holds the predicted value [R, R, 1]
 
 
 @dataclass
@@ -163,6 +273,45 @@ class PlaygroundState:
     diverged: str | None = None  # the sentence, once the network has diverged
 
 
+def _weight_keys(state: PlaygroundState) -> list[str]:
+    """The state's keys of W^[1..L-1] (every Linear layer's weight but the output layer's), in order."""
+    keys = sorted((k for k in state.weights if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))
+    return keys[:-1]
+
+
+def connections(state: PlaygroundState) -> list[tuple[int, int, int, str, float]]:
+    """Every connection the neuron maps draw, as ``(layer, source, target, name, weight)``: ``layer`` 0 joins
+    the input features to hidden layer 1, ``source`` and ``target`` count units from 0."""
+    out = []
+    for layer, key in enumerate(_weight_keys(state)):
+        w = state.weights[key]  # [units_out, units_in]
+        for j in range(w.shape[0]):
+            for i in range(w.shape[1]):
+                src = state.cfg.features[i] if layer == 0 else f"layer {layer}, neuron {i + 1}"
+                out.append((layer, i, j, f"{src} → layer {layer + 1}, neuron {j + 1}", float(w[j, i])))
+    return out
+
+
+def with_weight(state: PlaygroundState, layer: int, source: int, target: int, value: float) -> PlaygroundState:
+    """A copy of ``state`` whose weight from unit ``source`` to unit ``target`` of hidden layer ``layer + 1``
+    is ``value`` (every other number unchanged; the run goes on, and the history's last row is measured
+    again on the edited network). ``ValueError`` for a
+    connection that does not exist or a value that is not finite."""
+    keys = _weight_keys(state)
+    if not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ValueError("a weight must be a finite number")
+    if not 0 <= layer < len(keys):
+        raise ValueError(f"there is no layer {layer + 1} of connections (the network has {len(keys)})")
+    w = np.array(state.weights[keys[layer]], copy=True)
+    if not (0 <= target < w.shape[0] and 0 <= source < w.shape[1]):
+        raise ValueError(f"there is no connection from unit {source + 1} to unit {target + 1} in layer {layer + 1}")
+    w[target, source] = value
+    edited = replace(state, weights={**state.weights, keys[layer]: w}, history=list(state.history))
+    if edited.history and not edited.diverged:  # the losses shown now are the edited network's
+        edited.history[-1] = Playground.from_state(edited).measure(edited.epoch)
+    return edited
+
+
 class PlaygroundStep(SupervisedStep):
     """The playground's mini-batch step: gradient descent with the set-up's batch size, and its own
     shuffle per epoch (seeded by the seed and the epoch, so Play, Pause and Step give the same
@@ -171,7 +320,8 @@ class PlaygroundStep(SupervisedStep):
 
     def __init__(self, pg: Playground) -> None:
         super().__init__(pg.model, pg.train, pg.optimizer, penalty=pg.penalty, batch_size=pg.cfg.batch_size,
-                         device=torch.device("cpu"), seed=pg.cfg.seed, amp=False)
+                         device=torch.device("cpu"), seed=pg.cfg.seed, amp=False, loss_fn=pg.loss_fn,
+                         measure_accuracy=pg.cfg.task == "classification")
         self.pg = pg
 
     def batches(self, epoch: int):
@@ -195,7 +345,7 @@ class _Count(Callback):
     def on_epoch_end(self, epoch: int, record: dict[str, float], model: nn.Module | None) -> None:
         pg = self.pg
         pg.epoch += 1
-        pg.history.append({"epoch": pg.epoch, **{k: record[k] for k in MEASURED}})
+        pg.history.append({"epoch": pg.epoch, **{k: record[k] for k in MEASURED if k in record}})
 
 
 class _Rows(Callback):
@@ -208,7 +358,8 @@ class _Rows(Callback):
         self.on_epoch(self.pg.history[-1])
 
 
-MEASURED = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+MEASURED = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")  # a regression has only the losses
+GRID_ARTIFACT = "decision_grid.json"
 
 
 class Playground:
@@ -218,15 +369,22 @@ class Playground:
     def __init__(self, cfg: PlaygroundConfig, state: PlaygroundState | None = None) -> None:
         self.cfg = cfg
         c = cfg
-        X, y = make_toy(c.dataset, n=c.points, noise=c.noise / 2, seed=c.seed, n_classes=c.n_classes)
-        X = X * SCALE
+        if c.dataset == CSV and c.upload is not None:
+            X, y = c.upload.arrays(scale=SCALE)
+        elif c.dataset in REGRESSION_KINDS:
+            X, y = make_regression(c.dataset, n=c.points, noise=c.noise, seed=c.seed)
+            X = X * SCALE
+        else:
+            X, y = make_toy(c.dataset, n=c.points, noise=c.noise / 2, seed=c.seed, n_classes=c.n_classes)
+            X = X * SCALE
+        self.loss_fn = mse if c.task == "regression" else F.cross_entropy
         perm = np.random.default_rng(c.seed + 1).permutation(len(y))
         tr, te = perm[: c.n_train], perm[c.n_train :]
         self.points = (X[tr], y[tr], X[te], y[te])  # Xtr, ytr, Xte, yte
         self.train = (feature_matrix(torch.from_numpy(X[tr]), c.features), torch.from_numpy(y[tr]))
         self.test = (feature_matrix(torch.from_numpy(X[te]), c.features), torch.from_numpy(y[te]))
         seed_everything(c.seed)
-        self.model = mlp(len(c.features), c.hidden, c.n_classes, activation=c.activation)
+        self.model = network(c)
         self.optimizer = GradientDescent(self.model.parameters(), lr=c.lr)
         if state is None:
             self.epoch, self.run_id, self.diverged = 0, None, None
@@ -267,11 +425,14 @@ class Playground:
         return torch.zeros(())
 
     def measure(self, epoch: int) -> dict[str, float]:
-        """Loss and accuracy on the whole training and test sets, in eval mode."""
-        tr = evaluate(self.model, *self.train, device=torch.device("cpu"))
-        te = evaluate(self.model, *self.test, device=torch.device("cpu"))
-        return {"epoch": epoch, "train_loss": tr["loss"], "test_loss": te["loss"],
-                "train_accuracy": tr["accuracy"], "test_accuracy": te["accuracy"]}
+        """Loss and accuracy (a classification's) on the whole training and test sets, in eval mode."""
+        acc = self.cfg.task == "classification"
+        tr = evaluate(self.model, *self.train, self.loss_fn, device=torch.device("cpu"), measure_accuracy=acc)
+        te = evaluate(self.model, *self.test, self.loss_fn, device=torch.device("cpu"), measure_accuracy=acc)
+        row = {"epoch": epoch, "train_loss": tr["loss"], "test_loss": te["loss"]}
+        if acc:
+            row.update(train_accuracy=tr["accuracy"], test_accuracy=te["accuracy"])
+        return row
 
     def loop(self, callbacks=(), cancel=None) -> Loop:
         """The :class:`Loop` that trains this playground epoch by epoch (it may be run again and again)."""
@@ -305,15 +466,41 @@ class Playground:
             weights = [m.weight.detach().numpy().copy() for m in linears]
         finally:
             self.model.train(was)
-        return Frame(self.epoch, gx, gx, probs, neurons, names, weights)
+        return Frame(self.epoch, gx, gx, probs, neurons, names, weights, self.cfg.task)
 
     def _grid(self, g: np.ndarray) -> torch.Tensor:
         xx, yy = np.meshgrid(g, g)  # rows follow y
         return torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1))
 
     def _probs(self, g: np.ndarray) -> np.ndarray:
-        logits = self.model(feature_matrix(self._grid(g), self.cfg.features))
-        return torch.softmax(logits, 1).reshape(len(g), len(g), -1).numpy()
+        """[R, R, K] class probabilities over the grid, or [R, R, 1] the predicted value of a regression."""
+        out = self.model(feature_matrix(self._grid(g), self.cfg.features))
+        if self.cfg.task == "classification":
+            out = torch.softmax(out, 1)
+        return out.reshape(len(g), len(g), -1).numpy()
+
+    @torch.no_grad()
+    def grid_summary(self, resolution: int = 40) -> dict[str, Any]:
+        """The decision map as small plain data (what a run logs as ``decision_grid.json``, for a ghost of
+        it over a later run's map): the grid's coordinates, the value per grid point (row = y) and the
+        ``levels`` where the boundary lies — p(class 1) at 0.5 for two classes, the predicted class at
+        k − ½ for more, the predicted value at 0 for a regression."""
+        was = self.model.training
+        self.model.eval()
+        try:
+            g = np.linspace(-SCALE * 1.15, SCALE * 1.15, resolution, dtype=np.float32)
+            probs = self._probs(g)
+        finally:
+            self.model.train(was)
+        if self.cfg.task == "regression":
+            z, levels = probs[..., 0], [0.0]
+        elif probs.shape[-1] == 2:
+            z, levels = probs[..., 1], [0.5]
+        else:
+            z, levels = probs.argmax(-1).astype(np.float32), [k + 0.5 for k in range(probs.shape[-1] - 1)]
+        axis = np.asarray(g, dtype=np.float64).round(4).tolist()
+        return {"task": self.cfg.task, "x": axis, "y": axis,
+                "z": np.nan_to_num(np.asarray(z, dtype=np.float64)).round(4).tolist(), "levels": levels}
 
     def _neurons(self, g: np.ndarray) -> tuple[list[np.ndarray], list[list[str]]]:
         r = len(g)
@@ -377,7 +564,7 @@ def play(ctx: JobContext | None, req: PlayRequest) -> PlayResult:
     pg = Playground.from_state(req.state)
     if pg.diverged:
         raise ValueError("the network diverged: reset the playground")
-    with LaneRun(ctx, PAGE, {**asdict(pg.cfg), "section": "playground"}, name="playground",
+    with LaneRun(ctx, PAGE, {**pg.cfg.params(), "section": "playground"}, name="playground",
                  run_name=f"playground {pg.cfg.dataset}", tags={tracking.TAG_KIND: "playground"},
                  resume=pg.run_id) as lane:
         if pg.epoch == 0 and pg.run_id is None:
@@ -388,6 +575,9 @@ def play(ctx: JobContext | None, req: PlayRequest) -> PlayResult:
             lane.lane.status = FINISHED  # a Pause: the run goes on with the next Play
         pg.diverged = lane.lane.error
         lane.run.set_tags({tracking.TAG_EPOCHS: str(pg.epoch)})
-        lane.run.log_figure("decision_map_png", "decision_map", pg.frame(resolution=200).probs, CLASS_RGB)
+        probs = pg.frame(resolution=200).probs
+        lane.run.log_figure("decision_map_png", "decision_map", value_probs(probs) if pg.cfg.task == "regression"
+                            else probs, CLASS_RGB)
+        lane.run.log_text(json.dumps(pg.grid_summary()), GRID_ARTIFACT)
     pg.run_id = lane.lane.run_id
     return PlayResult(pg.state(), pg.frame())
