@@ -14,10 +14,13 @@ from core.cnn.degradation import DegradationConfig, DegradationResult, run_degra
 from core.cnn.training import MODELS, TrainConfig, TrainResult, load_tracked, run_cnn
 from core.device import pick_device
 from core.experiment import FINISHED, SKIPPED, series_with_suffix
+from core.lr_finder import CnnFinderJob, find_cnn_lr
 from core.plots.cnn import degradation_bars, degradation_curves, enlarge
 from core.plots.training import lane_curves
 from core.settings import meta
-from ui import form, jobs, shell, tracked
+from ui import export as export_ui
+from ui import form, jobs, lrfinder, shell, tracked
+from ui import ghost as ghost_ui
 from ui.tables import confusion_with_csv, csv_button, table_with_csv
 
 PAGE = "cnn"
@@ -26,6 +29,9 @@ DOWNLOADS = [k for k in DATASETS if k not in ("mnist_sample", "digits")]
 
 
 # --------------------------------------------------------------------------- train one
+
+
+GHOST = dict(key=f"{PAGE}.train_ghost", kind="", grouped=False)  # ghost box: before training and live
 
 
 def render() -> None:
@@ -49,20 +55,27 @@ def render() -> None:
         st.caption(MODELS[fields["model"]])
         go = form.submit("Train", TRAIN_JOB)
     if go:
-        form.start(TRAIN_JOB, run_cnn, lambda: TrainConfig(**fields, seed=shell.global_seed()),
-                   name=lambda cfg: f"{cfg.model} on {cfg.dataset}")
+        export_ui.remember(TRAIN_JOB, form.start(TRAIN_JOB, run_cnn, lambda: TrainConfig(**fields, seed=shell.global_seed()),
+                                                 name=lambda cfg: f"{cfg.model} on {cfg.dataset}"))
+    export_ui.buttons(TRAIN_JOB)
+    lrfinder.block(PAGE, lr_key=f"{PAGE}.train_lr", lr_setting=meta(TrainConfig, "lr"), start=lambda job, sweep: form.start(
+        job, find_cnn_lr, lambda: CnnFinderJob(TrainConfig(**fields, seed=shell.global_seed()), sweep),
+        name=lambda j: f"LR finder: {j.train.model} on {j.train.dataset}"))
+    ghost_ui.before(TRAIN_JOB, PAGE, **GHOST)
     jobs.panel(TRAIN_JOB, _train_view, every=1.5)  # a calmer refresh leaves the CPU to the training
 
 
 def _train_view(snap) -> None:
     epochs = series_with_suffix(snap.metrics, "/epochs")
     steps = {k: v for k, v in snap.metrics.items() if "/" not in k}
+    ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
     c1, c2 = st.columns(2)
     if steps:
-        c1.plotly_chart(lane_curves(steps, smoothing=0.8, title="Training loss per step"),
-                        key=f"{PAGE}.train_loss")
+        c1.plotly_chart(ghost_ui.overlay(lane_curves(steps, smoothing=0.8, title="Training loss per step"), ghost,
+                                         "train_loss", smoothing=0.8), key=f"{PAGE}.train_loss")
     if epochs:
-        c2.plotly_chart(lane_curves(epochs, x="epoch", y="dev_accuracy", title="Dev accuracy after each epoch"),
+        c2.plotly_chart(ghost_ui.overlay(lane_curves(epochs, x="epoch", y="dev_accuracy",
+                                                     title="Dev accuracy after each epoch"), ghost, "dev_accuracy"),
                         key=f"{PAGE}.train_acc")
     result: TrainResult | None = snap.result
     if result is None or result.lane.status != FINISHED:

@@ -15,6 +15,7 @@ from core.experiment import FINISHED, series_with_suffix
 from core.plots.curves import curves
 from core.plots.training import lane_curves
 from ui import form, jobs, shell
+from ui import ghost as ghost_ui
 from ui.tables import table_with_csv
 
 PAGE = "detection"
@@ -23,6 +24,9 @@ SHOWN_SCENES = 4
 FORM_KEYS = {name: f"{PAGE}.train_{key}" for name, key in (
     ("n_train", "n"), ("n_test", "n_test"), ("width", "width"), ("classes", "classes"), ("max_objects", "objects"),
     ("clutter", "clutter"), ("S", "S"), ("epochs", "epochs"), ("optimizer", "opt"), ("lr", "lr"))}
+
+
+GHOST = dict(key=f"{PAGE}.ghost")  # ghost box: before training and live
 
 
 def render() -> None:
@@ -46,17 +50,21 @@ def render() -> None:
     if go:
         form.start(TRAIN_JOB, run_detector, lambda: DetectorConfig(**values, seed=shell.global_seed()),
                    name=lambda cfg: f"TinyYOLO on {len(cfg.classes)} shapes")
+    ghost_ui.before(TRAIN_JOB, PAGE, **GHOST)
     jobs.panel(TRAIN_JOB, _view, every=1.5)
 
 
 def _view(snap) -> None:
     steps = {k: v for k, v in snap.metrics.items() if "/" not in k}
     epochs = series_with_suffix(snap.metrics, "/epochs")
+    ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
     c1, c2 = st.columns(2)
     if steps:
-        c1.plotly_chart(lane_curves(steps, smoothing=0.8, title="YOLO loss per step (training)"), key=f"{PAGE}.train_loss")
+        c1.plotly_chart(ghost_ui.overlay(lane_curves(steps, smoothing=0.8, title="YOLO loss per step (training)"),
+                                         ghost, "train_loss", smoothing=0.8), key=f"{PAGE}.train_loss")
     if epochs:
-        c2.plotly_chart(lane_curves(epochs, x="epoch", y="dev_loss", title="YOLO loss on the held-out scenes"),
+        c2.plotly_chart(ghost_ui.overlay(lane_curves(epochs, x="epoch", y="dev_loss",
+                                                     title="YOLO loss on the held-out scenes"), ghost, "dev_loss"),
                         key=f"{PAGE}.train_dev")
     result: DetectorResult | None = snap.result
     if result is None or result.lane.status != FINISHED or result.test_outputs is None:

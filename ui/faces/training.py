@@ -18,11 +18,15 @@ from core.plots.faces import epoch_losses, triplet_fractions
 from core.plots.training import lane_curves
 from core.settings import default_of
 from ui import form, jobs, shell
+from ui import ghost as ghost_ui
 from ui.faces.views import JOB, PAGE, current_config, network, remember, training_name
 
 FORM_KEYS = {name: f"{PAGE}.train_{key}" for name, key in (
     ("margin", "alpha"), ("embedding_dim", "dim"), ("epochs", "epochs"), ("batch_size", "batch"), ("lr", "lr"),
     ("width", "width"), ("n_unseen", "unseen"))}
+
+
+GHOST = dict(key=f"{PAGE}.ghost")  # ghost box: before training and live
 
 
 def render_training() -> None:
@@ -63,6 +67,7 @@ def render_training() -> None:
     if go:
         remember(form.start(JOB, run_faces, lambda: FaceConfig(dataset=dataset, strategy=strategy, **values,
                                                                 seed=shell.global_seed()), name=training_name))
+    ghost_ui.before(JOB, PAGE, **GHOST)
     jobs.panel(JOB, _train_view, every=1.5)
 
 
@@ -79,12 +84,16 @@ def _train_view(snap) -> None:
             st.rerun()  # the whole page, so the dataset box shows the change
         return
     steps, epochs, kinds = (snap.metrics.get(k, []) for k in ("siamese", "siamese/epochs", "triplets"))
+    ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
     c1, c2 = st.columns(2)
     if steps:
-        c1.plotly_chart(lane_curves({"siamese": steps}, smoothing=0.8, title="Triplet loss per step (mined triplets)"),
-                        key=f"{PAGE}.train_steps")
+        c1.plotly_chart(ghost_ui.overlay(lane_curves({"siamese": steps}, smoothing=0.8,
+                                                     title="Triplet loss per step (mined triplets)"),
+                                         ghost, "train_loss", smoothing=0.8), key=f"{PAGE}.train_steps")
     if epochs:
-        c2.plotly_chart(epoch_losses(epochs, margin), key=f"{PAGE}.train_epochs_plot")
+        c2.plotly_chart(ghost_ui.overlay_each(epoch_losses(epochs, margin), ghost, {
+            "epoch_train_loss": ("training identities", "#1f77b4"), "dev_loss": ("unseen identities", "#ff7f0e")}),
+            key=f"{PAGE}.train_epochs_plot")
     if kinds:
         c1, c2 = st.columns(2)
         c1.plotly_chart(triplet_fractions(kinds), key=f"{PAGE}.train_kinds")

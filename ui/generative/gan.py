@@ -17,11 +17,14 @@ from PIL import Image
 from core.artifacts import image_grid, png_bytes
 from core.data import DatasetUnavailable
 from core.generative.gan import DEFAULT_EPOCHS, SAMPLE_TILES, GanConfig, GanResult, load_generator, run_gan
+from core.generative.gan import PAGE as TRACKED  # the runs' experiment: ghosts are read from it
 from core.generative.losses import GAN_LOSSES
 from core.generative.nets import generate, noise, to_pixels
 from core.jobs import FAILED, KILLED
-from core.plots.gan import class_coverage_bars, d_output_curves, fd_curve, gan_loss_curves
+from core.plots.gan import FAKE, REAL, class_coverage_bars, d_output_curves, fd_curve, gan_loss_curves
 from ui import form, jobs, shell, tracked
+from ui import ghost as ghost_ui
+from ui.generative.toy import D_OUTPUTS
 from ui.tables import csv_button
 
 PAGE = "generative.gan"
@@ -29,6 +32,9 @@ JOB = PAGE
 # the form's settings: (GanConfig field, column, widget key); the epochs remember a value per model
 FIELDS = (("loss", 0, "loss"), ("k", 0, "k"), ("epochs", 1, "epochs.{model}"), ("batch_size", 1, "batch"),
           ("z_dim", 1, "z"), ("lr_g", 2, "lr_g"), ("lr_d", 2, "lr_d"), ("width", 2, "width"))
+
+
+GHOST = dict(key=f"{PAGE}.gan_ghost", kind="gan")  # ghost box: before training and live
 
 
 def _tiles(samples: np.ndarray, cols: int | None = None) -> np.ndarray:
@@ -80,6 +86,7 @@ def render() -> None:
                          name=lambda c: f"GAN: {c.model} on {c.dataset}")
         if cfg is not None:
             st.session_state[f"{PAGE}.cfg"] = cfg
+    ghost_ui.before(JOB, TRACKED, **GHOST)
     jobs.panel(JOB, _view, every=1.5)
 
 
@@ -96,9 +103,14 @@ def _view(snap) -> None:
     rows = result.rows if result is not None else snap.metrics.get("gan", [])
     epochs = result.epochs if result is not None else snap.metrics.get("gan/epochs", [])
     if rows:
+        ghost = ghost_ui.pick(TRACKED, since=snap.created, **GHOST)
+        losses = gan_loss_curves(rows)
+        for metric, label, color in (("d_loss", "D loss", REAL), ("g_loss", "G loss", FAKE)):
+            ghost_ui.overlay(losses, ghost, metric, label=label, color=color, smoothing=0.6)
         c1, c2 = st.columns(2)
-        c1.plotly_chart(gan_loss_curves(rows), key=f"{PAGE}.losses")
-        c2.plotly_chart(d_output_curves(rows), key=f"{PAGE}.d_outputs")
+        c1.plotly_chart(losses, key=f"{PAGE}.losses")
+        c2.plotly_chart(ghost_ui.overlay_each(d_output_curves(rows), ghost, D_OUTPUTS, smoothing=0.6),
+                        key=f"{PAGE}.d_outputs")
     if result is None:
         latest = snap.images.get("samples")
         if latest is not None:

@@ -5,17 +5,25 @@ surface, step by step, and how many of the modes the generator reaches."""
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from core.generative.gan import PAGE as TRACKED  # the runs' experiment: ghosts are read from it
 from core.generative.toy import LR_CHOICES, PRESETS, STEP_CHOICES, ToyConfig, ToyResult, run_toy, toy_centers
 from core.jobs import KILLED
 from core.plots.curves import curves
-from core.plots.gan import d_output_curves, gan_loss_curves, toy_frames
+from core.plots.gan import FAKE, REAL, d_output_curves, gan_loss_curves, toy_frames
+from ui import export as export_ui
 from ui import form, jobs, shell
+from ui import ghost as ghost_ui
 from ui.tables import csv_button
 
 PAGE = "generative.toy"
 JOB = PAGE
+GHOST = dict(key=f"{PAGE}.ghost", kind="toy")  # the ghost box: an earlier toy GAN of the generative runs
+# the metrics of a GAN's two curve charts as its runs log them: {key: (ghost label, colour)}
+LOSSES = {"d_loss": ("D loss", REAL), "g_loss": ("G loss", FAKE)}
+D_OUTPUTS = {"d_real": ("D(x)", REAL), "d_fake": ("D(G(z))", FAKE)}
 PRESET_LABELS = {
     "healthy": "Healthy: equal learning rates, non-saturating loss",
     "collapse": "Collapse: G's learning rate 10× D's, 1-D noise",
@@ -65,9 +73,12 @@ def render() -> None:
         lr_d = form.field(f3, ToyConfig, "lr_d", key=f"{PAGE}.lr_d", options=LR_CHOICES, format_func=lambda v: f"{v:g}")
         go = form.submit("Train the toy GAN", JOB)
     if go:
-        form.start(JOB, run_toy, lambda: ToyConfig(kind=kind, loss=loss, k=k, steps=steps, z_dim=z_dim, lr_g=lr_g,
-                                                   lr_d=lr_d, every=max(steps // 40, 5), seed=shell.global_seed()),
-                   name=lambda c: f"toy GAN on the {c.kind}")
+        export_ui.remember(JOB, form.start(
+            JOB, run_toy, lambda: ToyConfig(kind=kind, loss=loss, k=k, steps=steps, z_dim=z_dim, lr_g=lr_g, lr_d=lr_d,
+                                            every=max(steps // 40, 5), seed=shell.global_seed()),
+            name=lambda c: f"toy GAN on the {c.kind}"))
+    export_ui.buttons(JOB)
+    ghost_ui.before(JOB, TRACKED, **GHOST)
     jobs.panel(JOB, _view, every=1.0)
 
 
@@ -79,10 +90,14 @@ def _set_defaults() -> None:
 
 def _view(snap) -> None:
     result: ToyResult | None = snap.result
+    ghost = ghost_ui.pick(TRACKED, since=snap.created, **GHOST)
     if result is None or not result.frames:
         frame, real = snap.images.get("frame"), snap.images.get("real")
         if frame is not None and real is not None:
             st.plotly_chart(toy_frames([frame], *real), key=f"{PAGE}.live")
+        if rows := snap.metrics.get("toy/frames"):  # the modes covered so far, over the ghost's
+            st.plotly_chart(_coverage([r["step"] for r in rows], [r["covered"] for r in rows], None, ghost),
+                            key=f"{PAGE}.coverage_live")
         return
     if snap.status == KILLED:
         st.caption("Stopped: the frames so far are kept (the run is tracked as KILLED).")
@@ -100,17 +115,25 @@ def _view(snap) -> None:
     st.plotly_chart(toy_frames(result.frames, result.real, result.extent), key=f"{PAGE}.frames")
     st.caption("Drag the slider (or press Play) to step through training. Watch the red points chase the blue part of "
                "the background, and D repaint it wherever they land.")
-    steps = [f.step for f in result.frames]
     c1, c2 = st.columns(2)
-    fig = curves({"modes covered": (steps, [f.covered for f in result.frames])}, xlabel="generator step",
-                 ylabel="modes", title="Modes covered by G's samples")
-    fig.update_yaxes(range=[0, n_modes + 0.5])
-    fig.update_layout(height=340, showlegend=False)
-    c1.plotly_chart(fig, key=f"{PAGE}.coverage")
+    c1.plotly_chart(_coverage([f.step for f in result.frames], [f.covered for f in result.frames], n_modes, ghost),
+                    key=f"{PAGE}.coverage")
     if result.rows:
-        c2.plotly_chart(d_output_curves(result.rows), key=f"{PAGE}.d_out")
-        c1.plotly_chart(gan_loss_curves(result.rows), key=f"{PAGE}.losses")
+        c2.plotly_chart(ghost_ui.overlay_each(d_output_curves(result.rows), ghost, D_OUTPUTS, smoothing=0.6),
+                        key=f"{PAGE}.d_out")
+        c1.plotly_chart(ghost_ui.overlay_each(gan_loss_curves(result.rows), ghost, LOSSES, smoothing=0.6),
+                        key=f"{PAGE}.losses")
         csv_button(st, "Download the curves (CSV)", pd.DataFrame(result.rows), "toy_gan_curves.csv", key=f"{PAGE}.csv",
                    icon=":material/download:")
     if result.run_id:
         st.caption(f"Tracked as run `{result.run_id}` in the *generative* experiment.")
+
+
+def _coverage(steps: list[int], covered: list[int], n_modes: int | None, ghost: str | None) -> go.Figure:
+    """Modes covered against the generator step (up to ``n_modes`` when known), with the ghost run's."""
+    fig = curves({"modes covered": (steps, covered)}, xlabel="generator step", ylabel="modes",
+                 title="Modes covered by G's samples")
+    if n_modes is not None:
+        fig.update_yaxes(range=[0, n_modes + 0.5])
+    fig.update_layout(height=340, showlegend=ghost is not None)
+    return ghost_ui.overlay(fig, ghost, "modes_covered")

@@ -7,11 +7,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data import DatasetUnavailable
+from core.generative.vae import PAGE as TRACKED  # the runs' experiment: ghosts are read from it
 from core.generative.vae import VAEConfig, VAEResult, load_vae, run_vae
 from core.jobs import FAILED, KILLED
 from core.plots.training import lane_curves
 from core.plots.vae import loss_terms
+from ui import export as export_ui
 from ui import form, jobs, shell, tracked
+from ui import ghost as ghost_ui
 from ui.generative.vae_views import render_views
 
 PAGE = "generative.vae"
@@ -26,6 +29,9 @@ THINGS_TO_TRY = (
 FIELDS = (("dataset", 0, "dataset", {}), ("arch", 0, "arch", {"horizontal": True}),
           ("latent_dim", 1, "latent", {}), ("beta", 1, "beta", {}), ("epochs", 2, "epochs", {}),
           ("batch_size", 2, "batch", {}), ("lr", 2, "lr", {}))
+
+
+GHOST = dict(key=f"{PAGE}.vae_ghost", kind="vae")  # ghost box: before training and live
 
 
 def _intro() -> None:
@@ -64,6 +70,7 @@ def _form() -> bool:
                      name=lambda c: f"VAE {c.arch} L={c.latent_dim} β={c.beta:g} on {c.dataset}")
     if cfg is not None:
         st.session_state[f"{PAGE}.cfg"] = cfg
+    export_ui.remember(JOB, cfg)
     return cfg is not None
 
 
@@ -75,10 +82,12 @@ def _live(snap) -> None:
         return
     steps, terms = snap.metrics.get("VAE", []), snap.metrics.get("vae/terms", [])
     cfg: VAEConfig | None = st.session_state.get(f"{PAGE}.cfg")
+    ghost = ghost_ui.pick(TRACKED, since=snap.created, **GHOST)
     c1, c2 = st.columns([1, 2])
     if steps:
-        c1.plotly_chart(lane_curves({"vae": steps}, smoothing=0.8, log_y=True,
-                                    title="Loss per step (training batches)"), key=f"{PAGE}.steps")
+        c1.plotly_chart(ghost_ui.overlay(lane_curves({"vae": steps}, smoothing=0.8, log_y=True,
+                                                     title="Loss per step (training batches)"),
+                                         ghost, "train_loss", smoothing=0.8, log_y=True), key=f"{PAGE}.steps")
     if terms:
         c2.plotly_chart(loss_terms(terms, cfg.beta if cfg else None), key=f"{PAGE}.terms")
 
@@ -87,6 +96,8 @@ def render() -> None:
     """The "VAE" tab."""
     _intro()
     _form()
+    export_ui.buttons(JOB)
+    ghost_ui.before(JOB, TRACKED, **GHOST)
     snap = jobs.panel(JOB, _live, every=1.0)
     result: VAEResult | None = st.session_state.get(f"{JOB}.result")
     # a diverged run saved no model: the job panel above says what happened

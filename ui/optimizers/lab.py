@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.colors import OPTIMIZER_COLORS
 from core.optimizers import OPTIMIZERS
 from core.optimizers.rules import EPS_OPTIONS
 from core.optimizers.surfaces import LR_OPTIONS, NOISE_OPTIONS, SURFACES, TrajectoryConfig, run_trajectories, summary_table
+from core.plots.ghost import add_ghost
 from core.plots.surfaces import loss_curves, surface_contour
 from ui import form, shell
 
@@ -23,6 +25,20 @@ def _g(v: float) -> str:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _trajectories(cfg: TrajectoryConfig):
     return run_trajectories(cfg)
+
+
+def _ghost_paths(surface: str, cfg: TrajectoryConfig, trajs: dict) -> dict:
+    """The paths drawn before the last change on this surface (this session only: the lab is not tracked),
+    for the faded "ghost" under the new ones; {} when the learner turned the ghost off or made no change yet."""
+    show = st.toggle("Ghost of my previous paths", value=True, key=f"{PAGE}.lab_ghost",
+                     help="Your paths before the last change, faded and dotted under the new ones: change one "
+                          "setting (α, β, the noise) and see what it did.")
+    last, prev = f"{PAGE}.lab_last.{surface}", f"{PAGE}.lab_prev.{surface}"
+    if st.session_state.get(last, (None,))[0] != cfg:
+        if last in st.session_state:
+            st.session_state[prev] = st.session_state[last][1]
+        st.session_state[last] = (cfg, trajs)
+    return st.session_state.get(prev, {}) if show else {}
 
 
 def render() -> None:
@@ -58,8 +74,14 @@ def render() -> None:
         elif trajs:
             upto = st.slider("Show the first … steps", 0, steps, steps, key=f"{PAGE}.upto",
                              help="Drag to replay the paths step by step.")
-            st.plotly_chart(surface_contour(surf, trajs, upto_step=upto), key=f"{PAGE}.contour")
-            st.plotly_chart(loss_curves(trajs), key=f"{PAGE}.lab_losses")
+            ghost = _ghost_paths(name, cfg, trajs)
+            contour, losses = surface_contour(surf, trajs, upto_step=upto), loss_curves(trajs)
+            for i, (opt, old) in enumerate(ghost.items()):
+                color = OPTIMIZER_COLORS.get(opt)
+                add_ghost(contour, opt, old.xs, old.ys, color=color, index=i, path=True)
+                add_ghost(losses, opt, range(len(old.losses)), old.losses, color=color, index=i)
+            st.plotly_chart(contour, key=f"{PAGE}.contour")
+            st.plotly_chart(losses, key=f"{PAGE}.lab_losses")
             table = pd.DataFrame(summary_table(trajs)).replace({"—": None})  # numeric columns stay numeric
             st.dataframe(table, hide_index=True, width="stretch")
             bad = [t.optimizer for t in trajs.values() if t.diverged_at is not None]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.colors import OPTIMIZER_COLORS
 from core.data import DATASETS, offline_names
 from core.optimizers import OPTIMIZERS
 from core.optimizers.race import BATCH_SIZES, DEFAULT_LR, WIDTHS, RaceConfig, run_race
 from core.plots.training import epoch_bars, lane_curves
 from core.settings import default_of, meta
+from ui import export as export_ui
 from ui import form, jobs, shell
+from ui import ghost as ghost_ui
 from ui.optimizers.lab import BETA_KEYS
 from ui.tables import table_with_csv
 
@@ -20,18 +23,26 @@ INTRO = ("The same network with the **same initial weights** is trained once per
          "Pick the batch regime to see batch, mini-batch and stochastic gradient descent on real data.")
 
 
+GHOST = dict(key=f"{PAGE}.race_ghost", grouped=True)  # ghost box: before training and live
+
+
 def _render_race(snap) -> None:
     lanes = {k: v for k, v in snap.metrics.items() if "/" not in k}
     epochs = {k.split("/")[0]: v for k, v in snap.metrics.items() if k.endswith("/epochs")}
     if not lanes:
         return
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     smooth = c1.slider("Smoothing", 0.0, 0.99, 0.8, 0.01, key=f"{PAGE}.smooth")
     log_y = c2.toggle("Log scale", value=True, key=f"{PAGE}.logy")
-    st.plotly_chart(lane_curves(lanes, smoothing=smooth, log_y=log_y), key=f"{PAGE}.race_loss")
+    with c3:
+        ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
+    st.plotly_chart(ghost_ui.overlay(lane_curves(lanes, smoothing=smooth, log_y=log_y), ghost, "train_loss",
+                                     smoothing=smooth, log_y=log_y, colors=OPTIMIZER_COLORS, group=True),
+                    key=f"{PAGE}.race_loss")
     if any("dev_accuracy" in row for rows in epochs.values() for row in rows):
-        st.plotly_chart(lane_curves(epochs, x="epoch", y="dev_accuracy", title="Dev accuracy after each epoch"),
-                        key=f"{PAGE}.race_acc")
+        st.plotly_chart(ghost_ui.overlay(lane_curves(epochs, x="epoch", y="dev_accuracy",
+                                                     title="Dev accuracy after each epoch"), ghost, "dev_accuracy",
+                                         colors=OPTIMIZER_COLORS, group=True), key=f"{PAGE}.race_acc")
     result = snap.result
     if result is not None:
         rows = [{
@@ -72,8 +83,10 @@ def render() -> None:
         go = form.submit("Start the race", PAGE, icon=None)
     if go:
         betas = {k: st.session_state.get(key, default_of(R, k)) for k, key in BETA_KEYS.items()}
-        form.start(PAGE, run_race, lambda: R(
+        export_ui.remember(f"{PAGE}.race", form.start(PAGE, run_race, lambda: R(
             dataset=dataset, optimizers=race_opts, learning_rates=tuple(lrs[o] for o in race_opts), **betas,
             batch_regime=regime, batch_size=batch, hidden=(width,) * layers, epochs=n_epochs, seed=shell.global_seed(),
-        ), name="optimizer race")
+        ), name="optimizer race"))
+    export_ui.buttons(f"{PAGE}.race")
+    ghost_ui.before(PAGE, PAGE, **GHOST)
     jobs.panel(PAGE, _render_race)

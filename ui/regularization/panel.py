@@ -9,16 +9,23 @@ from typing import Any
 
 import streamlit as st
 
+from core.colors import PALETTE
 from core.experiment import series_with_suffix
 from core.plots.regularization import error_bars, train_dev_curves
 from core.regularization.lab import BATCH_SIZES, WIDTHS, Setup
 from core.regularization.report import comparison_caption, curve_title, download_names, error_rows, results_frame
 from core.settings import default_of, meta
+from ui import export as export_ui
 from ui import form, jobs, shell
+from ui import ghost as ghost_ui
 from ui.tables import table_with_csv
 
 PAGE = "regularization"
 JOB = {k: f"{PAGE}.{k}" for k in ("overfit", "augment", "early", "bn", "sweep")}  # one job slot per experiment
+# how each experiment's runs are named, "<kind>: <lane>" (core.regularization.experiments): a ghost is a run of the same one
+KINDS = {"overfit": "overfitting", "augment": "augmentation", "early": "early stopping", "bn": "batch norm",
+         "sweep": "sweep"}
+GHOST_KEYS = {"error": "dev_error", "loss": "dev_loss"}  # what each chart draws, as the runs logged it
 PERCENT = st.column_config.NumberColumn(format="percent")
 COLUMNS = {"train error": PERCENT, "dev error": PERCENT, "gap (dev − train)": PERCENT,
            "dev loss": st.column_config.NumberColumn(format="%.3f"), "Σ‖W‖²": st.column_config.NumberColumn(format="%.1f")}
@@ -68,15 +75,20 @@ def settings_form(form_key: str, cfg: type, keys: Mapping[str, str], label: str,
         return values, submit(label, job)
 
 
-def _curves(snap, job: str, marks=None, metrics: Sequence[str] = ("error", "loss"), train: bool = True) -> None:
-    """Train (dashed) and dev (solid) error and loss per epoch, live from the job's rows."""
+def _curves(snap, job: str, marks=None, metrics: Sequence[str] = ("error", "loss"), train: bool = True,
+            ghost: str | None = None) -> None:
+    """Train (dashed) and dev (solid) error and loss per epoch, live from the job's rows; with ``ghost`` (a run
+    id) the dev curves of that earlier run's experiment faded under them, each in its lane's colour."""
     epoch_rows = series_with_suffix(snap.metrics, "/epochs")
     train_rows = series_with_suffix(snap.metrics, "/train") if train else {}
     if not epoch_rows:
         return
+    lanes = list(dict.fromkeys([*epoch_rows, *train_rows]))  # coloured in this order by train_dev_curves
+    colors = {lane: PALETTE[i % len(PALETTE)] for i, lane in enumerate(lanes)}
     for col, metric in zip(st.columns(len(metrics)), metrics, strict=True):
-        col.plotly_chart(train_dev_curves(epoch_rows, train_rows, metric=metric, marks=marks,
-                                          title=curve_title(metric, train)), key=f"{job}.{metric}")
+        fig = train_dev_curves(epoch_rows, train_rows, metric=metric, marks=marks, title=curve_title(metric, train))
+        col.plotly_chart(ghost_ui.overlay(fig, ghost, GHOST_KEYS[metric], colors=colors, group=True, label="dev"),
+                         key=f"{job}.{metric}")
 
 
 def bars(result, job: str) -> None:
@@ -101,12 +113,16 @@ def experiment(key: str, go: bool, setup: Setup | None, make_cfg: Callable[[], A
         if setup is None:
             st.error("Fix the set-up above first.")
         else:
-            form.start(job, fn, make_cfg, name=name)
+            export_ui.remember(job, form.start(job, fn, make_cfg, name=name))
+    export_ui.buttons(job)  # every experiment of the page but the L2 look (core/export/regularization.py)
+    ghost_kw = dict(key=f"{job}.ghost", grouped=True, named=f"{KINDS[key]}: ")
+    ghost_ui.before(job, PAGE, **ghost_kw)
 
     def render(snap) -> None:
         if live is not None:
             live(snap)
-        _curves(snap, job, marks(snap.result) if marks else None, metrics, train)
+        ghost = ghost_ui.pick(PAGE, since=snap.created, **ghost_kw)
+        _curves(snap, job, marks(snap.result) if marks else None, metrics, train, ghost)
         if snap.result is not None:
             for part in parts:
                 part(snap.result, job)

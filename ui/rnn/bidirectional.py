@@ -17,11 +17,16 @@ from core.rnn.tagging import (
     run_tagging,
     unidirectional_ceiling,
 )
+from ui import export as export_ui
 from ui import form, jobs, shell
+from ui import ghost as ghost_ui
 from ui.tables import csv_button
 
 PAGE = "rnn"
 JOB = f"{PAGE}.tagger"
+
+
+GHOST = dict(key=f"{PAGE}.tag_ghost", kind="bidirectional", grouped=True)  # ghost box: before training and live
 
 
 def render_bidirectional() -> None:
@@ -51,15 +56,20 @@ def render_bidirectional() -> None:
                              keys={k: f"{PAGE}.tag_{v}" for k, v in keys.items()})
         go = form.submit("Train both taggers", JOB)
     if go:
-        form.start(JOB, run_tagging, lambda: TaggingConfig(**chosen, seed=shell.global_seed()),
-                   name=lambda cfg: f"uni vs bi {cfg.cell} tagger")
+        export_ui.remember(JOB, form.start(JOB, run_tagging, lambda: TaggingConfig(**chosen, seed=shell.global_seed()),
+                                           name=lambda cfg: f"uni vs bi {cfg.cell} tagger"))
+    export_ui.buttons(JOB)
+    ghost_ui.before(JOB, PAGE, **GHOST)
     jobs.panel(JOB, _view, every=1.0)
 
 
 def _view(snap) -> None:
     lanes = {k: v for k, v in snap.metrics.items() if k in ("unidirectional", "bidirectional")}
     if lanes:
-        st.plotly_chart(lane_curves(lanes, smoothing=0.6, title="Training loss per step", colors=CELL_COLORS), key=f"{PAGE}.tag_steps")
+        ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
+        st.plotly_chart(ghost_ui.overlay(lane_curves(lanes, smoothing=0.6, title="Training loss per step", colors=CELL_COLORS),
+                                         ghost, "train_loss", smoothing=0.6, colors=CELL_COLORS, group=True),
+                        key=f"{PAGE}.tag_steps")
     result: TaggingResult | None = snap.result if isinstance(snap.result, TaggingResult) else None
     if result is None or not result.accuracy:
         return

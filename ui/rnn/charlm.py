@@ -27,11 +27,16 @@ from core.rnn.charlm import (
     sample_text_file,
 )
 from core.rnn.charlm import sample as lm_sample
+from ui import export as export_ui
 from ui import form, jobs, shell, tracked
+from ui import ghost as ghost_ui
 from ui.tables import csv_button
 
 PAGE = "rnn"
 JOB = f"{PAGE}.lm"
+
+
+GHOST = dict(key=f"{PAGE}.lm_ghost", kind="char-lm")  # ghost box: before training and live
 
 
 def trained_lm() -> tuple[CharLMResult, str] | None:
@@ -111,6 +116,9 @@ def render_charlm() -> None:
                              name=f"{chosen['cell']} char-LM on {text_name or corpus}")
             if cfg is not None:
                 st.session_state[f"{PAGE}.lm_cfg"] = cfg
+            export_ui.remember(JOB, cfg)
+    export_ui.buttons(JOB)
+    ghost_ui.before(JOB, PAGE, **GHOST)
     jobs.panel(JOB, _live, every=1.0)
     lm = trained_lm()
     if lm is not None and not jobs.is_active(JOB):
@@ -124,12 +132,15 @@ def _live(snap) -> None:
     samples = snap.metrics.get("samples", [])
     result: CharLMResult | None = snap.result if isinstance(snap.result, CharLMResult) else None
     unigram = result.unigram if result else None
+    ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
     c1, c2 = st.columns(2)
     if steps:
-        c1.plotly_chart(lane_curves({"loss": steps}, smoothing=0.6, title="Cross-entropy per step (nats per character)"),
-                        key=f"{PAGE}.lm_steps")
+        c1.plotly_chart(ghost_ui.overlay(lane_curves({"loss": steps}, smoothing=0.6,
+                                                     title="Cross-entropy per step (nats per character)"),
+                                         ghost, "train_loss", smoothing=0.6), key=f"{PAGE}.lm_steps")
     if epochs:
-        c2.plotly_chart(lm_epochs(epochs, unigram=unigram, perplexity=True), key=f"{PAGE}.lm_ppl")
+        c2.plotly_chart(ghost_ui.overlay_each(lm_epochs(epochs, unigram=unigram, perplexity=True), ghost, {
+            "train_perplexity": ("train", "#1f77b4"), "dev_perplexity": ("dev", "#ff7f0e")}), key=f"{PAGE}.lm_ppl")
     if samples:
         last = samples[-1]
         cfg: CharLMConfig | None = st.session_state.get(f"{PAGE}.lm_cfg")

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs import FINISHED
-from core.plots.seq2seq import attention_heatmap, seq2seq_loss_curves
+from core.plots.seq2seq import VARIANT_COLORS, attention_heatmap, seq2seq_loss_curves
 from core.seq2seq import (
     MAX_INPUT_CHARS,
     Seq2Seq,
@@ -21,6 +21,7 @@ from core.seq2seq import (
 )
 from core.seq2seq.training import TRAINING_PAIRS
 from ui import form, jobs, shell, tracked
+from ui import ghost as ghost_ui
 from ui.tables import csv_button
 
 PAGE = "seq2seq"
@@ -89,7 +90,10 @@ def training_view(snap, task: str) -> None:
     steps = {k: v for k, v in snap.metrics.items() if "/" not in k}
     epochs = {k.split("/")[0]: v for k, v in snap.metrics.items() if k.endswith("/epochs")}
     if steps:
-        st.plotly_chart(seq2seq_loss_curves(steps, epochs), key=f"{JOBS[task]}.curves")
+        ghost = ghost_ui.pick(PAGE, key=f"{JOBS[task]}.ghost", kind=task, grouped=True, since=snap.created)
+        fig = ghost_ui.overlay(seq2seq_loss_curves(steps, epochs), ghost, "train_loss", smoothing=0.6, log_y=True,
+                               colors=VARIANT_COLORS, group=True)
+        st.plotly_chart(fig, key=f"{JOBS[task]}.curves")
     result: Seq2SeqResult | None = snap.result
     if result is not None and snap.status == FINISHED:
         scores_table(result, task)

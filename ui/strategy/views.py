@@ -18,10 +18,16 @@ from core.strategy import errors as EA
 from core.strategy import experiments as X
 from core.strategy import metrics as M
 from ui import form, jobs
+from ui import ghost as ghost_ui
 from ui.auth import current_user
 from ui.tables import csv_button, table_with_csv
 
 PAGE = "strategy"
+# how each job's runs are named (core/strategy), and whether it trains lanes of one comparison: a ghost is an
+# earlier run of the same experiment
+GHOSTS = {f"{PAGE}.curves": ("learning curve m=", True), f"{PAGE}.candidates": ("candidate ", True),
+          f"{PAGE}.metric": ("is it a ", None), f"{PAGE}.errors": ("error analysis", None),
+          f"{PAGE}.mismatch": ("data mismatch", None)}
 
 
 def tracked_runs() -> tuple[pd.DataFrame, str | None]:
@@ -45,11 +51,21 @@ def hidden_field(where: Any, cfg: type, key: str, labels: Sequence[str] = tuple(
     return X.HIDDEN_CHOICES[label]
 
 
+def _ghost_kw(job: str) -> dict[str, Any]:
+    named, grouped = GHOSTS.get(job, (None, None))
+    return dict(key=f"{job}.ghost", named=named, grouped=grouped)
+
+
 def live_lanes(snap, skip: tuple[str, ...] = ()) -> None:
-    """Loss per step of every lane of a running job."""
+    """Loss per step of every lane of a running job, over the faded ghost of an earlier run of the same
+    experiment (every lane of it, for a comparison)."""
     lanes = X.live_series(snap.metrics, skip)
     if lanes and not snap.done:
-        st.plotly_chart(lane_curves(lanes, smoothing=X.live_smoothing(lanes)), key=f"{snap.page}.live_loss")
+        kw = _ghost_kw(snap.page)
+        ghost = ghost_ui.pick(PAGE, since=snap.created, **kw)
+        smoothing = X.live_smoothing(lanes)
+        st.plotly_chart(ghost_ui.overlay(lane_curves(lanes, smoothing=smoothing), ghost, "train_loss",
+                                         smoothing=smoothing, group=bool(kw["grouped"])), key=f"{snap.page}.live_loss")
 
 
 def job_button(where: Any, label: str, job: str, fn: Any, make_cfg: Any, name: str, *, key: str,
@@ -63,6 +79,7 @@ def job_button(where: Any, label: str, job: str, fn: Any, make_cfg: Any, name: s
             st.toast("That training is still running; wait for it or press Stop.")
         else:
             form.start(job, fn, make_cfg, name=name)
+    ghost_ui.before(job, PAGE, **_ghost_kw(job))
     jobs.panel(job, render)
     return st.session_state.get(f"{job}.result")
 

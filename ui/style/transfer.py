@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.artifacts import image_grid, png_bytes
 from core.device import fast_bf16, pick_device
-from core.plots.style import cost_curves, gram_pair
+from core.plots.style import COST_COLORS, cost_curves, gram_pair
 from core.pretrained import hub_path
 from core.settings import default_of, meta
 from core.style import vgg
@@ -31,12 +31,16 @@ from core.style.transfer import (
     size_limits,
 )
 from ui import form, jobs, shell
+from ui import ghost as ghost_ui
 from ui.tables import csv_button
 from ui.upload import image_input
 
 PAGE = "style"
 JOB = "style"
 CONTENT_KEY, STYLE_KEY = f"{PAGE}.picked_content", f"{PAGE}.picked_style"  # shared with the reconstruction tab
+
+
+GHOST = dict(key=f"{PAGE}.ghost", kind="")  # ghost box: before training and live
 
 
 def weights_note() -> None:
@@ -161,6 +165,7 @@ def render() -> None:
         content, style = picked
         jobs.start(JOB, run_style, StyleRequest(cfg, content.image, style.image, content.name, style.name),
                    name="style transfer")
+    ghost_ui.before(JOB, PAGE, **GHOST)
     jobs.panel(JOB, _view, every=1.5)
 
 
@@ -173,7 +178,10 @@ def _view(snap) -> None:
         if current is not None:
             c1.image(current, caption=f"G after step {rows[-1]['step'] if rows else 0}", width="stretch")
         if rows:
-            c2.plotly_chart(cost_curves(rows), key=f"{PAGE}.live_costs")
+            with c2:
+                ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
+            c2.plotly_chart(ghost_ui.overlay(cost_curves(rows), ghost, "J_total", label="J (total)", log_y=True,
+                                             color=COST_COLORS["J_total"]), key=f"{PAGE}.live_costs")
         return
     if result is None:
         return

@@ -9,12 +9,14 @@ import streamlit as st
 from core.data.augment import AugmentSpec
 from core.device import pick_device
 from core.experiment import FINISHED, Lane, series_with_suffix
+from core.lr_finder import LrFinderConfig, TransferFinderJob, find_transfer_lr
 from core.plots.training import epoch_bars, lane_curves
 from core.settings import default_of, meta
 from core.transfer import backbones as B
 from core.transfer.data import check_classes
 from core.transfer.training import METHODS, SCRATCH, TransferConfig, TransferJob, TransferResult, run_transfer
-from ui import form, jobs, shell
+from ui import form, jobs, lrfinder, shell
+from ui import ghost as ghost_ui
 from ui.tables import confusion_with_csv, table_with_csv
 from ui.transfer import classes as class_tab
 
@@ -23,6 +25,9 @@ JOB = f"{PAGE}.train"
 FAILED = f"{PAGE}.weights_failed"  # {backbone: the one sentence saying why its weights are missing}
 AUGMENT_KEYS = {"flip": "flip", "crop": "crop", "rotate": "rotate", "colour": "color"}  # the page's order and widget keys
 SCRATCH_COLOR, PRETRAINED_COLOR = "#7f7f7f", "#4C78A8"
+
+
+GHOST = dict(key=f"{PAGE}.ghost", kind="", grouped=True)  # ghost box: before training and live
 
 
 def _colors(lanes) -> dict[str, str]:
@@ -102,10 +107,15 @@ def render() -> None:
         go = form.submit("Train", JOB)
     if go:
         _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment)
+    lrfinder.block(PAGE, lr_key=f"{PAGE}.lr", lr_setting=meta(cfg, "lr"), start=lambda job, sweep: _start(
+        name, method, blocks, scratch, size, epochs, lr, batch, dev, augment, job=job, sweep=sweep))
+    ghost_ui.before(JOB, PAGE, **GHOST)
     jobs.panel(JOB, _view, every=1.5)
 
 
-def _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment) -> None:
+def _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment, *, job: str = JOB,
+           sweep: LrFinderConfig | None = None) -> None:
+    """Start the training (or, with ``sweep``, the learning-rate finder on the same set-up) as ``job``."""
     classes = class_tab.class_set()
     problems = check_classes(classes)
     if problems:
@@ -115,26 +125,30 @@ def _start(name, method, blocks, scratch, size, epochs, lr, batch, dev, augment)
     if not pretrained:
         st.warning(st.session_state[FAILED][name] + " This training runs from scratch only.", icon=":material/cloud_off:")
 
-    def build() -> TransferJob:  # the job gets its own copy of the pictures, as plain arrays
+    def build() -> TransferJob | TransferFinderJob:  # the job gets its own copy of the pictures, as plain arrays
         cfg = TransferConfig(backbone=name, method=method, fine_tune_blocks=blocks, pretrained=pretrained,
                              from_scratch=scratch or not pretrained, image_size=size, epochs=epochs, lr=lr,
                              batch_size=batch, dev_fraction=dev, augment=augment, seed=shell.global_seed())
-        return TransferJob.of(cfg, classes)
+        return TransferJob.of(cfg, classes) if sweep is None else TransferFinderJob(TransferJob.of(cfg, classes), sweep)
 
-    form.start(JOB, run_transfer, build, name=f"{name}, {method if pretrained else 'from scratch'}")
+    form.start(job, run_transfer if sweep is None else find_transfer_lr, build,
+               name=("" if sweep is None else "LR finder: ") + f"{name}, {method if pretrained else 'from scratch'}")
 
 
 def _view(snap) -> None:
     res: TransferResult | None = snap.result if isinstance(snap.result, TransferResult) else None
     steps = {k: v for k, v in snap.metrics.items() if "/" not in k}
     epochs = series_with_suffix(snap.metrics, "/epochs")
+    ghost = ghost_ui.pick(PAGE, since=snap.created, **GHOST)
     c1, c2 = st.columns(2)
     if steps:
-        c1.plotly_chart(lane_curves(steps, smoothing=0.6, title="Training loss per step", colors=_colors(steps)),
-                        key=f"{PAGE}.loss")
+        c1.plotly_chart(ghost_ui.overlay(lane_curves(steps, smoothing=0.6, title="Training loss per step",
+                                                     colors=_colors(steps)), ghost, "train_loss", smoothing=0.6,
+                                         colors=_colors(steps), group=True), key=f"{PAGE}.loss")
     if epochs:
-        c2.plotly_chart(lane_curves(epochs, x="epoch", y="dev_accuracy", title="Dev accuracy after each epoch",
-                                    colors=_colors(epochs)), key=f"{PAGE}.acc")
+        c2.plotly_chart(ghost_ui.overlay(lane_curves(epochs, x="epoch", y="dev_accuracy",
+                                                     title="Dev accuracy after each epoch", colors=_colors(epochs)),
+                                         ghost, "dev_accuracy", colors=_colors(epochs), group=True), key=f"{PAGE}.acc")
     if res is None or not res.lanes:
         return
     _results(res)
