@@ -29,7 +29,9 @@ HELP = ("An earlier tracked run of this page drawn faded and dotted under the li
 
 @st.cache_data(ttl=4, max_entries=64, show_spinner=False)
 def _listed(page: str, user: User, kind: str | None, grouped: bool | None,
-            named: str | None = None) -> list[ghosts.Candidate]:
+            named: str | None = None, since: float | None = None) -> list[ghosts.Candidate]:
+    """The candidates, read at most every 4 s; ``since`` (the live job's creation time) is only part of the
+    cache key, so a new training reads them afresh (the run that ended just before it is listed as ended)."""
     return ghosts.candidates(page, user=user, kind=kind, grouped=grouped, running=True, named=named)
 
 
@@ -54,7 +56,7 @@ def pick(page: str, *, key: str, kind: str | None = None, grouped: bool | None =
     appeared in this session. ``named``: only the runs whose name starts with it (one experiment of a
     page that has several)."""
     try:
-        listed = _listed(page, current_user(), kind, grouped, named)
+        listed = _listed(page, current_user(), kind, grouped, named, since)
     except Exception as exc:  # noqa: BLE001 - an unreadable store must not break a live view
         st.caption(f"No ghost run: the earlier runs could not be read ({type(exc).__name__}).")
         return None

@@ -440,7 +440,9 @@ def run_vae(ctx: JobContext | None, cfg: VAEConfig, device: torch.device | None 
         for row in result.terms:
             run.log_metrics({k: v for k, v in row.items() if k not in ("epoch", "dev_loss")}, int(row["epoch"]))
         last = result.terms[-1] if result.terms else {}
-        run.log_metrics({f"final_{k}": v for k, v in last.items() if k.startswith("dev_")}, hist.steps_done)
+        # final_dev_loss itself is the one every run records (final_measures), measured once on the returned model
+        run.log_metrics({f"final_{k}": v for k, v in last.items() if k.startswith("dev_") and k != "dev_loss"},
+                        hist.steps_done)
         inputs = shown[:, 0].numpy() if data.spec.channels == 1 else shown.permute(0, 2, 3, 1).numpy()
         run.log_tiles(np.concatenate([inputs, reconstruct(model, shown)]), "reconstructions", cols=len(shown))
         run.log_tiles(sample_prior(model, 64, cfg.seed), "prior_samples", cols=8)

@@ -749,12 +749,12 @@ def test_fine_tuning_optimizer_and_config_checks():
     cfg = TR.TransferConfig(backbone=RESNET, method=TR.FINE_TUNE, fine_tune_blocks=2, lr=0.01, backbone_lr_factor=0.1)
     assert cfg.pretrained_lane == "pretrained, last 2 blocks tuned" and cfg.trainable_blocks == 2
     net = B.build_net(RESNET, 3, trainable_blocks=2)
-    head, body = TR._optimizer(net, cfg, pretrained=True).param_groups
+    head, body = TR.lane_optimizer(net, cfg, pretrained=True).param_groups
     assert {id(p) for p in head["params"]} == {id(p) for p in net.head.parameters()} and head["lr"] == 0.01
     tuned = [*net.body.layer3.parameters(), *net.body.layer4.parameters()]
     assert {id(p) for p in body["params"]} == {id(p) for p in tuned} and body["lr"] == pytest.approx(0.001)
     scratch = B.build_net(RESNET, 3)
-    groups = TR._optimizer(scratch, cfg, pretrained=False).param_groups
+    groups = TR.lane_optimizer(scratch, cfg, pretrained=False).param_groups
     assert [g["lr"] for g in groups] == [0.01, 0.01]
     assert sum(len(g["params"]) for g in groups) == len(list(scratch.parameters()))
     with pytest.raises(ValueError, match="fine-tune between 1 and 5"):
