@@ -178,7 +178,7 @@ def playground(page, url: str, app_data: Path, usage: Usage, window: float, paus
         ui.append(time.time() - clicked)
         page.wait_for_timeout(1500)
         os.environ["DLL_DATA_DIR"] = str(app_data)
-        run = tracking.search_runs(filter_string="tags.`dll.section` = 'playground'").iloc[0]["run_id"]
+        run = tracking.search_runs(filter_string="tags.`dll.kind` = 'playground'").iloc[0]["run_id"]
         last = tracking.metric_history(run, "test_loss")["timestamp"].max()
         last = last.timestamp() if hasattr(last, "timestamp") else last / 1000
         training.append(max(0.0, float(last) - clicked))
