@@ -87,14 +87,19 @@ def _value_points(fig: go.Figure, sets: list) -> None:
 
 def add_ghost_boundary(fig: go.Figure, grid: dict, name: str = "ghost: earlier run") -> go.Figure:
     """An earlier run's boundary (the ``levels`` of its logged grid ``{x, y, z, levels}``) as a faded dotted
-    contour line over ``fig``."""
-    levels = list(grid.get("levels") or [0.5])
-    for i, level in enumerate(levels):
-        fig.add_trace(go.Contour(
-            x=grid["x"], y=grid["y"], z=grid["z"], name=name, showlegend=i == 0, showscale=False,
-            contours=dict(coloring="none", start=level, end=level, size=1.0),
-            line=dict(color="rgba(40,40,40,0.55)", dash="dot", width=2.2), hoverinfo="skip",
-        ))
+    line over ``fig``. The lines are traced here once (marching squares) and drawn as one plain path: a
+    Plotly contour trace would make the browser trace them again at every live update of the map."""
+    from skimage.measure import find_contours
+
+    x, y, z = (np.asarray(grid[k], dtype=np.float64) for k in ("x", "y", "z"))  # z: [len(y), len(x)]
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for level in list(grid.get("levels") or [0.5]):
+        for line in find_contours(z, level):  # (row, col) in grid units
+            xs += [*np.interp(line[:, 1], np.arange(len(x)), x).tolist(), None]
+            ys += [*np.interp(line[:, 0], np.arange(len(y)), y).tolist(), None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, showlegend=True, hoverinfo="skip",
+                             line=dict(color="rgba(40,40,40,0.55)", dash="dot", width=2.2)))
     return fig
 
 

@@ -2,6 +2,8 @@
 
 import time
 
+import numpy as np
+
 from core import tracking
 from core.jobs import get_runner
 from tests.app.helpers import by_label, page, texts
@@ -171,6 +173,10 @@ def test_each_layer_has_its_own_activation_in_the_url():
     assert at.query_params["act"] == "tanh"
 
 
+def _ghost_paths(spec: dict) -> list[dict]:
+    return [t for t in spec["data"] if str(t.get("name", "")).startswith("ghost")]
+
+
 def test_an_earlier_run_is_a_ghost_boundary_on_the_map(fresh_store):
     import json
 
@@ -178,7 +184,7 @@ def test_an_earlier_run_is_a_ghost_boundary_on_the_map(fresh_store):
 
     at = _open({"data": "xor", "layers": "4"})
     spec = chart(at, "Decision map")
-    assert not [t for t in spec["data"] if t.get("type") == "contour"]  # no earlier run yet
+    assert not _ghost_paths(spec)  # no earlier run yet
     by_label(at.button, "Step").click().run()
     at = _wait_idle(at)
     time.sleep(4.5)  # the ghost box's list of runs is cached for 4 s
@@ -186,13 +192,18 @@ def test_an_earlier_run_is_a_ghost_boundary_on_the_map(fresh_store):
     run = tracking.search_runs().iloc[0]["run_id"]
     by_label(at.selectbox, "Ghost run").set_value(run).run()
     spec = chart(at, "Decision map")
-    ghosts = [t for t in spec["data"] if t.get("type") == "contour"]
-    assert len(ghosts) == 1 and ghosts[0]["line"]["dash"] == "dot" and ghosts[0]["contours"]["start"] == 0.5
+    ghosts = _ghost_paths(spec)
+    assert len(ghosts) == 1 and ghosts[0]["line"]["dash"] == "dot"
     logged = json.loads(tracking.text_artifact(run, "decision_grid.json"))
-    assert ghosts[0]["z"] == logged["z"]
+    from scipy.interpolate import RegularGridInterpolator  # the reference: the logged map, bilinear
+
+    on_map = RegularGridInterpolator((logged["y"], logged["x"]), np.asarray(logged["z"]))
+    xy = [(x, y) for x, y in zip(ghosts[0]["x"], ghosts[0]["y"], strict=True) if x is not None]
+    assert len(xy) > 5
+    np.testing.assert_allclose(on_map([(y, x) for x, y in xy]), 0.5, atol=1e-6)  # every point on the boundary
     by_label(at.selectbox, "Data set").set_value("plane").run()  # a regression: a classification's map is no ghost
-    assert not [t for t in chart(at, "Decision map")["data"] if t.get("type") == "contour"]
+    assert not _ghost_paths(chart(at, "Decision map"))
     assert "That run was a classification" in texts(at)
     by_label(at.selectbox, "Data set").set_value("xor").run()
     by_label(at.selectbox, "Ghost run").set_value("none").run()
-    assert not [t for t in chart(at, "Decision map")["data"] if t.get("type") == "contour"]
+    assert not _ghost_paths(chart(at, "Decision map"))
