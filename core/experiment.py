@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -330,6 +330,9 @@ class RunOutcome(Outcome):
         return self.status == FAILED
 
 
+C = TypeVar("C", bound="Comparison")
+
+
 @dataclass
 class Comparison(Outcome):
     """Lanes trained as one job under one comparison tag; the lanes after a Stop are SKIPPED."""
@@ -344,6 +347,11 @@ class Comparison(Outcome):
 
     def lane(self, name: str) -> Lane | None:
         return next((lane for lane in self.lanes if lane.name == name), None)
+
+    def extended(self, cls: type[C], *, lanes: list[Lane] | None = None, **extra: Any) -> C:
+        """This comparison as a page's result type ``cls`` with its own ``extra`` fields; the tag, the lanes
+        (or ``lanes``, the same lanes as the page's type) and a Stop between two lanes are kept."""
+        return cls(comparison=self.comparison, lanes=self.lanes if lanes is None else lanes, cut=self.cut, **extra)
 
 
 def new_comparison(prefix: str) -> str:

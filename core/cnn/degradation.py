@@ -92,5 +92,5 @@ def run_degradation(ctx: JobContext | None, cfg: DegradationConfig, device: torc
 
     lanes = cfg.lanes()
     done = run_comparison(ctx, [plan(*lane) for lane in lanes], comparison=new_comparison("degradation"))
-    return DegradationResult(done.comparison, done.lanes, depth={name: d for name, d, _ in lanes},
-                             plain={name: p for name, _, p in lanes}, sizes=data.sizes)
+    return done.extended(DegradationResult, depth={name: d for name, d, _ in lanes},
+                         plain={name: p for name, _, p in lanes}, sizes=data.sizes)

@@ -106,4 +106,4 @@ def run_race(ctx: JobContext | None, cfg: RaceConfig, device: torch.device | Non
     race = run_comparison(ctx, plans, comparison=new_comparison("race"))
     for lane, optimizer, lr in zip(race.lanes, cfg.optimizers, cfg.learning_rates, strict=True):
         lane.outputs.update(optimizer=optimizer, lr=lr)  # also on the lanes a Stop skipped
-    return RaceResult(race.comparison, race.lanes, sizes=split.sizes)
+    return race.extended(RaceResult, sizes=split.sizes)

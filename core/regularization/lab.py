@@ -253,7 +253,7 @@ def run_lanes(
     done = run_comparison(ctx, [plan(spec, train) for spec, train in plans], comparison=new_comparison(kind))
     lanes = [ln if isinstance(ln, RegLane) else RegLane(**vars(ln), spec=spec)
              for ln, (spec, _) in zip(done.lanes, plans, strict=True)]
-    result = RegResult(done.comparison, lanes, kind=kind, sizes=data.sizes)
+    result = done.extended(RegResult, lanes=lanes, kind=kind, sizes=data.sizes)
     if ctx is not None and not result.stopped:
         ctx.report(1.0, "done")
     return result

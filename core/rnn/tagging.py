@@ -166,7 +166,7 @@ def run_tagging(ctx: JobContext | None, cfg: TaggingConfig, device: torch.device
         return LanePlan(name, train_lane, label=f"the {name} {cfg.cell}")
 
     both = run_comparison(ctx, [plan(name) for name in LANES], comparison=new_comparison("bidirectional"))
-    result = TaggingResult(both.comparison, both.lanes, ceiling=ceiling, accuracy=accuracy, per_position=per_position)
+    result = both.extended(TaggingResult, ceiling=ceiling, accuracy=accuracy, per_position=per_position)
     if len(preds) == len(LANES):
         for k in range(min(5, cfg.n_dev)):
             result.examples.append({

@@ -140,10 +140,11 @@ class Seq2SeqResult(Outcome):
     sizes: dict[str, int] = field(default_factory=dict)
     device: str = "cpu"
     comparison: str = ""
+    cut: bool = False  # Stop came between two variants: the rest were not started
 
     @property
     def stopped(self) -> bool:  # type: ignore[override]
-        return any(v.lane.status == LANE_KILLED for v in self.variants.values())
+        return self.cut or any(v.lane.status == LANE_KILLED for v in self.variants.values())
 
     def best(self) -> VariantResult | None:
         """The finished variant with the best exact match (attention first on a tie)."""
@@ -282,7 +283,8 @@ def run_seq2seq(ctx: JobContext | None, cfg: Seq2SeqConfig, device: torch.device
     # two spinning ones (on a busy 2-core machine, 25 ms a step instead of over a second);
     # the setting stays in the job's worker process
     with cpu_threads(1) if device.type == "cpu" else contextlib.nullcontext():
-        result.comparison = run_comparison(ctx, plans, comparison=new_comparison("seq2seq")).comparison
+        done = run_comparison(ctx, plans, comparison=new_comparison("seq2seq"))
+    result.comparison, result.cut = done.comparison, done.cut
     return result
 
 

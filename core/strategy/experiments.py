@@ -174,7 +174,7 @@ def run_learning_curves(ctx: JobContext | None, cfg: LearningCurveConfig) -> Lea
         return LanePlan(f"m = {m}", train_lane, label=f"on {m:,} examples")
 
     done = run_comparison(ctx, [plan(m) for m in sizes], comparison=new_comparison("curve"))
-    return LearningCurveResult(done.comparison, done.lanes, points=points, dev_size=len(split.dev[1]))
+    return done.extended(LearningCurveResult, points=points, dev_size=len(split.dev[1]))
 
 
 # ------------------------------------------------------------- binary classifier
@@ -282,7 +282,7 @@ def run_candidates(ctx: JobContext | None, cfg: CandidatesConfig) -> CandidatesR
 
     done = run_comparison(ctx, [plan(h) for h in cfg.architectures],
                           comparison=new_comparison(CANDIDATE_PREFIX.removesuffix("-")))
-    return CandidatesResult(done.comparison, done.lanes)
+    return done.extended(CandidatesResult)
 
 
 # --------------------------------------------------------------- error analysis

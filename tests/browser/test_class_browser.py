@@ -268,6 +268,9 @@ def test_each_learner_sees_only_their_runs_and_the_instructor_sees_all(tmp_path,
             # A races to the end (mini-batch: seconds); B starts a long race (stochastic) and stops it
             open_race(ada, app.url).get_by_role("button", name="Start the race").click()
             bob_race = open_race(bob, app.url, regime="stochastic")
+            bob_race.get_by_role("slider", name="Epochs").focus()
+            bob_race.get_by_role("slider", name="Epochs").press("End")  # the most epochs: Stop lands inside a lane
+            bob.wait_for_timeout(500)
             bob_race.get_by_role("button", name="Start the race").click()
             bob.get_by_text("training with").first.wait_for(timeout=120_000)
             bob.get_by_role("button", name="Stop").click()

@@ -26,7 +26,7 @@ from core.nets import mlp, weight_matrices
 from core.optimizers import GradientDescent
 from core.regularization import InvertedDropout, l2_penalty
 from core.training import evaluate, fit
-from tests.contexts import StopAfter
+from tests.contexts import StopAfter, StopBetweenLanes
 
 
 def _data(n=64, d=5, k=3, seed=0):
@@ -219,3 +219,41 @@ def test_final_dev_numbers_are_those_of_the_restored_best_epoch(fresh_store):
 def test_params_keep_their_characters():
     params = tracking.flatten_params({"features": ("x1²", "x1·x2"), "λ": 0.1, "nested": {"keep_prob": 0.5}})
     assert params == {"features": '["x1²", "x1·x2"]', "λ": "0.1", "nested.keep_prob": "0.5"}
+
+
+def _comparison_jobs() -> dict:
+    from core.cnn.degradation import DegradationConfig, run_degradation
+    from core.optimizers.race import RaceConfig, run_race
+    from core.regularization.experiments import Setup, SweepConfig, run_sweep
+    from core.rnn.tagging import TaggingConfig, run_tagging
+    from core.seq2seq import Seq2SeqConfig, run_seq2seq
+    from core.strategy import experiments as X
+
+    return {
+        "race": (run_race, RaceConfig(dataset="digits", optimizers=("Gradient descent", "Adam"),
+                                      learning_rates=(0.1, 0.01), epochs=1, hidden=(16,))),
+        "sweep": (run_sweep, SweepConfig(Setup(dataset="digits", n_train=24, hidden=(8,), batch_size=8, epochs=1),
+                                         lambdas=(0.0, 1.0), keep_probs=())),
+        "degradation": (run_degradation, DegradationConfig(shallow=8, deep=14, width=4, image_size=8, n_train=60,
+                                                           epochs=1, batch_size=32)),
+        "tagging": (run_tagging, TaggingConfig(cell="RNN", hidden_size=8, length=6, n_train=64, n_dev=16, epochs=1,
+                                               batch_size=32)),
+        "curves": (X.run_learning_curves, X.LearningCurveConfig(sizes=(20, 60), hidden=(8,), steps=10)),
+        "candidates": (X.run_candidates, X.CandidatesConfig(architectures=((8,), (16,)), epochs=1)),
+        "seq2seq": (run_seq2seq, Seq2SeqConfig(n_train=32, n_dev=8, epochs=1, batch_size=32, hidden=8, embed_dim=4,
+                                               variants=("attention", "no attention"))),
+    }
+
+
+@pytest.mark.parametrize("job", ["race", "sweep", "degradation", "tagging", "curves", "candidates", "seq2seq"])
+def test_every_page_job_ends_killed_when_stop_lands_between_two_lanes(job, fresh_store):
+    """Stop pressed after a lane's last step and before the next lane's first: the page's result (its own
+    subclass of the comparison) still says stopped, so the job ends KILLED and the page says "Stopped"
+    (the class's browser test saw a stopped race end FINISHED with its other lanes skipped)."""
+    fn, cfg = _comparison_jobs()[job]
+    with StopBetweenLanes(job) as ctx:
+        ending = run_job(fn, ctx, cfg)
+    assert ending.status == "killed", (ending.status, ending.error)
+    assert ending.result.stopped
+    runs = tracking.search_runs()
+    assert runs["status"].tolist() == ["FINISHED"]  # the first lane ran to its end; no other lane started
