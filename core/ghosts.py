@@ -48,8 +48,8 @@ class Candidate:
 
 
 def _page_experiment(page: str, uri: str | None) -> str | None:
-    """The page's experiment id, or None when the page has tracked nothing yet (never creates one, nor a
-    local store: a training starting meanwhile creates it, and two creations at once collide)."""
+    """The page's experiment id, or None when the page has tracked nothing yet (never creates one, nor an
+    empty local store)."""
     if not tracking.store_ready(uri):
         return None
     return next((e["id"] for e in tracking.list_experiments(uri) if e["name"] == page), None)

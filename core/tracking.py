@@ -119,10 +119,43 @@ def artifact_root() -> Path:
     return path
 
 
+_opened: set[str] = set()  # the local stores this process has opened (so created, if they were new)
+_opening = threading.Lock()
+
+
 def _client(uri: str | None = None):  # -> mlflow.MlflowClient
+    """A client of the store. A local SQLite store is opened the first time in each process under a
+    file lock: MLflow creates a new store's tables on its first opening without a lock of its own,
+    and the app and its workers opening a new store at once collided (``table ... already exists``)."""
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=uri or tracking_uri())
+    uri = uri or tracking_uri()
+    if not uri.startswith("sqlite:///") or uri in _opened:
+        return MlflowClient(tracking_uri=uri)
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _opening, open(path.with_name(path.name + ".lock"), "a") as lock:
+        _lock_file(lock)  # released when the file closes
+        client = MlflowClient(tracking_uri=uri)
+        _opened.add(uri)
+    return client
+
+
+def _lock_file(handle: Any) -> None:
+    """An exclusive lock on an open file, held until it is closed (waits for another process's)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: msvcrt locks a byte range instead
+        import msvcrt
+
+        handle.seek(0)
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                return
+            except OSError:  # LK_LOCK gives up after 10 s: keep waiting
+                continue
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
 
 
 def experiment_id(page: str, uri: str | None = None) -> str:
@@ -465,25 +498,10 @@ def _default_renderer() -> Any:
 
 
 def store_ready(uri: str | None = None) -> bool:
-    """Whether the store can be read without creating it: False while a local SQLite store does not exist
-    yet or another process is still creating its tables (MLflow creates them on a store's first opening,
-    without a lock: a reader opening it then would create them too, and the two collide)."""
+    """Whether there is a store to read: False for a local SQLite store that does not exist yet (nothing
+    was tracked; reading would only create an empty one). Readers that can do without runs check it."""
     uri = uri or tracking_uri()
-    if not uri.startswith("sqlite:///"):
-        return True
-    if not Path(uri.removeprefix("sqlite:///")).exists():
-        return False
-    import sqlalchemy
-
-    try:
-        from mlflow.store.db.utils import _all_tables_exist
-    except ImportError:  # a newer MLflow: let it open the store as it does
-        return True
-    engine = sqlalchemy.create_engine(uri)
-    try:
-        return bool(_all_tables_exist(engine))
-    finally:
-        engine.dispose()
+    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()
 
 
 def list_experiments(uri: str | None = None) -> list[dict[str, str]]:

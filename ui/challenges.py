@@ -41,7 +41,7 @@ def _boards(uri: str, user: User) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 def _boards_or_none(user: User) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
     """:func:`_boards`, or ``None`` after one plain caption when the store does not answer."""
     uri = tracking.tracking_uri()
-    if not tracking.store_ready(uri):  # a new local store is being created by a training: no runs yet
+    if not tracking.store_ready(uri):  # nothing tracked yet: no runs to check (and no empty store made)
         runs = pd.DataFrame()
         return challenges.board(user, runs=runs), challenges.class_board(user, runs=runs) if user.instructor else None
     try:

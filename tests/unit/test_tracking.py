@@ -1,6 +1,9 @@
 """Tracking: MLflow round trips, final statuses, and a tracking server that goes away."""
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,3 +173,15 @@ def test_run_params_reads_what_the_run_logged_and_refuses_what_is_not_a_run(fres
     tracking.delete_runs([run.run_id])
     with pytest.raises(ValueError, match="not in the tracking store"):
         tracking.run_params(run.run_id)
+
+
+def test_processes_opening_a_new_store_at_once_all_open_it(fresh_store):
+    """The app and its workers may open a new local store at the same moment: each waits for the one that
+    creates the tables (without the lock, three of four such processes failed in MLflow's migrations)."""
+    env = {**os.environ, "DLL_DATA_DIR": str(fresh_store)}
+    code = "from core import tracking; print(len(tracking.list_experiments()))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[2],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-400:] for _, err in outs if err]
+    assert {out.strip() for out, _ in outs} == {"1"}  # each found the one store, with MLflow's Default experiment
