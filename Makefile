@@ -50,6 +50,7 @@ bench: $(STAMP) browser services
 	PYTHONPATH=. $(BIN)/python bench/transfer_feature_extraction.py
 	PYTHONPATH=. $(BIN)/python bench/live_view.py
 	PYTHONPATH=. $(BIN)/python bench/class_load.py
+	PYTHONPATH=. $(BIN)/python bench/transformer.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core.plots.curves import curves
 
-__all__ = ["VARIANT_COLORS", "attention_heatmap", "beam_tree", "bleu_precisions", "seq2seq_loss_curves"]
+__all__ = ["VARIANT_COLORS", "attention_heatmap", "beam_tree", "bleu_precisions", "cross_attention_grid",
+           "exact_match_by_length_chart", "seq2seq_loss_curves"]
 
-VARIANT_COLORS = {"attention": "#1f77b4", "no attention": "#ff7f0e"}
+VARIANT_COLORS = {"attention": "#1f77b4", "no attention": "#ff7f0e", "transformer": "#2ca02c"}
 KEPT, PRUNED, DONE = "#2ca02c", "#b0b0b0", "#d62728"
 
 
@@ -146,3 +148,57 @@ def bleu_precisions(precisions: Sequence[float], raw: Sequence[float], matches: 
                         marker=dict(color="#d62728", symbol="x", size=12))
     fig.update_yaxes(range=[0, 1.15], title="precision")
     return _layout(fig, title, height=340, legend=dict(orientation="h", y=-0.2))
+
+
+def cross_attention_grid(source_tokens: Sequence[str], output_tokens: Sequence[str],
+                         weights: Sequence[Sequence[Sequence[Sequence[float]]]], *,
+                         title: str = "Cross-attention of every layer (rows) and head (columns)") -> go.Figure:
+    """Small multiples of a Transformer's cross-attention ``weights`` [layers][heads][T_out][T_src]: one
+    heatmap per layer and head, output tokens top to bottom, source tokens left to right, one colour
+    scale (0–1) for all."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 4 or w.shape[2:] != (len(output_tokens), len(source_tokens)):
+        raise ValueError(f"the weights must be [layers, heads, outputs, sources] with {len(output_tokens)} outputs "
+                         f"and {len(source_tokens)} sources, got {list(w.shape)}")
+    layers, heads = w.shape[:2]
+    fig = make_subplots(rows=layers, cols=heads, shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.02,
+                        vertical_spacing=0.1 / max(layers, 1),
+                        subplot_titles=[f"layer {i + 1}, head {j + 1}" for i in range(layers) for j in range(heads)])
+    xs = [f"{i}:{_show(t)}" for i, t in enumerate(source_tokens)]
+    ys = [f"{i}:{_show(t)}" for i, t in enumerate(output_tokens)]
+    for i in range(layers):
+        for j in range(heads):
+            fig.add_trace(go.Heatmap(
+                z=w[i, j], x=xs, y=ys, coloraxis="coloraxis",
+                hovertemplate=f"layer {i + 1}, head {j + 1}<br>output %{{y}}<br>source %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
+            ), row=i + 1, col=j + 1)
+    fig.update_xaxes(tickmode="array", tickvals=xs, ticktext=[_show(t) for t in source_tokens], tickangle=0,
+                     tickfont=dict(size=9))
+    fig.update_yaxes(tickmode="array", tickvals=ys, ticktext=[_show(t) for t in output_tokens], autorange="reversed",
+                     tickfont=dict(size=9))
+    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=1, colorbar=dict(title="weight")))
+    return _layout(fig, title, height=max(260, 80 + layers * (40 + 16 * len(output_tokens))),
+                   margin=dict(l=40, r=20, t=80, b=40))
+
+
+def exact_match_by_length_chart(by_variant: Mapping[str, Sequence[Mapping[str, Any]]], *, threshold: float = 0.5,
+                          title: str = "Exact match by source length") -> go.Figure:
+    """One line per variant: exact match (%) of each source-length bucket (rows ``from``, ``to``,
+    ``pairs``, ``exact_match`` 0–1, as :func:`core.seq2seq.training.exact_match_by_length` gives),
+    with the ``threshold`` below which a model counts as broken down."""
+    fig = go.Figure()
+    for name, rows in by_variant.items():
+        rows = sorted(rows, key=lambda r: r["from"])
+        if not rows:
+            continue
+        fig.add_scatter(
+            x=[(r["from"] + r["to"]) / 2 for r in rows], y=[100 * r["exact_match"] for r in rows], mode="lines+markers",
+            name=name, line=dict(color=VARIANT_COLORS.get(name, "#7f7f7f")),
+            customdata=[[f"{r['from']}–{r['to']}", r["pairs"]] for r in rows],
+            hovertemplate=f"<b>{name}</b><br>source length %{{customdata[0]}}<br>exact match %{{y:.1f}} %"
+                          "<br>%{customdata[1]} dev pairs<extra></extra>")
+    fig.add_hline(y=100 * threshold, line=dict(color="#d62728", dash="dash", width=1),
+                  annotation_text=f"{threshold:.0%}: breaks down below", annotation_position="bottom right")
+    fig.update_xaxes(title="source length (tokens; the middle of each bucket)")
+    fig.update_yaxes(title="exact match (%)", range=[-3, 103])
+    return _layout(fig, title, height=340, legend=dict(orientation="h", y=-0.3))

@@ -2,6 +2,7 @@
 number words, greedy and beam-search decoding with length normalization, and BLEU."""
 
 from core.data.vocab import EOS, PAD, SOS, UNK, Vocab
+from core.seq2seq.attention import MultiHeadAttention, scaled_dot_product_attention, sinusoidal_positions
 from core.seq2seq.beam import BeamResult, Hypothesis, TreeNode, beam_search, greedy_search, normalized_score
 from core.seq2seq.bleu import BleuBreakdown, bleu, explain_bleu, tokenize
 from core.seq2seq.data import MAX_INPUT_CHARS, Codec, Seq2SeqData, check_source, make_data, split_pairs
@@ -21,6 +22,7 @@ from core.seq2seq.training import (
     sequence_loss,
     translate,
 )
+from core.seq2seq.transformer import Seq2SeqTransformer
 
 __all__ = [
     "DATE_FORMATS",
@@ -35,10 +37,12 @@ __all__ = [
     "BleuBreakdown",
     "Codec",
     "Hypothesis",
+    "MultiHeadAttention",
     "Seq2Seq",
     "Seq2SeqConfig",
     "Seq2SeqData",
     "Seq2SeqResult",
+    "Seq2SeqTransformer",
     "Translation",
     "TreeNode",
     "VariantResult",
@@ -58,7 +62,9 @@ __all__ = [
     "normalized_score",
     "number_to_words",
     "run_seq2seq",
+    "scaled_dot_product_attention",
     "sequence_loss",
+    "sinusoidal_positions",
     "split_pairs",
     "tokenize",
     "translate",

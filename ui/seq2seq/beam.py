@@ -38,6 +38,10 @@ def render_beam() -> None:
                                                        horizontal=True, key=f"{KEY}.task")
     result = trained_result(task)
     variant = pick_variant(result, key=f"{KEY}.variant")
+    if variant.variant == "transformer":
+        st.caption("With the Transformer, the same beam search: its state for each hypothesis is the prefix written "
+                   "so far, and each step runs the decoder over that whole prefix (causal self-attention, then "
+                   "cross-attention to the encoded input) to get the next token's log-probabilities.")
     c1, c2, c3 = st.columns([2, 1, 1])
     text = c1.text_input("Input", EXAMPLES[task], max_chars=MAX_INPUT_CHARS * 2, key=f"{KEY}.text.{task}")
     width = c2.slider("Beam width B", 1, 10, 3, key=f"{KEY}.width")

@@ -8,10 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs import FINISHED
-from core.plots.seq2seq import VARIANT_COLORS, attention_heatmap, seq2seq_loss_curves
+from core.plots.seq2seq import (
+    VARIANT_COLORS,
+    attention_heatmap,
+    cross_attention_grid,
+    exact_match_by_length_chart,
+    seq2seq_loss_curves,
+)
 from core.seq2seq import (
     MAX_INPUT_CHARS,
-    Seq2Seq,
     Seq2SeqConfig,
     Seq2SeqResult,
     VariantResult,
@@ -19,7 +24,7 @@ from core.seq2seq import (
     run_seq2seq,
     translate,
 )
-from core.seq2seq.training import TRAINING_PAIRS
+from core.seq2seq.training import TRAINING_PAIRS, EncoderDecoder
 from ui import form, jobs, shell, tracked
 from ui import ghost as ghost_ui
 from ui.tables import csv_button
@@ -75,6 +80,15 @@ def hyperparameters(prefix: str, defaults: Seq2SeqConfig) -> dict:
                                  (c2, "batch_size", "batch", {}), (c2, "lr", "lr", {}), (c3, "hidden", "hidden", {}),
                                  (c3, "cell", "cell", {"horizontal": True}), (c1, "teacher_forcing", "tf", {})):
         out[name] = form.field(where, Seq2SeqConfig, name, key=f"{prefix}.{key}", value=getattr(defaults, name), **kw)
+    with st.expander("Transformer settings (used when the Transformer is among the models)"):
+        t1, t2, t3 = st.columns(3)
+        for where, name, kw in ((t1, "layers", {}), (t1, "transformer_epochs", {}), (t2, "d_model", {}),
+                                (t2, "heads", {}), (t3, "d_ff", {}), (t3, "dropout", {}),
+                                (t1, "positions", {"horizontal": True})):
+            out[name] = form.field(where, Seq2SeqConfig, name, key=f"{prefix}.{name}", value=getattr(defaults, name), **kw)
+        st.caption("Encoder and decoder layers of multi-head self-attention and feed-forward networks (no recurrence). "
+                   "The recurrent cell, hidden units and teacher forcing above do not apply to it; the learning rate "
+                   "and batch size do.")
     out["n_dev"] = defaults.n_dev
     return out
 
@@ -107,6 +121,10 @@ def scores_table(result: Seq2SeqResult, task: str) -> None:
                      "BLEU (0–100, sacrebleu)": None if v.bleu is None else round(v.bleu, 2),
                      "BLEU (0–1, course)": None if v.bleu is None else round(v.bleu / 100, 4),
                      "training seconds": None if v.train_seconds is None else round(v.train_seconds, 1),
+                     "epochs": result.cfg.transformer_epochs if v.variant == "transformer" else result.cfg.epochs,
+                     "s / epoch": None if v.seconds_per_epoch is None else round(v.seconds_per_epoch, 2),
+                     "parameters": v.parameters,
+                     "breaks down at length": _breakdown(v),
                      "run": v.lane.run_id or ""})
     cols = st.columns(max(len(result.variants), 1) * 2)
     for i, v in enumerate(result.variants.values()):
@@ -119,6 +137,12 @@ def scores_table(result: Seq2SeqResult, task: str) -> None:
     st.caption(f"On {result.sizes['dev_pairs']:,} dev pairs never seen in training ({result.sizes['train_pairs']:,} "
                f"training pairs). Exact match: the whole output is right. BLEU is corpus BLEU over {unit}; sacrebleu "
                "shows it from 0 to 100, the course from 0 to 1.")
+    lengths = {v.variant: v.by_length for v in result.variants.values() if v.by_length}
+    if lengths:
+        st.plotly_chart(exact_match_by_length_chart(lengths), key=f"{JOBS[task]}.by_length")
+        st.caption(f"The dev pairs grouped by the length of their source ({result.codec.src_unit}s). *Breaks down at "
+                   "length*: the shortest group (of at least 5 pairs) where fewer than half come out exactly right; "
+                   "“never” when every group stays above one half.")
     preds = [{"model": v.variant, **row} for v in result.variants.values() for row in v.predictions]
     if preds:
         csv_button(st, "Download the dev predictions (CSV)", preds, f"seq2seq_{task}_dev_predictions.csv",
@@ -129,7 +153,13 @@ def scores_table(result: Seq2SeqResult, task: str) -> None:
                 st.dataframe(pd.DataFrame(wrong), hide_index=True, width="stretch")
 
 
-def trained_seq2seq(variant: VariantResult) -> Seq2Seq | None:
+def _breakdown(v: VariantResult) -> str | None:
+    if not v.by_length:
+        return None
+    return "never" if v.breakdown_length is None else f"{v.breakdown_length}+"
+
+
+def trained_seq2seq(variant: VariantResult) -> EncoderDecoder | None:
     """The trained network of ``variant``, loaded from its tracked run (None after a warning when it cannot be)."""
     return tracked.network_or_none(load_seq2seq, variant.run_id, f"The trained {variant.variant} model")
 
@@ -171,4 +201,13 @@ def translate_box(task: str, example: str, label: str) -> None:
     else:
         c2.plotly_chart(attention_heatmap(t.source_tokens, t.output_tokens, t.attention), key=f"{JOBS[task]}.heatmap")
         c2.caption("Each row is one output token and sums to 1: the weights α the decoder put on each input token "
-                   "when it wrote that output.")
+                   "when it wrote that output." + (" For the Transformer: the cross-attention of its last decoder "
+                                                   "layer, averaged over the heads." if t.heads else ""))
+    if t.heads:
+        with st.expander(f"Cross-attention per layer and head ({len(t.heads)} × {len(t.heads[0])})"):
+            st.plotly_chart(cross_attention_grid(t.source_tokens, t.output_tokens, t.heads),
+                            key=f"{JOBS[task]}.head_grid")
+            st.caption("Each small map is one head of one decoder layer: its rows are the output tokens, its columns "
+                       "the input tokens. Heads of the same layer often split the work (one reads the day, "
+                       "another the month); early layers tend to be blurrier than the last. **Try:** a date with the "
+                       "month written out and one in digits, and see which heads move.")

@@ -39,7 +39,10 @@ def render_dates() -> None:
         "write it as an ISO date (`YYYY-MM-DD`), one character at a time. The **encoder** (a bidirectional GRU or "
         "LSTM) reads the characters; the **decoder** writes the answer. Without attention the decoder gets one "
         "fixed-size summary of the input; with attention it looks back at every input character at every step. "
-        "**Try:** train both and compare their exact match; lower the teacher-forcing ratio; type your own date "
+        "The **Transformer** drops the recurrence: layers of multi-head self-attention read all characters at once, "
+        "and its decoder's cross-attention looks back at them, head by head. "
+        "**Try:** train both RNNs and compare their exact match; lower the teacher-forcing ratio; add the "
+        "Transformer and compare parameters, seconds per epoch and exact match by input length; type your own date "
         "below and read the heatmap (the digits of the day should light up when the model writes the day)."
     )
     st.caption("Examples of the training inputs for 3 May 1999: " + " · ".join(f"`{e}`" for e in _examples()))
