@@ -2,7 +2,7 @@
 decoding with length normalization, and BLEU, on generated dates and number words."""
 
 from ui import shell
-from ui.seq2seq import beam, bleu, dates, numbers
+from ui.seq2seq import attention, beam, bleu, dates, lm, numbers
 
 shell.topic_page(
     "Sequence models",
@@ -11,11 +11,15 @@ shell.topic_page(
     "**encoder** and then writes the output one token at a time with a **decoder**, each token chosen given the "
     "input and the tokens already written. **Attention** lets the decoder look back at every input position "
     "instead of one summary vector; **beam search** finds more probable outputs than picking the best token at "
-    "each step; **BLEU** scores outputs against references. Everything here trains in about a minute on a CPU.",
+    "each step; **BLEU** scores outputs against references. A **Transformer** drops the recurrence and keeps "
+    "only attention: every token looks at every other through queries, keys and values, head by head. "
+    "Everything here trains in about a minute on a CPU.",
     {
         "Date translation": dates.render_dates,
+        "Self-attention": attention.render_attention,
         "Beam search": beam.render_beam,
         "BLEU": bleu.render_bleu,
         "Number words": numbers.render_numbers,
+        "Transformer language model": lm.render_lm,
     },
 )

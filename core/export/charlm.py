@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from core.export import snippets
 from core.export.notebook import Cell, Export, code, md
-from core.rnn.charlm import CharLMConfig, _split_text, make_windows, prepare_text, sequence_cross_entropy
+from core.rnn.charlm import CharLMConfig, make_windows, prepare_text, sequence_cross_entropy, split_train_dev
 
 MAX_TEXT = 400_000  # characters the notebook carries as a literal
 
@@ -20,7 +20,7 @@ def charlm(cfg: CharLMConfig, *, device: str = "auto") -> Export:
     text, lines = prepare_text(cfg)
     if len(text) > MAX_TEXT:
         raise ValueError(f"the text has {len(text):,} characters; a notebook carries at most {MAX_TEXT:,}")
-    if len(_split_text(text, lines, cfg.dev_fraction, cfg.seed)[1]) <= cfg.seq_len + 1:
+    if len(split_train_dev(text, lines, cfg.dev_fraction, cfg.seed)[1]) <= cfg.seq_len + 1:
         raise ValueError("the dev part of the text is shorter than one window: raise the dev fraction")
     cells: list[Cell] = [
         snippets.settings_table(cfg.params(), (
@@ -52,9 +52,9 @@ def charlm(cfg: CharLMConfig, *, device: str = "auto") -> Export:
             def encode(s):
                 return torch.tensor([INDEX[c] for c in s], dtype=torch.int64)
         """),
-        snippets.source_of(_split_text, make_windows, sequence_cross_entropy),
+        snippets.source_of(split_train_dev, make_windows, sequence_cross_entropy),
         code("""
-            train_text, dev_text = _split_text(TEXT, LINES, $dev_fraction, $seed)
+            train_text, dev_text = split_train_dev(TEXT, LINES, $dev_fraction, $seed)
             X, y = make_windows(encode(train_text), $seq_len, stride=$stride)
             train = X.to(DEVICE), y.to(DEVICE)
             dev = tuple(t.to(DEVICE) for t in make_windows(encode(dev_text), $seq_len))

@@ -254,7 +254,7 @@ class CharLMResult(Outcome):
         return math.exp(loss) if loss is not None else None
 
 
-def _split_text(text: str, lines: bool, dev_fraction: float, seed: int) -> tuple[str, str]:
+def split_train_dev(text: str, lines: bool, dev_fraction: float, seed: int) -> tuple[str, str]:
     """Train and dev text: lines shuffled with the seed for list corpora, else the last part."""
     if lines:
         items = [s for s in text.split(NEWLINE) if s.strip()]
@@ -271,6 +271,16 @@ def perplexities(record: dict[str, float]) -> dict[str, float]:
     if "dev_loss" in record:
         out["dev"] = math.exp(min(record["dev_loss"], 50))
     return out
+
+
+def log_lm_extras(run: tracking.TrackedRun, hist: Any, unigram: float, samples: list[dict[str, Any]]) -> None:
+    """What a character language model's run records besides its curves: the train and dev perplexity of
+    every epoch, the unigram entropy (the no-context baseline) and each epoch's samples as a text file."""
+    for row in hist.epochs:
+        run.log_metrics({f"{k}_perplexity": v for k, v in perplexities(row).items()}, int(row["epoch"]))
+    run.log_metrics({"unigram_entropy": unigram}, hist.steps_done)
+    for row in samples:
+        run.log_text("\n".join(row["samples"]) + "\n", f"samples_epoch_{row['epoch']:03d}.txt")
 
 
 class _EpochSamples(Callback):
@@ -312,7 +322,7 @@ def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device |
         ctx.report(0.0, "preparing the text")
     text, lines = prepare_text(cfg)
     vocab = Vocab.of(text + NEWLINE)
-    train_text, dev_text = _split_text(text, lines, cfg.dev_fraction, cfg.seed)
+    train_text, dev_text = split_train_dev(text, lines, cfg.dev_fraction, cfg.seed)
     train_ids = vocab.encode(train_text)
     X, y = make_windows(train_ids, cfg.seq_len, stride=max(cfg.seq_len // 2, 1))
     dev = None
@@ -328,11 +338,7 @@ def run_charlm(ctx: JobContext | None, cfg: CharLMConfig, device: torch.device |
     samples = _EpochSamples(ctx, cfg, vocab, result.samples, lines)
 
     def finish(run: tracking.TrackedRun, model: nn.Module, hist: Any) -> None:
-        for row in hist.epochs:
-            run.log_metrics({f"{k}_perplexity": v for k, v in perplexities(row).items()}, int(row["epoch"]))
-        run.log_metrics({"unigram_entropy": result.unigram}, hist.steps_done)
-        for row in result.samples:
-            run.log_text("\n".join(row["samples"]) + "\n", f"samples_epoch_{row['epoch']:03d}.txt")
+        log_lm_extras(run, hist, result.unigram, result.samples)
 
     params = {**cfg.params(), **sizes, "device": str(device)}
     name = f"{cfg.cell} char-LM on {cfg.text_name or cfg.corpus}"

@@ -26,7 +26,8 @@ def test_every_tab_renders():
     at = page("seq2seq").run()
     assert not at.exception
     assert at.title[0].value == "Sequence models"
-    assert [t.label for t in at.tabs] == ["Date translation", "Beam search", "BLEU", "Number words"]
+    assert [t.label for t in at.tabs] == ["Date translation", "Self-attention", "Beam search", "BLEU", "Number words",
+                                         "Transformer language model"]
     assert "needs a trained date translation model" in texts(at)
     assert "BLEU (0–1, course)" in [m.label for m in at.metric]
 

@@ -4,7 +4,6 @@ then sample with a temperature from the trained network (loaded from its tracked
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import pandas as pd
@@ -15,18 +14,16 @@ from core.plots.rnn import lm_epochs
 from core.plots.training import lane_curves
 from core.rnn.charlm import (
     CORPORA,
-    MAX_UPLOAD_BYTES,
     UPLOAD,
     CharLM,
     CharLMConfig,
     CharLMResult,
-    CorpusError,
-    decode_text,
     load_charlm,
     run_charlm,
     sample_text_file,
 )
 from core.rnn.charlm import sample as lm_sample
+from ui import corpus as corpus_ui
 from ui import export as export_ui
 from ui import form, jobs, shell, tracked
 from ui import ghost as ghost_ui
@@ -55,32 +52,6 @@ def trained_charlm(result: CharLMResult) -> CharLM | None:
     return tracked.network_or_none(load_charlm, result.run_id, "The trained model")
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _decode(digest: str, name: str, _data: bytes) -> tuple[str | None, str | None]:
-    try:
-        return decode_text(_data, name), None
-    except CorpusError as exc:
-        return None, str(exc)
-
-
-def _uploaded_text() -> tuple[str | None, str]:
-    """(the uploaded text or None, its file name); shows what is wrong with a bad file."""
-    file = st.file_uploader(f"A plain-text file (UTF-8, at most {MAX_UPLOAD_BYTES // 1_000_000} MB)", type=["txt"],
-                            key=f"{PAGE}.lm_upload")
-    if file is None:
-        st.info("Upload a .txt file to train on your own text (a book chapter, song lyrics, code…).",
-                icon=":material/upload_file:")
-        return None, ""
-    data = file.getvalue()
-    text, error = _decode(hashlib.sha1(data).hexdigest(), file.name, data)
-    if error:
-        st.error(error, icon=":material/error:")
-        return None, file.name
-    st.caption(f"**{file.name}**: {len(text):,} characters, {len(set(text))} different ones. It starts: "
-               f"“{text[:160].strip()}…”")
-    return text, file.name
-
-
 def render_charlm() -> None:
     """The "Character language model" tab."""
     st.markdown(
@@ -91,14 +62,8 @@ def render_charlm() -> None:
         "after each epoch turn from noise into names; train an RNN and an LSTM with the same settings and compare "
         "their curves on the Runs page; sample at temperature 0.2 (safe, repetitive) and 1.5 (wild)."
     )
-    c1, c2 = st.columns([1, 2])
-    corpus = form.field(c1, CharLMConfig, "corpus", key=f"{PAGE}.lm_corpus")
-    text, text_name = "", ""
-    with c2:
-        if corpus == UPLOAD:
-            text, text_name = _uploaded_text()
-        else:
-            st.caption(CORPORA[corpus].description)
+    corpus, text, text_name = corpus_ui.pick_text(CharLMConfig, corpus_key=f"{PAGE}.lm_corpus",
+                                                  upload_key=f"{PAGE}.lm_upload")
     with st.form(f"{PAGE}.lm_form", border=True):
         f1, f2, f3 = st.columns(3)
         chosen = {name: form.field(where, CharLMConfig, name, key=f"{PAGE}.lm_{key}") for where, name, key in (
