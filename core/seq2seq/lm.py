@@ -4,7 +4,8 @@ Sequence models page (MLflow experiment "seq2seq", tag kind "transformer-lm").
 The model reads characters: embedding + position (learned by default, or the sinusoids) →
 N blocks → LayerNorm → a linear head, ``forward(x [N, T]) → logits [N, T, V]``. Each block is
 pre-norm: x + SelfAttention(LN(x)) with the **causal mask** (position t looks at 0 … t only),
-then x + FeedForward(LN(x)) (d → 4d → d, GELU). The attention is the lab's own
+then x + FeedForward(LN(x)) (d → 4d → d, ReLU): the encoder–decoder's
+:class:`core.seq2seq.transformer.EncoderLayer` under a causal mask. The attention is the lab's own
 :class:`core.seq2seq.attention.MultiHeadAttention` (checked against torch's), so every head's
 weights can be drawn for a typed text. (Radford et al., 2018/2019, "Improving Language
 Understanding by Generative Pre-Training"; Karpathy's nanoGPT.)
@@ -48,7 +49,8 @@ from core.rnn.charlm import (
     unigram_entropy,
 )
 from core.rnn.corpora import MIN_TEXT_CHARS, NEWLINE
-from core.seq2seq.attention import LearnedPositions, MultiHeadAttention, causal_mask, sinusoidal_positions
+from core.seq2seq.attention import LearnedPositions, causal_mask, sinusoidal_positions
+from core.seq2seq.transformer import EncoderLayer
 from core.settings import Settings, setting
 from core.training import Callback
 
@@ -93,25 +95,6 @@ class UnknownCharacters(ValueError):
 # --------------------------------------------------------------------------- the model
 
 
-class Block(nn.Module):
-    """One pre-norm decoder block: x + Dropout(CausalSelfAttention(LN(x))), then
-    x + Dropout(W₂ GELU(W₁ LN(x)))."""
-
-    def __init__(self, d_model: int, num_heads: int, dropout: float) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, num_heads)
-        self.ln2 = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.ln1(x)
-        out, weights = self.attn(h, h, h, mask)
-        x = x + self.drop(out)
-        return x + self.drop(self.ff(self.ln2(x))), weights
-
-
 class TinyGPT(nn.Module):
     """Character embedding + positions → ``num_layers`` causal blocks → LayerNorm → linear head.
 
@@ -136,7 +119,9 @@ class TinyGPT(nn.Module):
             self.pos = None
             self.register_buffer("sinusoids", sinusoidal_positions(context, d_model), persistent=False)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model, num_heads, dropout) for _ in range(num_layers))
+        # a decoder-only block is the encoder–decoder's encoder layer (pre-norm, d → 4d → d) under a causal mask
+        self.blocks = nn.ModuleList(EncoderLayer(d_model, num_heads, 4 * d_model, dropout, norm_first=True)
+                                    for _ in range(num_layers))
         self.ln = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
 

@@ -128,10 +128,10 @@ def test_heads_are_torch_multihead_attention_with_the_causal_mask():
     block = model.blocks[0]
     ref = nn.MultiheadAttention(16, 4, batch_first=True)
     with torch.no_grad():
-        ref.in_proj_weight.copy_(block.attn.in_proj_weight)
-        ref.in_proj_bias.copy_(block.attn.in_proj_bias)
-        ref.out_proj.load_state_dict(block.attn.out_proj.state_dict())
-        h = block.ln1(model.pos(model.embed(torch.tensor([VOCAB.ids(text)]))))
+        ref.in_proj_weight.copy_(block.self_attn.in_proj_weight)
+        ref.in_proj_bias.copy_(block.self_attn.in_proj_bias)
+        ref.out_proj.load_state_dict(block.self_attn.out_proj.state_dict())
+        h = block.norm1(model.pos(model.embed(torch.tensor([VOCAB.ids(text)]))))
         future = torch.ones(len(text), len(text), dtype=torch.bool).triu(1)  # torch: True = may NOT attend
         _, want = ref(h, h, h, attn_mask=future, need_weights=True, average_attn_weights=False)
         _, unmasked = ref(h, h, h, need_weights=True, average_attn_weights=False)
