@@ -18,6 +18,7 @@ import time
 import torch
 
 from core.device import device_info, pick_device, seed_everything, synchronize
+from core.nets import count_params
 from core.optimizers.rules import make_optimizer
 from core.seq2seq.data import make_data
 from core.seq2seq.training import (
@@ -26,7 +27,6 @@ from core.seq2seq.training import (
     build_seq2seq,
     evaluate_dev,
     exact_match_by_length,
-    parameter_count,
     sequence_loss,
 )
 from core.training import fit
@@ -51,7 +51,7 @@ def measure(cfg: Seq2SeqConfig, data, variant: str, device: torch.device) -> dic
     per_epoch = [r["seconds"] for r in hist.epochs]
     return {
         "epochs": epochs,
-        "parameters": parameter_count(model),
+        "parameters": count_params(model),
         "seconds_per_epoch": round(sum(per_epoch) / len(per_epoch), 3),
         "epoch_seconds": [round(s, 3) for s in per_epoch],
         "train_seconds": round(seconds, 2),

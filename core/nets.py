@@ -51,3 +51,8 @@ def mlp(
 def weight_matrices(model: nn.Module) -> list:
     """The W^[l] of every Linear layer (the tensors the L2 penalty acts on; no biases)."""
     return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters (trainable or not; buffers such as batch-norm statistics excluded)."""
+    return sum(p.numel() for p in model.parameters())

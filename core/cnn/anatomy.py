@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from core.nets import count_params
+
 BLOCK_TYPES = ("BasicBlock", "Bottleneck", "InceptionModule")  # class names shown as one row per block
 COLUMNS = ("name", "layer", "output shape", "parameters", "multiply-adds")
 
@@ -43,11 +45,6 @@ class Layer:
     def row(self) -> dict[str, Any]:
         return {"name": self.name, "layer": self.layer, "output shape": self.shape_text,
                 "parameters": self.params, "multiply-adds": self.macs}
-
-
-def count_params(model: nn.Module) -> int:
-    """Number of parameters (trainable or not; buffers such as batch-norm statistics excluded)."""
-    return sum(p.numel() for p in model.parameters())
 
 
 def _pair(v: Any) -> tuple[int, int]:

@@ -34,6 +34,7 @@ from core.device import pick_device, seed_everything
 from core.experiment import Lane, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext
+from core.nets import count_params
 from core.rnn.charlm import (
     CORPORA,
     UPLOAD,
@@ -334,7 +335,7 @@ def run_transformer_lm(ctx: JobContext | None, cfg: TransformerLMConfig,
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sizes = {"train_chars": len(train_text), "dev_chars": len(dev_text), "vocab_size": len(vocab),
              "train_windows": len(y), "dev_windows": 0 if dev is None else len(dev[1]),
-             "parameters": sum(p.numel() for p in model.parameters())}
+             "parameters": count_params(model)}
     params = {**cfg.params(), **sizes, "device": str(device)}
     result = TransformerLMResult(Lane("Transformer"), vocab, corpus=cfg.corpus,
                                  unigram=unigram_entropy(train_ids, len(vocab)), sizes=sizes, lines=lines,

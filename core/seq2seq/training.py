@@ -38,6 +38,7 @@ from core.experiment import KILLED as LANE_KILLED
 from core.experiment import Lane, LanePlan, LaneSlot, new_comparison, run_comparison, train_tracked
 from core.identity import LOCAL_USER, User
 from core.jobs import JobContext, Outcome
+from core.nets import count_params
 from core.optimizers.rules import OPTIMIZERS, make_optimizer
 from core.seq2seq.beam import BeamResult, Hypothesis, beam_search, greedy_search
 from core.seq2seq.bleu import bleu
@@ -211,12 +212,6 @@ def build_seq2seq(cfg: Seq2SeqConfig, codec: Codec, variant: str) -> EncoderDeco
                   lambda name, kind: kind(getattr(cfg, name)))
 
 
-def parameter_count(model: nn.Module) -> int:
-    """The number of trainable weights."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-@torch.no_grad()
 def _greedy_ids(model: EncoderDecoder, src: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Greedy decoding of a batch: (ids [N, T], log-prob of each [N, T], attention [N, T, S])."""
     was = model.training
@@ -400,7 +395,7 @@ def _plan(ctx: JobContext | None, cfg: Seq2SeqConfig, data: Seq2SeqData, result:
         seed_everything(cfg.seed)
         model = build_seq2seq(cfg, codec, variant).to(device)
         opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
-        vr = result.variants[variant] = VariantResult(variant, Lane(variant), parameters=parameter_count(model))
+        vr = result.variants[variant] = VariantResult(variant, Lane(variant), parameters=count_params(model))
         params = {**asdict(cfg), "variant": variant, **sizes, "device": str(device)}
         epochs = cfg.transformer_epochs if variant == TRANSFORMER else cfg.epochs
         t0 = time.perf_counter()
