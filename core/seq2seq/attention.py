@@ -124,7 +124,7 @@ class MultiHeadAttention(nn.Module):
         b = self.in_proj_bias.chunk(3) if self.in_proj_bias is not None else (None, None, None)
         return tuple(self._heads(F.linear(x, wi, bi)) for x, wi, bi in zip((query, key, value), w, b, strict=True))
 
-    def _mask4(self, mask: Tensor | None, scores_shape: torch.Size) -> Tensor | None:
+    def _mask4(self, mask: Tensor | None) -> Tensor | None:
         if mask is None:
             return None
         if mask.dim() == 3:  # [N, L or 1, S]: the same for every head
@@ -133,7 +133,7 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         q, k, v = self.project(query, key, value)
-        out, weights = scaled_dot_product_attention(q, k, v, self._mask4(mask, q.shape))
+        out, weights = scaled_dot_product_attention(q, k, v, self._mask4(mask))
         n, _, length, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(n, length, self.d_model)), weights
 
@@ -143,7 +143,7 @@ class MultiHeadAttention(nn.Module):
         q, k, v = self.project(query, key, value)
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)
         added = torch.zeros_like(scores)
-        m = self._mask4(mask, q.shape)
+        m = self._mask4(mask)
         if m is not None:
             _check_mask(m, scores)
             added = added + (torch.where(m, 0.0, float("-inf")) if m.dtype == torch.bool else m)
